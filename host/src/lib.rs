@@ -3,5 +3,9 @@
 //! # Layout
 //!
 //! - [`secret`]: the [`secret::Secret`] type that keeps keys and tokens out of logs.
+//! - [`signature`]: StackOne's `x-stackone-signature` (HMAC-SHA256), signing and checking.
+//! - [`basic_auth`]: Basic authentication of the Package's List Endpoint.
 
+pub mod basic_auth;
 pub mod secret;
+pub mod signature;
