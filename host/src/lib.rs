@@ -4,8 +4,12 @@
 //!
 //! - [`secret`]: the [`secret::Secret`] type that keeps keys and tokens out of logs.
 //! - [`signature`]: StackOne's `x-stackone-signature` (HMAC-SHA256), signing and checking.
+//! - [`edge`]: the HTTP edge: routing, authentication, error responses.
+//! - [`stackone`]: StackOne's wire formats as serde types.
 //! - [`basic_auth`]: Basic authentication of the Package's List Endpoint.
 
 pub mod basic_auth;
+pub mod edge;
 pub mod secret;
 pub mod signature;
+pub mod stackone;

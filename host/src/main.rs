@@ -1,1 +1,3 @@
+//! The `assay` binary: a thin shell around the library.
+
 fn main() {}

@@ -1,0 +1,186 @@
+//! Routing: a pure function from method and path to a [`Route`].
+//!
+//! The routes are a public contract (StackOne and vendors are configured with them):
+//!
+//! | method | path | route |
+//! |---|---|---|
+//! | `POST`, `OPTIONS` | `/v1/products/{product}/packages` | StackOne's Package's List Endpoint |
+//! | `POST` | `/v1/products/{product}/webhooks` | StackOne's order webhooks |
+//! | any | `/v1/products/{product}/callbacks/{rest…}` | the vendor's system calling the plugin |
+//! | `GET` | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus |
+//! | `GET` | `/admin/status`, `/admin/orders/{id}` | operator views, behind the admin token |
+
+use http::Method;
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `POST /v1/products/{product}/packages`.
+    Packages {
+        /// The product named in the path.
+        product: &'a str,
+    },
+    /// `OPTIONS /v1/products/{product}/packages`: a CORS preflight.
+    PackagesPreflight {
+        /// The product named in the path.
+        product: &'a str,
+    },
+    /// `POST /v1/products/{product}/webhooks`.
+    Webhooks {
+        /// The product named in the path.
+        product: &'a str,
+    },
+    /// `/v1/products/{product}/callbacks/{rest}`, any method.
+    Callback {
+        /// The product named in the path.
+        product: &'a str,
+        /// Everything after `callbacks/` (may be empty).
+        rest: &'a str,
+    },
+    /// `GET /healthz`.
+    Healthz,
+    /// `GET /readyz`.
+    Readyz,
+    /// `GET /metrics`.
+    Metrics,
+    /// `GET /admin/status`.
+    AdminStatus,
+    /// `GET /admin/orders/{id}`.
+    AdminOrder {
+        /// The order's row id or StackOne order id.
+        id: &'a str,
+    },
+    /// A known path with a method it does not take.
+    MethodNotAllowed {
+        /// The value of the `Allow` header.
+        allow: &'static str,
+    },
+    /// Nothing here.
+    NotFound,
+}
+
+/// Routes a request. `path` is the URI path without the query.
+pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
+    let segments: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
+    match segments.as_slice() {
+        ["healthz"] => only_get(method, Route::Healthz),
+        ["readyz"] => only_get(method, Route::Readyz),
+        ["metrics"] => only_get(method, Route::Metrics),
+        ["admin", "status"] => only_get(method, Route::AdminStatus),
+        ["admin", "orders", id] if !id.is_empty() => only_get(method, Route::AdminOrder { id }),
+        ["v1", "products", product, rest @ ..] if !product.is_empty() => {
+            product_route(method, product, rest)
+        }
+        _ => Route::NotFound,
+    }
+}
+
+fn product_route<'a>(method: &Method, product: &'a str, rest: &[&'a str]) -> Route<'a> {
+    match rest {
+        ["packages"] => match *method {
+            Method::POST => Route::Packages { product },
+            Method::OPTIONS => Route::PackagesPreflight { product },
+            _ => Route::MethodNotAllowed {
+                allow: "POST, OPTIONS",
+            },
+        },
+        ["webhooks"] => match *method {
+            Method::POST => Route::Webhooks { product },
+            _ => Route::MethodNotAllowed { allow: "POST" },
+        },
+        ["callbacks"] => Route::Callback { product, rest: "" },
+        ["callbacks", rest] => Route::Callback { product, rest },
+        _ => Route::NotFound,
+    }
+}
+
+fn only_get<'a>(method: &Method, route: Route<'a>) -> Route<'a> {
+    if *method == Method::GET || *method == Method::HEAD {
+        route
+    } else {
+        Route::MethodNotAllowed { allow: "GET, HEAD" }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_routes() {
+        assert_eq!(
+            route(&Method::POST, "/v1/products/codetest/packages"),
+            Route::Packages {
+                product: "codetest"
+            }
+        );
+        assert_eq!(
+            route(&Method::OPTIONS, "/v1/products/codetest/packages"),
+            Route::PackagesPreflight {
+                product: "codetest"
+            }
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/products/bc/webhooks"),
+            Route::Webhooks { product: "bc" }
+        );
+        assert_eq!(
+            route(&Method::PUT, "/v1/products/bc/callbacks/a/b/c"),
+            Route::Callback {
+                product: "bc",
+                rest: "a/b/c"
+            }
+        );
+        assert_eq!(
+            route(&Method::GET, "/v1/products/bc/callbacks"),
+            Route::Callback {
+                product: "bc",
+                rest: ""
+            }
+        );
+    }
+
+    #[test]
+    fn wrong_methods_and_unknown_paths() {
+        assert_eq!(
+            route(&Method::GET, "/v1/products/x/packages"),
+            Route::MethodNotAllowed {
+                allow: "POST, OPTIONS"
+            }
+        );
+        assert_eq!(
+            route(&Method::GET, "/v1/products/x/webhooks"),
+            Route::MethodNotAllowed { allow: "POST" }
+        );
+        assert_eq!(
+            route(&Method::POST, "/healthz"),
+            Route::MethodNotAllowed { allow: "GET, HEAD" }
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/products//packages"),
+            Route::NotFound
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/products/x/packages/extra"),
+            Route::NotFound
+        );
+        assert_eq!(route(&Method::GET, "/"), Route::NotFound);
+        assert_eq!(
+            route(&Method::GET, "/v2/products/x/packages"),
+            Route::NotFound
+        );
+    }
+
+    #[test]
+    fn operator_routes() {
+        assert_eq!(route(&Method::GET, "/healthz"), Route::Healthz);
+        assert_eq!(route(&Method::GET, "/readyz"), Route::Readyz);
+        assert_eq!(route(&Method::GET, "/metrics"), Route::Metrics);
+        assert_eq!(route(&Method::GET, "/admin/status"), Route::AdminStatus);
+        assert_eq!(
+            route(&Method::GET, "/admin/orders/42"),
+            Route::AdminOrder { id: "42" }
+        );
+        assert_eq!(route(&Method::GET, "/admin/orders/"), Route::NotFound);
+    }
+}
