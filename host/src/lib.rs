@@ -6,8 +6,10 @@
 //! - [`signature`]: StackOne's `x-stackone-signature` (HMAC-SHA256), signing and checking.
 //! - [`edge`]: the HTTP edge: routing, authentication, error responses.
 //! - [`stackone`]: StackOne's wire formats as serde types.
+//! - [`backoff`]: retry delays with jitter, and `Retry-After`.
 //! - [`basic_auth`]: Basic authentication of the Package's List Endpoint.
 
+pub mod backoff;
 pub mod basic_auth;
 pub mod edge;
 pub mod secret;
