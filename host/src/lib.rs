@@ -4,6 +4,7 @@
 //!
 //! - [`secret`]: the [`secret::Secret`] type that keeps keys and tokens out of logs.
 //! - [`signature`]: StackOne's `x-stackone-signature` (HMAC-SHA256), signing and checking.
+//! - [`http_server`]: the hyper accept loop with connection cap and graceful drain.
 //! - [`edge`]: the HTTP edge: routing, authentication, error responses.
 //! - [`stackone`]: StackOne's wire formats as serde types.
 //! - [`backoff`]: retry delays with jitter, and `Retry-After`.
@@ -12,6 +13,7 @@
 pub mod backoff;
 pub mod basic_auth;
 pub mod edge;
+pub mod http_server;
 pub mod secret;
 pub mod signature;
 pub mod stackone;
