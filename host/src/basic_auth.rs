@@ -34,19 +34,27 @@ pub fn verify(header: Option<&[u8]>, keys: &[Secret]) -> Result<(), BasicAuthErr
         return Err(BasicAuthError::NoKey);
     }
     let header = header.ok_or(BasicAuthError::Missing)?;
-    let text = std::str::from_utf8(header).map_err(|_| BasicAuthError::Malformed)?.trim();
+    let text = std::str::from_utf8(header)
+        .map_err(|_| BasicAuthError::Malformed)?
+        .trim();
     let (scheme, encoded) = text.split_once(' ').ok_or(BasicAuthError::Malformed)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(BasicAuthError::Malformed);
     }
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| BasicAuthError::Malformed)?;
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| BasicAuthError::Malformed)?;
     // `key:` means user `key` with an empty password; `key` alone is the bare key.
     let given = decoded.strip_suffix(b":").unwrap_or(&decoded);
     let mut matched = subtle::Choice::from(0);
     for key in keys {
         matched |= key.expose().as_bytes().ct_eq(given);
     }
-    if bool::from(matched) { Ok(()) } else { Err(BasicAuthError::Mismatch) }
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(BasicAuthError::Mismatch)
+    }
 }
 
 /// Builds the header value StackOne's API expects from a caller: `Basic base64(key + ":")`.
@@ -63,7 +71,10 @@ mod tests {
         let keys = [Secret::new("pk_live_1")];
         let bare = format!("Basic {}", STANDARD.encode("pk_live_1"));
         assert_eq!(verify(Some(bare.as_bytes()), &keys), Ok(()));
-        assert_eq!(verify(Some(header_value(&keys[0]).as_bytes()), &keys), Ok(()));
+        assert_eq!(
+            verify(Some(header_value(&keys[0]).as_bytes()), &keys),
+            Ok(())
+        );
         let lower = format!("basic {}", STANDARD.encode("pk_live_1:"));
         assert_eq!(verify(Some(lower.as_bytes()), &keys), Ok(()));
     }
@@ -72,12 +83,24 @@ mod tests {
     fn rejects_wrong_or_malformed() {
         let keys = [Secret::new("a"), Secret::new("b")];
         let wrong = format!("Basic {}", STANDARD.encode("c:"));
-        assert_eq!(verify(Some(wrong.as_bytes()), &keys), Err(BasicAuthError::Mismatch));
+        assert_eq!(
+            verify(Some(wrong.as_bytes()), &keys),
+            Err(BasicAuthError::Mismatch)
+        );
         // A password is not part of the key: `a:x` is not `a`.
         let with_pw = format!("Basic {}", STANDARD.encode("a:x"));
-        assert_eq!(verify(Some(with_pw.as_bytes()), &keys), Err(BasicAuthError::Mismatch));
-        assert_eq!(verify(Some(b"Bearer abc"), &keys), Err(BasicAuthError::Malformed));
-        assert_eq!(verify(Some(b"Basic !!!"), &keys), Err(BasicAuthError::Malformed));
+        assert_eq!(
+            verify(Some(with_pw.as_bytes()), &keys),
+            Err(BasicAuthError::Mismatch)
+        );
+        assert_eq!(
+            verify(Some(b"Bearer abc"), &keys),
+            Err(BasicAuthError::Malformed)
+        );
+        assert_eq!(
+            verify(Some(b"Basic !!!"), &keys),
+            Err(BasicAuthError::Malformed)
+        );
         assert_eq!(verify(None, &keys), Err(BasicAuthError::Missing));
         assert_eq!(verify(Some(b"Basic YQ=="), &[]), Err(BasicAuthError::NoKey));
     }

@@ -42,7 +42,11 @@ pub fn sign(body: &[u8], secret: &Secret) -> String {
 }
 
 /// Checks `header` (the raw header value, if any) against `body` for each of `secrets`.
-pub fn verify(body: &[u8], header: Option<&[u8]>, secrets: &[Secret]) -> Result<(), SignatureError> {
+pub fn verify(
+    body: &[u8],
+    header: Option<&[u8]>,
+    secrets: &[Secret],
+) -> Result<(), SignatureError> {
     if secrets.is_empty() {
         return Err(SignatureError::NoSecret);
     }
@@ -54,7 +58,11 @@ pub fn verify(body: &[u8], header: Option<&[u8]>, secrets: &[Secret]) -> Result<
     for secret in secrets {
         matched |= mac(body, secret).verify_slice(&given).is_ok();
     }
-    if matched { Ok(()) } else { Err(SignatureError::Mismatch) }
+    if matched {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 fn mac(body: &[u8], secret: &Secret) -> HmacSha256 {
@@ -98,7 +106,11 @@ mod tests {
         let raw = mac(body, &s).finalize().into_bytes();
         for engine in [URL_SAFE_NO_PAD, URL_SAFE, STANDARD_NO_PAD, STANDARD] {
             let header = engine.encode(raw);
-            assert_eq!(verify(body, Some(header.as_bytes()), &[s.clone()]), Ok(()), "{header}");
+            assert_eq!(
+                verify(body, Some(header.as_bytes()), &[s.clone()]),
+                Ok(()),
+                "{header}"
+            );
         }
     }
 
@@ -108,8 +120,14 @@ mod tests {
         let old = secret("old");
         let new = secret("new");
         let sig = sign(body, &new);
-        assert_eq!(verify(body, Some(sig.as_bytes()), &[old.clone(), new]), Ok(()));
-        assert_eq!(verify(body, Some(sig.as_bytes()), &[old]), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(body, Some(sig.as_bytes()), &[old.clone(), new]),
+            Ok(())
+        );
+        assert_eq!(
+            verify(body, Some(sig.as_bytes()), &[old]),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -117,10 +135,22 @@ mod tests {
         let s = secret("k");
         let sig = sign(b"{\"a\":1}", &s);
         let secrets = [s];
-        assert_eq!(verify(b"{\"a\":2}", Some(sig.as_bytes()), &secrets), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(b"{\"a\":2}", Some(sig.as_bytes()), &secrets),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(verify(b"{}", None, &secrets), Err(SignatureError::Missing));
-        assert_eq!(verify(b"{}", Some(b"not base64!"), &secrets), Err(SignatureError::Malformed));
-        assert_eq!(verify(b"{}", Some(b"c2hvcnQ"), &secrets), Err(SignatureError::Malformed));
-        assert_eq!(verify(b"{}", Some(sig.as_bytes()), &[]), Err(SignatureError::NoSecret));
+        assert_eq!(
+            verify(b"{}", Some(b"not base64!"), &secrets),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(b"{}", Some(b"c2hvcnQ"), &secrets),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(b"{}", Some(sig.as_bytes()), &[]),
+            Err(SignatureError::NoSecret)
+        );
     }
 }
