@@ -179,4 +179,3 @@ fn an_unreadable_file_names_the_path() {
     );
     assert!(std::error::Error::source(&err).is_some());
 }
-
