@@ -2,17 +2,22 @@
 //!
 //! # Layout
 //!
+//! - [`config`]: `config.toml`, `ASSAY_*` variables and flags, loaded into a checked
+//!   [`config::Config`].
 //! - [`secret`]: the [`secret::Secret`] type that keeps keys and tokens out of logs.
 //! - [`signature`]: StackOne's `x-stackone-signature` (HMAC-SHA256), signing and checking.
+//! - [`basic_auth`]: Basic authentication of the Package's List Endpoint.
 //! - [`http_server`]: the hyper accept loop with connection cap and graceful drain.
 //! - [`edge`]: the HTTP edge: routing, authentication, error responses.
 //! - [`stackone`]: StackOne's wire formats as serde types.
 //! - [`backoff`]: retry delays with jitter, and `Retry-After`.
-//! - [`basic_auth`]: Basic authentication of the Package's List Endpoint.
+//! - [`emulator`]: StackOne's side of the protocol, for the demo, `assay emulate` and the tests.
 
 pub mod backoff;
 pub mod basic_auth;
+pub mod config;
 pub mod edge;
+pub mod emulator;
 pub mod http_server;
 pub mod secret;
 pub mod signature;

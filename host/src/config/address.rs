@@ -1,0 +1,109 @@
+//! Addresses in the configuration: the listen address, StackOne's base URL, and origins
+//! (`scheme://host[:port]`) of CORS and of the plugins' outbound HTTP.
+//!
+//! Pure functions: the error is a sentence about the value, the caller adds where and which key.
+
+use std::net::SocketAddr;
+
+/// A socket address; host names are not resolved here.
+pub(super) fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not an address:port such as 127.0.0.1:8080 or [::]:8080"))
+}
+
+/// An `http(s)://` URL; the result has no trailing slash, so paths can be appended.
+pub(super) fn parse_base_url(text: &str) -> Result<String, String> {
+    let bad = || format!("`{text}` is not an http:// or https:// URL without query or credentials");
+    let url = url::Url::parse(text).map_err(|_| bad())?;
+    let ok = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if ok {
+        Ok(url.as_str().trim_end_matches('/').to_owned())
+    } else {
+        Err(bad())
+    }
+}
+
+/// `scheme://host[:port]` with scheme http or https and nothing else, serialized the way
+/// browsers send an `Origin` (lowercase host, default port dropped).
+pub(super) fn parse_origin(text: &str) -> Result<String, String> {
+    let bad = |why: &str| {
+        format!(
+            "`{text}` is not an origin ({why}): write scheme://host[:port] with scheme http or \
+             https, e.g. https://app.example.com or http://127.0.0.1:8090"
+        )
+    };
+    let url = url::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if url.host_str().is_some_and(|h| h.contains('*')) {
+        return Err(bad("wildcards are not supported"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("no user or password"));
+    }
+    if url.path() != "/" || text.ends_with('/') || url.query().is_some() || url.fragment().is_some()
+    {
+        return Err(bad("nothing may follow the host and port"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_LISTEN;
+
+    #[test]
+    fn origins_are_checked_and_normalised() {
+        assert_eq!(
+            parse_origin("http://127.0.0.1:8090"),
+            Ok("http://127.0.0.1:8090".into())
+        );
+        assert_eq!(
+            parse_origin("https://App.Example.com:443"),
+            Ok("https://app.example.com".into())
+        );
+        assert_eq!(parse_origin("http://[::1]:80"), Ok("http://[::1]".into()));
+        for bad in [
+            "app.example.com",
+            "localhost:8080",
+            "ftp://example.com",
+            "https://example.com/",
+            "https://example.com/api",
+            "https://example.com?x=1",
+            "https://user:pw@example.com",
+            "https://*.example.com",
+            "",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn base_urls_lose_their_trailing_slash() {
+        assert_eq!(
+            parse_base_url("https://api.stackone.com"),
+            Ok("https://api.stackone.com".into())
+        );
+        assert_eq!(
+            parse_base_url("http://127.0.0.1:9/prefix/"),
+            Ok("http://127.0.0.1:9/prefix".into())
+        );
+        assert!(parse_base_url("api.stackone.com").is_err());
+        assert!(parse_base_url("https://api.stackone.com?x").is_err());
+    }
+
+    #[test]
+    fn the_default_listen_address_parses() {
+        assert_eq!(
+            parse_listen(DEFAULT_LISTEN),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
+    }
+}

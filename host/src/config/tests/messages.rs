@@ -1,0 +1,181 @@
+//! The exact messages of bad files: what a vendor sees when a key is misspelt or a value is
+//! out of range.
+
+use super::*;
+
+#[test]
+fn unknown_top_level_key() {
+    assert_eq!(
+        error("[server]\nlisten = \"127.0.0.1:1\"\n\n[sever]\nlisten = \"x\"\n"),
+        "config.toml:4:2: unknown field `sever`, expected one of `server`, `store`, \
+         `stackone`, `plugins`, `products`"
+    );
+}
+
+#[test]
+fn unknown_key_inside_a_product() {
+    let text = format!("{MINIMAL}webhok_secrets = [\"env:WHSEC_B\"]\n");
+    assert_eq!(
+        error(&text),
+        "config.toml:8:1: unknown field `webhok_secrets`, expected one of `plugin`, `kind`, \
+         `webhook_secrets`, `package_list_keys`, `webhook_token`, `cors_origins`, \
+         `allowed_hosts`, `timeout_ms`, `memory_limit_mb`, `events`, `stackone_api_key`, \
+         `poll_interval_s`, `source`, `settings`"
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = format!("{MINIMAL}timeout_ms = \"10s\"\n");
+    assert_eq!(
+        error(&text),
+        "config.toml:8:14: invalid type: string \"10s\", expected u64"
+    );
+}
+
+#[test]
+fn bad_kind() {
+    let text = MINIMAL.replace("\"assessment\"", "\"quiz\"");
+    assert_eq!(
+        error(&text),
+        "config.toml:6:8: unknown variant `quiz`, expected `assessment` or `background_check`"
+    );
+}
+
+#[test]
+fn missing_plugin() {
+    let text = MINIMAL.replace("plugin = \"codetest.wasm\"\n", "");
+    assert_eq!(error(&text), "config.toml:4:1: missing field `plugin`");
+}
+
+#[test]
+fn invalid_product_name() {
+    let text = MINIMAL.replace("[products.codetest]", "[products.Code_Test]");
+    assert_eq!(
+        error(&text),
+        "config.toml:4:11: products.Code_Test: invalid product name: use lowercase letters, \
+         digits and dashes (not first or last), at most 63 characters; the name appears in URLs"
+    );
+}
+
+#[test]
+fn literal_secret() {
+    let text = MINIMAL.replace("[\"env:WHSEC_A\"]", "[\"whsec_live_123\"]");
+    let message = error(&text);
+    assert_eq!(
+        message,
+        "config.toml:7:20: a secret must not be written in the configuration: write `env:NAME` \
+         to read it from an environment variable or `file:PATH` to read it from a file"
+    );
+    assert!(!message.contains("whsec_live_123"));
+}
+
+#[test]
+fn missing_environment_variable() {
+    let text = MINIMAL.replace("env:WHSEC_A", "env:WHSEC_MISSING");
+    assert_eq!(
+        error(&text),
+        "config.toml:7:20: products.codetest.webhook_secrets[0]: cannot resolve \
+         `env:WHSEC_MISSING`: environment variable WHSEC_MISSING is not set"
+    );
+}
+
+#[test]
+fn validation_errors_name_the_product_and_key() {
+    let cases = [
+        (
+            "[server]\nmax_body_bytes = 0\n",
+            "config.toml:2:18: server.max_body_bytes: must be at least 1",
+        ),
+        (
+            "timeout_ms = 300001\n",
+            "config.toml:8:14: products.codetest.timeout_ms: must be between 1 and 300000 \
+             (5 minutes), got 300001",
+        ),
+        (
+            "memory_limit_mb = 4097\n",
+            "config.toml:8:19: products.codetest.memory_limit_mb: must be between 1 and 4096, \
+             got 4097",
+        ),
+        (
+            "memory_limit_mb = 0\n",
+            "config.toml:8:19: products.codetest.memory_limit_mb: must be between 1 and 4096, \
+             got 0",
+        ),
+        (
+            "package_list_keys = [\"env:WHSEC_B\", \"env:SAME_AS_A\", \"env:WHSEC_A\"]\n",
+            "config.toml:8:54: products.codetest.package_list_keys: `env:WHSEC_A` is the same \
+             secret as `env:SAME_AS_A`",
+        ),
+        (
+            "cors_origins = [\"https://app.example.com/\"]\n",
+            "config.toml:8:17: products.codetest.cors_origins: `https://app.example.com/` is not \
+             an origin (nothing may follow the host and port): write scheme://host[:port] with \
+             scheme http or https, e.g. https://app.example.com or http://127.0.0.1:8090",
+        ),
+        (
+            "allowed_hosts = [\"http://127.0.0.1:8090\", \"vendor.example\"]\n",
+            "config.toml:8:43: products.codetest.allowed_hosts: `vendor.example` is not an \
+             origin (relative URL without a base): write scheme://host[:port] with scheme http \
+             or https, e.g. https://app.example.com or http://127.0.0.1:8090",
+        ),
+        (
+            "poll_interval_s = 0\n",
+            "config.toml:8:19: products.codetest.poll_interval_s: must be between 1 and 86400 \
+             (one day), got 0",
+        ),
+        (
+            "webhook_secrets = []\n",
+            // Replaces the product's line 7 (see the loop).
+            "config.toml:7:19: products.codetest.webhook_secrets: at least one secret is required",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let text = if let Some(rest) = extra.strip_prefix("webhook_secrets") {
+            MINIMAL.replace(
+                "webhook_secrets = [\"env:WHSEC_A\"]\n",
+                &format!("webhook_secrets{rest}"),
+            )
+        } else if extra.starts_with('[') {
+            format!("{extra}{MINIMAL}")
+        } else {
+            format!("{MINIMAL}{extra}")
+        };
+        assert_eq!(error(&text), expected, "for {extra:?}");
+    }
+}
+
+#[test]
+fn duplicate_webhook_secrets_are_refused() {
+    let text = MINIMAL.replace("[\"env:WHSEC_A\"]", "[\"env:WHSEC_A\", \"env:WHSEC_A\"]");
+    assert_eq!(
+        error(&text),
+        "config.toml:7:35: products.codetest.webhook_secrets: `env:WHSEC_A` is the same secret \
+         as `env:WHSEC_A`"
+    );
+}
+
+#[test]
+fn a_product_needs_a_stackone_key() {
+    let text = MINIMAL.replace("api_key = \"env:STACKONE_KEY\"\n", "");
+    assert_eq!(
+        error(&text),
+        "config.toml:3:11: products.codetest: no StackOne API key to deliver results with: set \
+         stackone.api_key (or ASSAY_STACKONE_API_KEY) or products.codetest.stackone_api_key"
+    );
+}
+
+#[test]
+fn an_unreadable_file_names_the_path() {
+    let err = Config::load(
+        Path::new("/nonexistent/assay.toml"),
+        &Overrides::default(),
+        env_of(&[]),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read the configuration file /nonexistent/assay.toml"
+    );
+    assert!(std::error::Error::source(&err).is_some());
+}
