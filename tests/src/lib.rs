@@ -1,1 +1,19 @@
-//! Test helpers.
+//! Integration tests of Assay, and the helpers they share.
+//!
+//! The tests run the real host on `127.0.0.1:0` with real compiled plugins, the StackOne
+//! emulator and a fake vendor API, and they all live in one test binary so the host is linked
+//! once and the tests share one process.
+//!
+//! # Layout
+//!
+//! - `build.rs`: builds the plugin workspaces `plugins/` (SDK and example plugins) and
+//!   `tests/fixtures/` for wasm32-wasip2 before the tests compile, and tells them where the
+//!   `.wasm` files are.
+//! - `fixtures/`: a cargo workspace of small fixture plugins, hostile ones (`trap`, `spin`,
+//!   `hog`, `offlist`, `loopback`, `huge`, `noexport`, `partial`) and a `wellbehaved` one; each
+//!   crate's doc says what it does and what the host must do about it.
+//! - [`fixtures`]: paths to the built fixture and example plugins, temporary plugin folders, and
+//!   [`fixtures::contract`], the settings and answers the fixtures promise.
+//! - `tests/main.rs`: the one integration-test binary, one module per subject.
+
+pub mod fixtures;

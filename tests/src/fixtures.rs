@@ -1,0 +1,155 @@
+//! Where the built plugins are, and temporary plugin folders to load them from.
+//!
+//! `build.rs` builds both plugin workspaces before this crate compiles and passes the
+//! directories of their `.wasm` files in as compile-time variables, so these paths always point
+//! at components built from the sources of this checkout.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+/// What the fixture plugins promise (settings, defaults, messages, answers): the very file the
+/// fixtures compile, so tests and fixtures cannot disagree.
+#[path = "../fixtures/shared/contract.rs"]
+pub mod contract;
+
+/// The directory of the built fixture plugins (`tests/fixtures/`).
+pub const FIXTURES_DIR: &str = env!("ASSAY_FIXTURES_DIR");
+
+/// The directory of the built example plugins (`plugins/`).
+pub const PLUGINS_WASM_DIR: &str = env!("ASSAY_PLUGINS_WASM_DIR");
+
+/// Every fixture plugin, by the name [`fixture_path`] takes.
+pub const FIXTURE_NAMES: [&str; 9] = [
+    "trap",
+    "spin",
+    "hog",
+    "offlist",
+    "loopback",
+    "huge",
+    "noexport",
+    "partial",
+    "wellbehaved",
+];
+
+/// The fixtures that are complete plugins: they export the whole `assay:plugin/product`
+/// interface with a valid `metadata`, so the host loads them. The rest of [`FIXTURE_NAMES`]
+/// must fail to load.
+pub const LOADABLE_FIXTURES: [&str; 7] = [
+    "trap",
+    "spin",
+    "hog",
+    "offlist",
+    "loopback",
+    "huge",
+    "wellbehaved",
+];
+
+/// The built component of the fixture `name` (one of [`FIXTURE_NAMES`]), e.g. `trap`.
+pub fn fixture_path(name: &str) -> PathBuf {
+    // The fixture crates are named `fixture-<name>`, and cargo names a library's file after the
+    // crate with `-` turned into `_`.
+    Path::new(FIXTURES_DIR).join(format!("fixture_{}.wasm", name.replace('-', "_")))
+}
+
+/// The built component of the example plugin crate `name` in `plugins/` (its package name;
+/// `-` and `_` are both accepted).
+pub fn example_plugin_path(name: &str) -> PathBuf {
+    Path::new(PLUGINS_WASM_DIR).join(format!("{}.wasm", name.replace('-', "_")))
+}
+
+/// Copies the component `wasm` into the plugins folder `dir` as `<file_stem>.wasm`, replacing
+/// any file of that name, and returns the new path.
+///
+/// The copy is written under a hidden temporary name and then renamed into place, so a host
+/// watching `dir` never sees a half-written plugin: it sees one complete file appear or change,
+/// as when an operator `mv`s a new version into the folder.
+pub fn install_plugin(dir: &Path, file_stem: &str, wasm: &Path) -> io::Result<PathBuf> {
+    let destination = dir.join(format!("{file_stem}.wasm"));
+    let partial = dir.join(format!(".{file_stem}.wasm.part"));
+    fs::copy(wasm, &partial).map_err(|error| with_path(error, "copy", wasm))?;
+    fs::rename(&partial, &destination).map_err(|error| with_path(error, "rename", &partial))?;
+    Ok(destination)
+}
+
+/// A fresh temporary plugins folder holding a copy of each `(file_stem, wasm)` plugin as
+/// `<file_stem>.wasm`. The folder is deleted when the returned value is dropped.
+pub fn plugins_dir_with(plugins: &[(&str, &Path)]) -> io::Result<TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("assay-plugins-")
+        .tempdir()?;
+    for (file_stem, wasm) in plugins {
+        install_plugin(dir.path(), file_stem, wasm)?;
+    }
+    Ok(dir)
+}
+
+/// Names the file in an I/O error, which `fs` leaves out.
+fn with_path(error: io::Error, action: &str, path: &Path) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        format!("could not {action} {}: {error}", path.display()),
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixture_paths_follow_the_crate_naming() {
+        assert_eq!(
+            fixture_path("trap"),
+            Path::new(FIXTURES_DIR).join("fixture_trap.wasm")
+        );
+        assert_eq!(
+            example_plugin_path("my-product"),
+            Path::new(PLUGINS_WASM_DIR).join("my_product.wasm")
+        );
+    }
+
+    #[test]
+    fn loadable_fixtures_are_fixtures() {
+        for name in LOADABLE_FIXTURES {
+            assert!(
+                FIXTURE_NAMES.contains(&name),
+                "{name} is not in FIXTURE_NAMES"
+            );
+        }
+    }
+
+    #[test]
+    fn plugins_dir_holds_exact_copies_and_replaces_atomically() {
+        let source = tempfile::tempdir().unwrap();
+        let first = source.path().join("first.wasm");
+        let second = source.path().join("second.wasm");
+        fs::write(&first, b"first version").unwrap();
+        fs::write(&second, b"second version, longer").unwrap();
+
+        let dir = plugins_dir_with(&[("product", &first)]).unwrap();
+        let installed = dir.path().join("product.wasm");
+        assert_eq!(fs::read(&installed).unwrap(), b"first version");
+
+        let replaced = install_plugin(dir.path(), "product", &second).unwrap();
+        assert_eq!(replaced, installed);
+        assert_eq!(fs::read(&installed).unwrap(), b"second version, longer");
+        // Only the plugin is left: the temporary copy was renamed, not left behind.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["product.wasm"]);
+    }
+
+    #[test]
+    fn a_missing_source_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nowhere.wasm");
+        let error = install_plugin(dir.path(), "product", &missing).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert!(error.to_string().contains("nowhere.wasm"), "{error}");
+    }
+}

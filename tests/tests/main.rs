@@ -1,0 +1,4 @@
+//! The one integration-test binary of Assay. Each module is one subject; shared helpers live in
+//! the `assay_tests` library (`tests/src/`).
+
+mod fixtures_built;
