@@ -65,7 +65,8 @@ pub enum ClientError {
 
 /// The URL of one of the host's per-product StackOne routes (`packages` or `webhooks`).
 pub fn product_url(host_base_url: &str, product: &str, route: &str) -> Result<Url, ClientError> {
-    let mut url = Url::parse(host_base_url).map_err(|_| ClientError::BadUrl(host_base_url.to_owned()))?;
+    let mut url =
+        Url::parse(host_base_url).map_err(|_| ClientError::BadUrl(host_base_url.to_owned()))?;
     url.path_segments_mut()
         .map_err(|()| ClientError::BadUrl(host_base_url.to_owned()))?
         .pop_if_empty()
@@ -85,16 +86,19 @@ pub async fn fetch_packages(
 ) -> Result<PackagesPage, ClientError> {
     let url = product_url(host_base_url, product, "packages")?;
     let body = json!({ "account_id": account_id, "provider": provider }).to_string();
-    let request = http_client(&url)?
-        .post(url.clone())
-        .header(http::header::AUTHORIZATION, crate::basic_auth::header_value(api_key));
+    let request = http_client(&url)?.post(url.clone()).header(
+        http::header::AUTHORIZATION,
+        crate::basic_auth::header_value(api_key),
+    );
     let signature = sign(body.as_bytes(), signing_secret);
     let (status, answer) = post_signed(request, &url, Bytes::from(body), Some(&signature)).await?;
     if !status.is_success() {
         return Err(status_error(&url, status, &answer));
     }
-    let value: Value =
-        serde_json::from_slice(&answer).map_err(|source| ClientError::NotJson { url: url.to_string(), source })?;
+    let value: Value = serde_json::from_slice(&answer).map_err(|source| ClientError::NotJson {
+        url: url.to_string(),
+        source,
+    })?;
     // The assessment schema is the one the guide names; the background-check one adds the
     // shape of `tests`, which the assessment schema leaves open. Checking both is stricter.
     let mut violations = schema::validate(schema::ASSESSMENT_PACKAGES, &value);
@@ -104,9 +108,15 @@ pub async fn fetch_packages(
         }
     }
     if !violations.is_empty() {
-        return Err(ClientError::Schema { url: url.to_string(), violations });
+        return Err(ClientError::Schema {
+            url: url.to_string(),
+            violations,
+        });
     }
-    serde_json::from_value(value).map_err(|source| ClientError::NotJson { url: url.to_string(), source })
+    serde_json::from_value(value).map_err(|source| ClientError::NotJson {
+        url: url.to_string(),
+        source,
+    })
 }
 
 /// Sends a built order webhook, signed, to the host; returns the status it answered. Calling
@@ -119,7 +129,14 @@ pub async fn send_order(
     token: Option<&Secret>,
 ) -> Result<StatusCode, ClientError> {
     let signature = sign(&webhook.body, signing_secret);
-    post_webhook(host_base_url, product, webhook.body.clone(), Some(&signature), token).await
+    post_webhook(
+        host_base_url,
+        product,
+        webhook.body.clone(),
+        Some(&signature),
+        token,
+    )
+    .await
 }
 
 /// Posts any bytes to a product's webhook route with the given signature header (or none);
@@ -147,7 +164,10 @@ fn http_client(url: &Url) -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .timeout(CLIENT_TIMEOUT)
         .build()
-        .map_err(|source| ClientError::Http { url: url.to_string(), source })
+        .map_err(|source| ClientError::Http {
+            url: url.to_string(),
+            source,
+        })
 }
 
 async fn post_signed(
@@ -156,11 +176,16 @@ async fn post_signed(
     body: Bytes,
     signature: Option<&str>,
 ) -> Result<(StatusCode, Bytes), ClientError> {
-    let mut request = request.header(http::header::CONTENT_TYPE, "application/json").body(body);
+    let mut request = request
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body);
     if let Some(signature) = signature {
         request = request.header(SIGNATURE_HEADER, signature);
     }
-    let http_error = |source: reqwest::Error| ClientError::Http { url: shown.to_string(), source: source.without_url() };
+    let http_error = |source: reqwest::Error| ClientError::Http {
+        url: shown.to_string(),
+        source: source.without_url(),
+    };
     let response = request.send().await.map_err(http_error)?;
     let status = response.status();
     let answer = response.bytes().await.map_err(http_error)?;
@@ -170,7 +195,11 @@ async fn post_signed(
 fn status_error(url: &Url, status: StatusCode, body: &[u8]) -> ClientError {
     const SHOWN: usize = 500;
     let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN)]).into_owned();
-    ClientError::Status { url: url.to_string(), status, body: text }
+    ClientError::Status {
+        url: url.to_string(),
+        status,
+        body: text,
+    }
 }
 
 #[cfg(test)]

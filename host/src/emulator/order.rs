@@ -48,7 +48,10 @@ impl OrderKind {
 
     /// The path of the result update of order `order_id`, as the host must PATCH it.
     pub fn result_path(self, order_id: &str) -> String {
-        format!("/unified/ats/{}/orders/{order_id}/result", self.path_segment())
+        format!(
+            "/unified/ats/{}/orders/{order_id}/result",
+            self.path_segment()
+        )
     }
 
     /// The OpenAPI component of the result update body.
@@ -147,7 +150,11 @@ const CANDIDATES: [(&str, &str); 6] = [
     ("Hedy", "Lamarr"),
     ("Edsger", "Dijkstra"),
 ];
-const JOBS: [&str; 3] = ["Backend Engineer", "Data Analyst", "Site Reliability Engineer"];
+const JOBS: [&str; 3] = [
+    "Backend Engineer",
+    "Data Analyst",
+    "Site Reliability Engineer",
+];
 
 /// Builds an order webhook with a sample candidate, job and hiring team.
 #[derive(Debug, Clone)]
@@ -331,7 +338,10 @@ impl OrderBuilder {
 
 /// A run id unlikely to repeat: the current time in milliseconds, base 36.
 pub fn fresh_run_id() -> String {
-    let mut n = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    let mut n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
     let mut digits = Vec::new();
     loop {
         digits.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
@@ -348,7 +358,11 @@ mod tests {
     use super::*;
 
     fn package() -> Package {
-        Package { id: Some("pkg-1".into()), name: Some("Backend skills".into()), ..Package::default() }
+        Package {
+            id: Some("pkg-1".into()),
+            name: Some("Backend skills".into()),
+            ..Package::default()
+        }
     }
 
     #[test]
@@ -359,10 +373,16 @@ mod tests {
             assert_eq!(envelope["data"], webhook.order);
             assert_eq!(envelope["event"], ORDER_CREATED_EVENT);
             assert_eq!(envelope["record_id"], webhook.order_id.as_str());
-            assert_eq!(schema::validate(kind.order_component(), &webhook.order), Vec::<String>::new());
+            assert_eq!(
+                schema::validate(kind.order_component(), &webhook.order),
+                Vec::<String>::new()
+            );
             let url = webhook.order["results_update_url"].as_str().expect("url");
             assert!(url.ends_with(&kind.result_path(&webhook.order_id)), "{url}");
-            assert_eq!(webhook.order["package"].get("tests").is_some(), kind == OrderKind::BackgroundCheck);
+            assert_eq!(
+                webhook.order["package"].get("tests").is_some(),
+                kind == OrderKind::BackgroundCheck
+            );
         }
     }
 
@@ -373,17 +393,28 @@ mod tests {
         assert_ne!(a.order_id, b.order_id);
         assert_ne!(a.order["candidate"]["id"], b.order["candidate"]["id"]);
         let at = UNIX_EPOCH;
-        let one = OrderBuilder::new(OrderKind::Assessment, package()).sequence(7).at(at).build();
-        let two = OrderBuilder::new(OrderKind::Assessment, package()).sequence(7).at(at).build();
+        let one = OrderBuilder::new(OrderKind::Assessment, package())
+            .sequence(7)
+            .at(at)
+            .build();
+        let two = OrderBuilder::new(OrderKind::Assessment, package())
+            .sequence(7)
+            .at(at)
+            .build();
         assert_eq!(one.body, two.body);
-        let other_run = OrderBuilder::new(OrderKind::Assessment, package()).sequence(7).run_id("x").build();
+        let other_run = OrderBuilder::new(OrderKind::Assessment, package())
+            .sequence(7)
+            .run_id("x")
+            .build();
         assert_ne!(one.order_id, other_run.order_id);
     }
 
     #[test]
     fn placements() {
         let build = |p| {
-            let w = OrderBuilder::new(OrderKind::Assessment, package()).placement(p).build();
+            let w = OrderBuilder::new(OrderKind::Assessment, package())
+                .placement(p)
+                .build();
             let v: Value = serde_json::from_slice(&w.body).expect("json");
             (w, v)
         };
@@ -398,9 +429,18 @@ mod tests {
 
     #[test]
     fn kind_names() {
-        assert_eq!("background_check".parse::<OrderKind>(), Ok(OrderKind::BackgroundCheck));
-        assert_eq!(OrderKind::Assessment.to_string().parse::<OrderKind>(), Ok(OrderKind::Assessment));
+        assert_eq!(
+            "background_check".parse::<OrderKind>(),
+            Ok(OrderKind::BackgroundCheck)
+        );
+        assert_eq!(
+            OrderKind::Assessment.to_string().parse::<OrderKind>(),
+            Ok(OrderKind::Assessment)
+        );
         assert!("quiz".parse::<OrderKind>().is_err());
-        assert_eq!(OrderKind::BackgroundCheck.result_path("o1"), "/unified/ats/background_checks/orders/o1/result");
+        assert_eq!(
+            OrderKind::BackgroundCheck.result_path("o1"),
+            "/unified/ats/background_checks/orders/o1/result"
+        );
     }
 }

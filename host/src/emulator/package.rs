@@ -53,6 +53,9 @@ pub struct PackagesPage {
 impl Package {
     /// The name to show, falling back to the id when the vendor gave no name.
     pub fn display_name(&self) -> &str {
-        self.name.as_deref().or(self.id.as_deref()).unwrap_or("(unnamed package)")
+        self.name
+            .as_deref()
+            .or(self.id.as_deref())
+            .unwrap_or("(unnamed package)")
     }
 }

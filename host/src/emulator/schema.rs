@@ -55,7 +55,8 @@ impl Schemas {
         static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
         SCHEMAS.get_or_init(|| {
             // The file is part of the crate and covered by tests: failing here is a build bug.
-            Schemas::from_openapi(OPENAPI_JSON).unwrap_or_else(|e| panic!("embedded OpenAPI file: {e}"))
+            Schemas::from_openapi(OPENAPI_JSON)
+                .unwrap_or_else(|e| panic!("embedded OpenAPI file: {e}"))
         })
     }
 
@@ -70,8 +71,14 @@ impl Schemas {
                 _ => None,
             })
             .ok_or(SchemaError::NoComponents)?;
-        let components = components.into_iter().map(|(name, schema)| (name, rewrite_nullable(schema))).collect();
-        Ok(Self { components, validators: Mutex::new(HashMap::new()) })
+        let components = components
+            .into_iter()
+            .map(|(name, schema)| (name, rewrite_nullable(schema)))
+            .collect();
+        Ok(Self {
+            components,
+            validators: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Whether the document defines `component`.
@@ -103,7 +110,9 @@ impl Schemas {
             return Ok(Arc::clone(v));
         }
         if !self.has(component) {
-            return Err(format!("(schema): no component named {component} in the OpenAPI document"));
+            return Err(format!(
+                "(schema): no component named {component} in the OpenAPI document"
+            ));
         }
         let root = json!({
             "$ref": format!("#/components/schemas/{component}"),
@@ -189,11 +198,21 @@ mod tests {
     #[test]
     fn valid_result_passes_both_kinds() {
         for component in [ASSESSMENT_RESULT_REQUEST, BACKGROUND_CHECK_RESULT_REQUEST] {
-            assert_eq!(validate(component, &valid_result()), Vec::<String>::new(), "{component}");
+            assert_eq!(
+                validate(component, &valid_result()),
+                Vec::<String>::new(),
+                "{component}"
+            );
         }
         // Every field is optional and nullable.
         assert!(validate(ASSESSMENT_RESULT_REQUEST, &json!({})).is_empty());
-        assert!(validate(ASSESSMENT_RESULT_REQUEST, &json!({"score": null, "result": null})).is_empty());
+        assert!(
+            validate(
+                ASSESSMENT_RESULT_REQUEST,
+                &json!({"score": null, "result": null})
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -211,7 +230,10 @@ mod tests {
         body["result"]["value"] = json!("excellent");
         let errors = validate(BACKGROUND_CHECK_RESULT_REQUEST, &body);
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(errors[0].starts_with("/result/value: \"excellent\""), "{errors:?}");
+        assert!(
+            errors[0].starts_with("/result/value: \"excellent\""),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -224,7 +246,10 @@ mod tests {
         let errors = validate(ASSESSMENT_RESULT_REQUEST, &body);
         let paths: Vec<&str> = errors.iter().filter_map(|e| e.split(':').next()).collect();
         assert!(paths.contains(&"/submission_date"), "{errors:?}");
-        assert!(paths.contains(&"/attachments/0/content_type/value"), "{errors:?}");
+        assert!(
+            paths.contains(&"/attachments/0/content_type/value"),
+            "{errors:?}"
+        );
         assert!(paths.contains(&"/result"), "{errors:?}");
     }
 
@@ -254,9 +279,15 @@ mod tests {
     #[test]
     fn nullable_rewrite() {
         let typed = rewrite_nullable(json!({ "type": "string", "enum": ["a"], "nullable": true }));
-        assert_eq!(typed, json!({ "type": ["string", "null"], "enum": ["a", null] }));
+        assert_eq!(
+            typed,
+            json!({ "type": ["string", "null"], "enum": ["a", null] })
+        );
         let wrapped = rewrite_nullable(json!({ "nullable": true, "allOf": [{ "$ref": "#/x" }] }));
-        assert_eq!(wrapped, json!({ "if": { "type": "null" }, "else": { "allOf": [{ "$ref": "#/x" }] } }));
+        assert_eq!(
+            wrapped,
+            json!({ "if": { "type": "null" }, "else": { "allOf": [{ "$ref": "#/x" }] } })
+        );
         // Examples are data: a `nullable` key inside one is left alone.
         let example = json!({ "type": "object", "example": { "nullable": true } });
         assert_eq!(rewrite_nullable(example.clone()), example);

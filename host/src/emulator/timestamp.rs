@@ -29,7 +29,8 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * mp + 2) / 5 + 1;
@@ -46,7 +47,9 @@ mod tests {
 
     #[test]
     fn known_instants() {
-        let at = |secs: u64, millis: u64| iso8601(UNIX_EPOCH + Duration::from_millis(secs * 1000 + millis));
+        let at = |secs: u64, millis: u64| {
+            iso8601(UNIX_EPOCH + Duration::from_millis(secs * 1000 + millis))
+        };
         assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
         // 2000-02-29 (a leap day in a year divisible by 400) 23:59:59.999.
         assert_eq!(at(951_868_799, 999), "2000-02-29T23:59:59.999Z");
