@@ -11,6 +11,7 @@
 //! - [`edge`]: the HTTP edge: routing, authentication, error responses.
 //! - [`stackone`]: StackOne's wire formats as serde types.
 //! - [`backoff`]: retry delays with jitter, and `Retry-After`.
+//! - [`store`]: the durable store (SQLite, group commit) behind the [`store::Store`] trait.
 //! - [`emulator`]: StackOne's side of the protocol, for the demo, `assay emulate` and the tests.
 
 pub mod backoff;
