@@ -45,9 +45,9 @@ mod view;
 
 pub use error::StoreError;
 pub use model::{
-    ClaimedOrder, FINAL_RESULT_VALUES, IncomingEvent, IngestOutcome, NewOrder, OrderClaim,
-    OrderId, OrderKind, OrderRef, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody,
-    ResultRecorded, ResultRejection,
+    ClaimedOrder, FINAL_RESULT_VALUES, IncomingEvent, IngestOutcome, NewOrder, OrderClaim, OrderId,
+    OrderKind, OrderRef, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody, ResultRecorded,
+    ResultRejection,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, WriteStats};
 pub use state::{OrderState, OutboxState};

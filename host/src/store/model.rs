@@ -8,7 +8,8 @@ use super::time::Timestamp;
 
 /// The values of StackOne's `result.value` that end an order; anything else (`initiated`,
 /// `in_progress`, `unmapped_value`) is progress.
-pub const FINAL_RESULT_VALUES: [&str; 5] = ["cancelled", "completed", "expired", "failed", "passed"];
+pub const FINAL_RESULT_VALUES: [&str; 5] =
+    ["cancelled", "completed", "expired", "failed", "passed"];
 
 /// Assay's own id of an order (a database key, short enough for `assay orders show 42`).
 /// StackOne's order id is [`NewOrder::order_id`].
@@ -292,7 +293,9 @@ mod tests {
 
     #[test]
     fn result_body_reads_the_status() {
-        let b = ResultBody::new(&serde_json::json!({"result": {"value": "completed"}, "score": {"value": "80"}}));
+        let b = ResultBody::new(
+            &serde_json::json!({"result": {"value": "completed"}, "score": {"value": "80"}}),
+        );
         assert_eq!(b.result_value.as_deref(), Some("completed"));
         assert!(b.is_final());
         let b = ResultBody::new(&serde_json::json!({"result": {"value": "in_progress"}}));

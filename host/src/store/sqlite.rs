@@ -14,7 +14,7 @@
 
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -32,8 +32,8 @@ pub use writer::{WRITE_QUEUE_CAPACITY, WriteStats};
 
 use super::{
     ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter, OrderId,
-    OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder,
-    ResultBody, ResultRecorded, ResultRejection, Store, StoreError, StoreFuture, Timestamp,
+    OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody,
+    ResultRecorded, ResultRejection, Store, StoreError, StoreFuture, Timestamp,
 };
 use reader::Readers;
 use writer::Writer;
@@ -44,6 +44,15 @@ pub const DEFAULT_MAX_BATCH: usize = 256;
 /// The default number of idle read connections kept open.
 pub const DEFAULT_READ_CONNECTIONS: usize = 4;
 
+/// The default time [`SqliteStore::open`] waits for another holder of the database to let go.
+///
+/// A previous process may still be exiting during a restart, and a child process forked by
+/// this one holds a copy of the lock until it calls `exec`; both let go within moments.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// How often a waiting [`SqliteStore::open`] tries the lock again.
+const LOCK_RETRY: Duration = Duration::from_millis(10);
+
 /// Tuning of a [`SqliteStore`].
 #[derive(Clone, Copy, Debug)]
 pub struct SqliteOptions {
@@ -52,6 +61,8 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Idle read-only connections kept for reuse.
     pub read_connections: usize,
+    /// How long opening waits for another holder of the database before failing.
+    pub lock_wait: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -59,6 +70,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             max_batch: DEFAULT_MAX_BATCH,
             read_connections: DEFAULT_READ_CONNECTIONS,
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
     }
 }
@@ -91,7 +103,7 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let lock = lock_database(&path)?;
+        let lock = lock_database(&path, options.lock_wait)?;
         let conn = schema::open_writer(&path)?;
         release_leases(&conn)?;
         Ok(SqliteStore {
@@ -113,7 +125,7 @@ impl SqliteStore {
     }
 }
 
-fn lock_database(path: &Path) -> Result<File, StoreError> {
+fn lock_database(path: &Path, wait: Duration) -> Result<File, StoreError> {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
     let lock_path = PathBuf::from(lock_path);
@@ -125,16 +137,28 @@ fn lock_database(path: &Path) -> Result<File, StoreError> {
         .map_err(|e| {
             StoreError::Unavailable(format!("cannot open {}: {e}", lock_path.display()))
         })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
-            "{} is in use by another process",
-            path.display()
-        ))),
-        Err(TryLockError::Error(e)) => Err(StoreError::Unavailable(format!(
-            "cannot lock {}: {e}",
-            lock_path.display()
-        ))),
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                // Opening happens once at startup, off the request path: a short blocking
+                // wait is simpler than an async open.
+                std::thread::sleep(LOCK_RETRY);
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Unavailable(format!(
+                    "{} is in use by another process",
+                    path.display()
+                )));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot lock {}: {e}",
+                    lock_path.display()
+                )));
+            }
+        }
     }
 }
 
@@ -150,7 +174,11 @@ fn release_leases(conn: &Connection) -> Result<(), StoreError> {
         [],
     )?;
     if orders + results > 0 {
-        tracing::info!(orders, results, "store resumed work left in flight by the previous run");
+        tracing::info!(
+            orders,
+            results,
+            "store resumed work left in flight by the previous run"
+        );
     }
     Ok(())
 }
@@ -169,7 +197,10 @@ impl Store for SqliteStore {
         now: Timestamp,
         lease: Duration,
     ) -> StoreFuture<'_, Vec<ClaimedOrder>> {
-        Box::pin(self.writer.call(move |c| orders::claim(c, limit, now, lease)))
+        Box::pin(
+            self.writer
+                .call(move |c| orders::claim(c, limit, now, lease)),
+        )
     }
 
     fn fulfilment_succeeded(
@@ -216,9 +247,10 @@ impl Store for SqliteStore {
         results: Vec<(OrderRef, ResultBody)>,
     ) -> StoreFuture<'a, Vec<Result<ResultRecorded, ResultRejection>>> {
         let product = product.to_owned();
-        Box::pin(self.writer.call(move |c| {
-            orders::record_results(c, &product, &results, Timestamp::now())
-        }))
+        Box::pin(
+            self.writer
+                .call(move |c| orders::record_results(c, &product, &results, Timestamp::now())),
+        )
     }
 
     fn claim_outbox(
@@ -227,7 +259,10 @@ impl Store for SqliteStore {
         now: Timestamp,
         lease: Duration,
     ) -> StoreFuture<'_, Vec<OutboxDelivery>> {
-        Box::pin(self.writer.call(move |c| outbox::claim(c, limit, now, lease)))
+        Box::pin(
+            self.writer
+                .call(move |c| outbox::claim(c, limit, now, lease)),
+        )
     }
 
     fn outbox_delivered(&self, claim: OutboxClaim, http_status: u16) -> StoreFuture<'_, ()> {
@@ -255,9 +290,11 @@ impl Store for SqliteStore {
         http_status: Option<u16>,
         message: String,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(self.writer.call(move |c| {
-            outbox::dead_letter(c, claim, http_status, &message, Timestamp::now())
-        }))
+        Box::pin(
+            self.writer.call(move |c| {
+                outbox::dead_letter(c, claim, http_status, &message, Timestamp::now())
+            }),
+        )
     }
 
     fn pending_orders<'a>(

@@ -182,7 +182,11 @@ mod tests {
             assert_eq!(OrderState::parse(st.as_str()), Some(st));
         }
         assert_eq!(OrderState::parse("done"), None);
-        for st in [OutboxState::Pending, OutboxState::Delivered, OutboxState::DeadLettered] {
+        for st in [
+            OutboxState::Pending,
+            OutboxState::Delivered,
+            OutboxState::DeadLettered,
+        ] {
             assert_eq!(OutboxState::parse(st.as_str()), Some(st));
         }
     }
@@ -208,6 +212,10 @@ mod tests {
             err.to_string(),
             "order 7: cannot go from awaiting_result to fulfilling"
         );
-        assert!(OrderState::Received.check(OrderId(7), OrderState::Fulfilling).is_ok());
+        assert!(
+            OrderState::Received
+                .check(OrderId(7), OrderState::Fulfilling)
+                .is_ok()
+        );
     }
 }

@@ -95,7 +95,10 @@ mod tests {
 
     #[test]
     fn formats_as_rfc3339_utc() {
-        assert_eq!(Timestamp::from_millis(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
         // 2000-02-29 (a leap day in a century leap year) 12:34:56.789
         assert_eq!(
             Timestamp::from_millis(951_827_696_789).to_string(),
@@ -112,8 +115,16 @@ mod tests {
         let t = Timestamp::from_millis(1_000);
         assert_eq!(t.plus(Duration::from_secs(2)).as_millis(), 3_000);
         assert_eq!(t.minus(Duration::from_millis(1_500)).as_millis(), -500);
-        assert_eq!(Timestamp::from_millis(i64::MAX - 1).plus(Duration::MAX).as_millis(), i64::MAX);
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX - 1)
+                .plus(Duration::MAX)
+                .as_millis(),
+            i64::MAX
+        );
         assert_eq!(t.since(t.plus(Duration::from_secs(1))), Duration::ZERO);
-        assert_eq!(t.plus(Duration::from_secs(1)).since(t), Duration::from_secs(1));
+        assert_eq!(
+            t.plus(Duration::from_secs(1)).since(t),
+            Duration::from_secs(1)
+        );
     }
 }

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::outbox;
 use crate::store::{
-    ClaimedOrder, OrderClaim, OrderId, OrderKind, OrderRef, OrderState, ResultBody,
-    ResultRecorded, ResultRejection, StoreError, Timestamp,
+    ClaimedOrder, OrderClaim, OrderId, OrderKind, OrderRef, OrderState, ResultBody, ResultRecorded,
+    ResultRejection, StoreError, Timestamp,
 };
 
 /// The parts of an order row the write paths decide on.
@@ -82,7 +82,7 @@ pub fn claim(
         .prepare_cached(
             "SELECT id, state FROM orders
              WHERE (state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
-                OR (state = 'fulfilling' AND lease_until <= ?1)
+                OR (state = 'fulfilling' AND (lease_until IS NULL OR lease_until <= ?1))
              ORDER BY id LIMIT ?2",
         )?
         .query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?

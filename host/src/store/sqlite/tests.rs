@@ -10,10 +10,11 @@ use serde_json::json;
 
 use super::{SqliteOptions, SqliteStore};
 use crate::store::{
-    ClaimedOrder, EventDisposition, IncomingEvent, IngestOutcome, NewOrder, OrderFilter,
-    OrderId, OrderKind, OrderRef, OrderState, ResultBody, Store, StoreError, Timestamp,
+    ClaimedOrder, EventDisposition, IncomingEvent, IngestOutcome, NewOrder, OrderFilter, OrderId,
+    OrderKind, OrderRef, OrderState, ResultBody, Store, StoreError, Timestamp,
 };
 
+mod crash;
 mod fulfilment;
 mod outbox;
 
@@ -30,7 +31,9 @@ pub fn event(key: &str, order_id: Option<&str>) -> IncomingEvent {
         event_name: "ats_assessments.created".into(),
         idempotency_key: key.into(),
         received_at: Timestamp::now(),
-        envelope: Bytes::from(format!(r#"{{"event":"ats_assessments.created","key":"{key}"}}"#)),
+        envelope: Bytes::from(format!(
+            r#"{{"event":"ats_assessments.created","key":"{key}"}}"#
+        )),
         order: order_id.map(|id| NewOrder {
             order_id: id.into(),
             kind: OrderKind::Assessment,
@@ -65,7 +68,11 @@ pub async fn claim_one(store: &dyn Store, now: Timestamp) -> ClaimedOrder {
         .claim_orders_for_fulfilment(10, now, LEASE)
         .await
         .expect("claim");
-    assert_eq!(claimed.len(), 1, "expected one claimable order: {claimed:?}");
+    assert_eq!(
+        claimed.len(),
+        1,
+        "expected one claimable order: {claimed:?}"
+    );
     claimed.remove(0)
 }
 
@@ -88,7 +95,13 @@ pub async fn fulfilled(store: &dyn Store, order_id: &str) -> OrderId {
 }
 
 pub async fn state_of(store: &dyn Store, id: OrderId) -> OrderState {
-    store.get_order(id).await.unwrap().expect("order exists").summary.state
+    store
+        .get_order(id)
+        .await
+        .unwrap()
+        .expect("order exists")
+        .summary
+        .state
 }
 
 #[tokio::test]
@@ -118,7 +131,14 @@ async fn a_duplicate_event_changes_nothing() {
         dispositions,
         vec![EventDisposition::Order, EventDisposition::DuplicateOrder]
     );
-    assert_eq!(store.list_orders(OrderFilter::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_orders(OrderFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // The same key on another product is another event.
     let mut elsewhere = event("k1", Some("o1"));
@@ -141,14 +161,18 @@ async fn an_event_without_an_order_is_stored_as_ignored() {
         store.record_event(event("k-ignored", None)).await.unwrap(),
         IngestOutcome::Duplicate
     );
-    assert!(store.list_orders(OrderFilter::default()).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_orders(OrderFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let (n, disposition): (i64, String) = conn
-        .query_row(
-            "SELECT COUNT(*), MAX(disposition) FROM events",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT COUNT(*), MAX(disposition) FROM events", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!((n, disposition.as_str()), (1, "ignored"));
 }
@@ -169,9 +193,15 @@ async fn acknowledged_events_survive_a_reopen() {
     listed_ids.reverse();
     assert_eq!(listed_ids, ids, "newest first, all of them");
     assert_eq!(listed[0].order_id, "o19");
-    assert_eq!(listed[0].candidate_label.as_deref(), Some("Ada <ada@example.com>"));
     assert_eq!(
-        store.record_event(event("key-o3", Some("o3"))).await.unwrap(),
+        listed[0].candidate_label.as_deref(),
+        Some("Ada <ada@example.com>")
+    );
+    assert_eq!(
+        store
+            .record_event(event("key-o3", Some("o3")))
+            .await
+            .unwrap(),
         IngestOutcome::Duplicate,
         "idempotency survives the reopen"
     );
@@ -242,20 +272,50 @@ async fn a_baseline_store_commits_each_request_alone() {
         t.await.unwrap().unwrap();
     }
     let stats = store.write_stats();
-    assert_eq!((stats.requests, stats.commits, stats.largest_batch), (16, 16, 1));
+    assert_eq!(
+        (stats.requests, stats.commits, stats.largest_batch),
+        (16, 16, 1)
+    );
 }
 
 #[tokio::test]
 async fn a_second_process_cannot_open_the_same_database() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let err = SqliteStore::open(dir.path().join("assay.db"))
+    let no_wait = SqliteOptions {
+        lock_wait: Duration::ZERO,
+        ..SqliteOptions::default()
+    };
+    let err = SqliteStore::open_with(dir.path().join("assay.db"), no_wait)
         .err()
         .expect("second open must fail while the first is open");
     assert!(err.is_unavailable(), "{err}");
     assert!(err.to_string().contains("in use"), "{err}");
     drop(store);
     drop(open(&dir));
+}
+
+#[test]
+fn opening_waits_for_the_previous_holder_to_let_go() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(&dir);
+    let dropping = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&dropping);
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        // Set before the drop: the lock cannot be free before the flag is.
+        flag.store(true, Ordering::SeqCst);
+        drop(first);
+    });
+    // Opening blocks until the first store is gone, well within the wait.
+    let second = open(&dir);
+    assert!(
+        dropping.load(Ordering::SeqCst),
+        "the second open succeeded while the first store was open"
+    );
+    drop(second);
+    releaser.join().unwrap();
 }
 
 #[tokio::test]
@@ -270,16 +330,34 @@ async fn list_orders_filters_and_pages() {
         state: Some(OrderState::Received),
         ..OrderFilter::default()
     };
-    let ids: Vec<_> = store.list_orders(received).await.unwrap().iter().map(|o| o.id).collect();
+    let ids: Vec<_> = store
+        .list_orders(received)
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect();
     assert_eq!(ids, vec![c, a]);
     let page = |before| OrderFilter {
         before: Some(before),
         limit: 1,
         ..OrderFilter::default()
     };
-    let ids: Vec<_> = store.list_orders(page(c)).await.unwrap().iter().map(|o| o.id).collect();
+    let ids: Vec<_> = store
+        .list_orders(page(c))
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect();
     assert_eq!(ids, vec![a]);
-    let ids: Vec<_> = store.list_orders(page(a)).await.unwrap().iter().map(|o| o.id).collect();
+    let ids: Vec<_> = store
+        .list_orders(page(a))
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect();
     assert_eq!(ids, vec![b]);
     let other = OrderFilter {
         product: Some("nope".into()),
@@ -307,7 +385,10 @@ async fn store_errors_say_whether_to_answer_503() {
         )
         .await
         .expect_err("no such order");
-    assert!(matches!(err, StoreError::OrderNotFound(OrderId(42))), "{err}");
+    assert!(
+        matches!(err, StoreError::OrderNotFound(OrderId(42))),
+        "{err}"
+    );
     assert!(!err.is_unavailable());
     let unknown = OrderRef::OrderId("nope".into());
     let answers = store

@@ -3,8 +3,8 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::store::{
-    DeadLetterRecord, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter, OrderId,
-    OrderSummary, OutboxBacklog, OutboxRecord, PendingOrder, StoreError,
+    DeadLetterRecord, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter, OrderId, OrderSummary,
+    OutboxBacklog, OutboxRecord, PendingOrder, StoreError,
 };
 
 /// Orders of `product` waiting for a result, oldest first.

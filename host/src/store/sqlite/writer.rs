@@ -273,6 +273,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_full_disk_answers_unavailable_and_never_acknowledges_a_lost_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = Connection::open(dir.path().join("w.db")).expect("open");
+        conn.execute_batch("CREATE TABLE t (v BLOB NOT NULL)")
+            .expect("create");
+        // A database that may not grow past a few pages behaves like a full disk.
+        let pages: i64 = conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .expect("page_count");
+        conn.pragma_update(None, "max_page_count", pages + 4)
+            .expect("max_page_count");
+        let w = Writer::start(conn, 16).expect("start");
+        let insert = |len: usize| {
+            w.call(move |c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(?1))", [len])?))
+        };
+        let (small, big) = tokio::join!(insert(10), insert(1 << 20));
+        let err = big.expect_err("a megabyte cannot fit");
+        assert!(err.is_unavailable(), "{err}");
+        let stored: i64 = w
+            .call(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .expect("count");
+        // Whatever SQLite rolled back, an acknowledged write is there and a refused one not.
+        assert_eq!(stored, i64::from(small.is_ok()), "{small:?}");
+        insert(10)
+            .await
+            .expect("a small write still fits afterwards");
+    }
+
+    #[tokio::test]
     async fn a_panicking_request_does_not_stop_the_writer() {
         let dir = tempfile::tempdir().expect("tempdir");
         let w = writer(&dir, 16);

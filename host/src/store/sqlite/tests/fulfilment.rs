@@ -12,13 +12,23 @@ async fn an_order_goes_from_received_to_result_delivered() {
     let id = accept(&store, "o1").await;
     let now = Timestamp::now();
     let c = claim_one(&store, now).await;
-    assert_eq!(c.claim, OrderClaim { order: id, attempt: 1 });
+    assert_eq!(
+        c.claim,
+        OrderClaim {
+            order: id,
+            attempt: 1
+        }
+    );
     assert_eq!((c.order_id.as_str(), c.kind), ("o1", OrderKind::Assessment));
     assert_eq!(c.order_json, r#"{"id":"o1"}"#);
     assert_eq!(c.lease_until, now.plus(LEASE));
     assert_eq!(state_of(&store, id).await, OrderState::Fulfilling);
     assert!(
-        store.claim_orders_for_fulfilment(10, now, LEASE).await.unwrap().is_empty(),
+        store
+            .claim_orders_for_fulfilment(10, now, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
         "a leased order is not handed out twice"
     );
 
@@ -29,7 +39,10 @@ async fn an_order_goes_from_received_to_result_delivered() {
     assert_eq!(state_of(&store, id).await, OrderState::AwaitingResult);
     let pending = store.pending_orders(PRODUCT, 100).await.unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!((pending[0].order, pending[0].external_id.as_str()), (id, "ext-1"));
+    assert_eq!(
+        (pending[0].order, pending[0].external_id.as_str()),
+        (id, "ext-1")
+    );
     assert!(store.pending_orders("other", 100).await.unwrap().is_empty());
 
     let answers = store
@@ -41,11 +54,20 @@ async fn an_order_goes_from_received_to_result_delivered() {
         .unwrap();
     assert!(matches!(answers[..], [Ok(ResultRecorded::Queued { order, .. })] if order == id));
     assert_eq!(state_of(&store, id).await, OrderState::ResultReceived);
-    assert!(store.pending_orders(PRODUCT, 100).await.unwrap().is_empty(), "no more polling");
+    assert!(
+        store.pending_orders(PRODUCT, 100).await.unwrap().is_empty(),
+        "no more polling"
+    );
 
-    let rows = store.claim_outbox(10, Timestamp::now(), LEASE).await.unwrap();
+    let rows = store
+        .claim_outbox(10, Timestamp::now(), LEASE)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].order_id.as_str(), rows[0].account_id.as_str()), ("o1", "acct-1"));
+    assert_eq!(
+        (rows[0].order_id.as_str(), rows[0].account_id.as_str()),
+        ("o1", "acct-1")
+    );
     assert_eq!(rows[0].result_value.as_deref(), Some("completed"));
     store.outbox_delivered(rows[0].claim, 200).await.unwrap();
     assert_eq!(state_of(&store, id).await, OrderState::ResultDelivered);
@@ -56,7 +78,10 @@ async fn invalid_transitions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let id = accept(&store, "o1").await;
-    let never_claimed = OrderClaim { order: id, attempt: 0 };
+    let never_claimed = OrderClaim {
+        order: id,
+        attempt: 0,
+    };
     let err = store
         .fulfilment_succeeded(never_claimed, "ext".into(), None, None)
         .await
@@ -64,30 +89,62 @@ async fn invalid_transitions_are_refused() {
     assert!(
         matches!(
             err,
-            StoreError::InvalidTransition { from: OrderState::Received, to: OrderState::AwaitingResult, .. }
+            StoreError::InvalidTransition {
+                from: OrderState::Received,
+                to: OrderState::AwaitingResult,
+                ..
+            }
         ),
         "{err}"
     );
     let err = store
-        .fulfilment_failed(OrderClaim { order: id, attempt: 0 }, "no".into())
+        .fulfilment_failed(
+            OrderClaim {
+                order: id,
+                attempt: 0,
+            },
+            "no".into(),
+        )
         .await
         .expect_err("an unclaimed order cannot fail");
     assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
-    assert_eq!(state_of(&store, id).await, OrderState::Received, "nothing applied");
+    assert_eq!(
+        state_of(&store, id).await,
+        OrderState::Received,
+        "nothing applied"
+    );
 
     let c = claim_one(&store, Timestamp::now()).await;
-    store.fulfilment_failed(c.claim, "package retired".into()).await.unwrap();
+    store
+        .fulfilment_failed(c.claim, "package retired".into())
+        .await
+        .unwrap();
     let detail = store.get_order(id).await.unwrap().unwrap();
     assert_eq!(detail.summary.state, OrderState::Failed);
-    assert_eq!(detail.summary.failure_reason.as_deref(), Some("package retired"));
+    assert_eq!(
+        detail.summary.failure_reason.as_deref(),
+        Some("package retired")
+    );
     let later = Timestamp::now().plus(Duration::from_secs(3600));
-    assert!(store.claim_orders_for_fulfilment(10, later, LEASE).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_orders_for_fulfilment(10, later, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let err = store
         .fulfilment_retry(c.claim, later, "again".into())
         .await
         .expect_err("failed is terminal");
     assert!(
-        matches!(err, StoreError::InvalidTransition { from: OrderState::Failed, .. }),
+        matches!(
+            err,
+            StoreError::InvalidTransition {
+                from: OrderState::Failed,
+                ..
+            }
+        ),
         "{err}"
     );
     let err = store
@@ -96,12 +153,18 @@ async fn invalid_transitions_are_refused() {
         .expect_err("failed is terminal");
     assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
     let answers = store
-        .record_results(PRODUCT, vec![(OrderRef::OrderId("o1".into()), result("passed"))])
+        .record_results(
+            PRODUCT,
+            vec![(OrderRef::OrderId("o1".into()), result("passed"))],
+        )
         .await
         .unwrap();
     assert_eq!(
         answers,
-        vec![Err(ResultRejection::NotAwaitingResult { order: id, state: OrderState::Failed })]
+        vec![Err(ResultRejection::NotAwaitingResult {
+            order: id,
+            state: OrderState::Failed
+        })]
     );
 }
 
@@ -142,16 +205,29 @@ async fn an_expired_lease_is_claimed_again_and_fences_the_old_claim() {
     let first = claim_one(&store, t0).await;
     let before_expiry = t0.plus(LEASE).minus(Duration::from_millis(1));
     assert!(
-        store.claim_orders_for_fulfilment(10, before_expiry, LEASE).await.unwrap().is_empty()
+        store
+            .claim_orders_for_fulfilment(10, before_expiry, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
     );
     let second = claim_one(&store, t0.plus(LEASE)).await;
-    assert_eq!(second.claim, OrderClaim { order: id, attempt: 2 });
+    assert_eq!(
+        second.claim,
+        OrderClaim {
+            order: id,
+            attempt: 2
+        }
+    );
 
     let err = store
         .fulfilment_retry(first.claim, t0, "late".into())
         .await
         .expect_err("the first claim is stale");
-    assert!(matches!(err, StoreError::LeaseLost { attempt: 1, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::LeaseLost { attempt: 1, .. }),
+        "{err}"
+    );
     let err = store
         .fulfilment_failed(first.claim, "late".into())
         .await
@@ -165,7 +241,12 @@ async fn an_expired_lease_is_claimed_again_and_fences_the_old_claim() {
         .await
         .unwrap();
     store
-        .fulfilment_succeeded(second.claim, "ext-1".into(), None, Some(result("initiated")))
+        .fulfilment_succeeded(
+            second.claim,
+            "ext-1".into(),
+            None,
+            Some(result("initiated")),
+        )
         .await
         .unwrap();
     let detail = store.get_order(id).await.unwrap().unwrap();
@@ -194,7 +275,13 @@ async fn a_restart_resumes_orders_that_were_being_fulfilled() {
     }
     let store = open(&dir);
     let c = claim_one(&store, Timestamp::now()).await;
-    assert_eq!(c.claim, OrderClaim { order: id, attempt: 2 });
+    assert_eq!(
+        c.claim,
+        OrderClaim {
+            order: id,
+            attempt: 2
+        }
+    );
 }
 
 #[tokio::test]
@@ -209,7 +296,10 @@ async fn an_external_id_names_one_order_per_product() {
         .await
         .expect_err("ext-a belongs to order a");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    assert_eq!(state_of(&store, c.claim.order).await, OrderState::Fulfilling);
+    assert_eq!(
+        state_of(&store, c.claim.order).await,
+        OrderState::Fulfilling
+    );
 }
 
 #[tokio::test]
@@ -236,19 +326,32 @@ async fn results_for_unknown_orders_are_refused_one_by_one() {
     assert!(matches!(answers[0], Ok(ResultRecorded::Queued { order, .. }) if order == a));
     assert_eq!(
         answers[1],
-        Err(ResultRejection::UnknownOrder(OrderRef::ExternalId("ext-zzz".into())))
+        Err(ResultRejection::UnknownOrder(OrderRef::ExternalId(
+            "ext-zzz".into()
+        )))
     );
-    assert_eq!(answers[2], Err(ResultRejection::UnknownOrder(OrderRef::OrderId("zzz".into()))));
+    assert_eq!(
+        answers[2],
+        Err(ResultRejection::UnknownOrder(OrderRef::OrderId(
+            "zzz".into()
+        )))
+    );
     assert_eq!(
         answers[3],
-        Err(ResultRejection::NotAwaitingResult { order: unclaimed, state: OrderState::Received })
+        Err(ResultRejection::NotAwaitingResult {
+            order: unclaimed,
+            state: OrderState::Received
+        })
     );
     assert!(matches!(answers[4], Ok(ResultRecorded::Queued { order, .. }) if order == b));
     assert_eq!(state_of(&store, a).await, OrderState::AwaitingResult);
     assert_eq!(state_of(&store, b).await, OrderState::ResultReceived);
     // Another product's orders are not visible under this one.
     let answers = store
-        .record_results("other", vec![(OrderRef::ExternalId("ext-a".into()), result("passed"))])
+        .record_results(
+            "other",
+            vec![(OrderRef::ExternalId("ext-a".into()), result("passed"))],
+        )
         .await
         .unwrap();
     assert!(matches!(answers[0], Err(ResultRejection::UnknownOrder(_))));
@@ -260,16 +363,29 @@ async fn a_progress_result_after_the_final_one_is_not_queued() {
     let store = open(&dir);
     let id = fulfilled(&store, "a").await;
     let r = OrderRef::OrderId("a".into());
-    store.record_results(PRODUCT, vec![(r.clone(), result("completed"))]).await.unwrap();
+    store
+        .record_results(PRODUCT, vec![(r.clone(), result("completed"))])
+        .await
+        .unwrap();
     let answers = store
         .record_results(PRODUCT, vec![(r.clone(), result("in_progress"))])
         .await
         .unwrap();
     assert_eq!(answers, vec![Ok(ResultRecorded::Superseded { order: id })]);
     let detail = store.get_order(id).await.unwrap().unwrap();
-    let values: Vec<_> = detail.outbox.iter().map(|o| o.result_value.clone()).collect();
-    assert_eq!(values, vec![Some("initiated".into()), Some("completed".into())]);
+    let values: Vec<_> = detail
+        .outbox
+        .iter()
+        .map(|o| o.result_value.clone())
+        .collect();
+    assert_eq!(
+        values,
+        vec![Some("initiated".into()), Some("completed".into())]
+    );
     // A corrected final result is still queued.
-    let answers = store.record_results(PRODUCT, vec![(r, result("passed"))]).await.unwrap();
+    let answers = store
+        .record_results(PRODUCT, vec![(r, result("passed"))])
+        .await
+        .unwrap();
     assert!(matches!(answers[0], Ok(ResultRecorded::Queued { .. })));
 }

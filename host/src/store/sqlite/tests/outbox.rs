@@ -16,7 +16,9 @@ async fn queue(store: &dyn Store, order_id: &str, values: &[&str]) {
 }
 
 fn summary(rows: &[crate::store::OutboxDelivery]) -> Vec<(String, Option<String>)> {
-    rows.iter().map(|r| (r.order_id.clone(), r.result_value.clone())).collect()
+    rows.iter()
+        .map(|r| (r.order_id.clone(), r.result_value.clone()))
+        .collect()
 }
 
 fn pair(order: &str, value: &str) -> (String, Option<String>) {
@@ -33,7 +35,10 @@ async fn results_of_one_order_go_out_one_at_a_time_in_order() {
     let t0 = Timestamp::now();
 
     let first = store.claim_outbox(10, t0, LEASE).await.unwrap();
-    assert_eq!(summary(&first), vec![pair("a", "initiated"), pair("b", "initiated")]);
+    assert_eq!(
+        summary(&first),
+        vec![pair("a", "initiated"), pair("b", "initiated")]
+    );
     assert!(
         store.claim_outbox(10, t0, LEASE).await.unwrap().is_empty(),
         "nothing else is due while the heads are leased"
@@ -41,7 +46,10 @@ async fn results_of_one_order_go_out_one_at_a_time_in_order() {
 
     // a's head backs off: a's later results wait behind it, even past their own time.
     let later = t0.plus(Duration::from_secs(60));
-    store.outbox_retry(first[0].claim, later, "503".into()).await.unwrap();
+    store
+        .outbox_retry(first[0].claim, later, "503".into())
+        .await
+        .unwrap();
     store.outbox_delivered(first[1].claim, 200).await.unwrap();
     assert!(store.claim_outbox(10, t0, LEASE).await.unwrap().is_empty());
 
@@ -75,10 +83,22 @@ async fn an_expired_outbox_lease_is_claimed_again() {
     assert_eq!(backlog.pending, 1);
     assert_eq!(backlog.oldest_created_at, Some(first[0].created_at));
     let before = t0.plus(LEASE).minus(Duration::from_millis(1));
-    assert!(store.claim_outbox(10, before, LEASE).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbox(10, before, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let second = store.claim_outbox(10, t0.plus(LEASE), LEASE).await.unwrap();
     assert_eq!(second.len(), 1);
-    assert_eq!(second[0].claim, OutboxClaim { id: first[0].claim.id, attempt: 2 });
+    assert_eq!(
+        second[0].claim,
+        OutboxClaim {
+            id: first[0].claim.id,
+            attempt: 2
+        }
+    );
 
     let err = store
         .outbox_dead_letter(first[0].claim, Some(400), "stale".into())
@@ -121,9 +141,18 @@ async fn a_restart_resumes_undelivered_results() {
         claimed = rows[0].claim;
     }
     let store = open(&dir);
-    let rows = store.claim_outbox(10, Timestamp::now(), LEASE).await.unwrap();
+    let rows = store
+        .claim_outbox(10, Timestamp::now(), LEASE)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].claim, OutboxClaim { id: claimed.id, attempt: 2 });
+    assert_eq!(
+        rows[0].claim,
+        OutboxClaim {
+            id: claimed.id,
+            attempt: 2
+        }
+    );
 }
 
 #[tokio::test]
@@ -167,7 +196,12 @@ async fn dead_letters_are_visible_in_the_order() {
             (completed[0].claim.id, Some(404), "Order not found"),
         ]
     );
-    assert!(detail.outbox.iter().all(|o| o.state == OutboxState::DeadLettered));
+    assert!(
+        detail
+            .outbox
+            .iter()
+            .all(|o| o.state == OutboxState::DeadLettered)
+    );
     let far = t0.plus(Duration::from_secs(86_400));
     assert!(store.claim_outbox(10, far, LEASE).await.unwrap().is_empty());
     let err = store
