@@ -4,9 +4,12 @@
 //!
 //! Run: `cargo bench -p assay --bench store` (add `--profile dev` to skip a release build;
 //! the time goes to SQLite and fsync, which the dev profile optimises too).
-//! `ASSAY_BENCH_SECS` sets the seconds per case (default 3), `ASSAY_BENCH_DIR` where the
-//! database files go (default: the system temp dir; it must be a real disk, not tmpfs).
+//! `ASSAY_BENCH_SECS` sets the seconds per mode and concurrency (default 3), split into
+//! rounds that alternate between the two modes so both see the same disk weather;
+//! `ASSAY_BENCH_DIR` where the database files go (default: the system temp dir; it must be
+//! a real disk, not tmpfs).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,26 +19,33 @@ use assay::store::{
 use bytes::Bytes;
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
+const ROUNDS: u32 = 3;
 
-struct Case {
-    mode: &'static str,
-    concurrency: usize,
-    events: usize,
+/// What one mode did at one concurrency, summed over its rounds.
+#[derive(Default)]
+struct Tally {
     elapsed: Duration,
-    commits: u64,
-    p50: Duration,
-    p99: Duration,
+    latencies: Vec<Duration>,
 }
 
-impl Case {
+impl Tally {
     fn per_sec(&self) -> f64 {
-        self.events as f64 / self.elapsed.as_secs_f64()
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&mut self, p: f64) -> Duration {
+        self.latencies.sort_unstable();
+        let last = self.latencies.len().saturating_sub(1);
+        self.latencies
+            .get((last as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or_default()
     }
 }
 
 /// A webhook of a realistic size (StackOne's order objects are 1–3 KB).
-fn event(task: usize, n: usize) -> IncomingEvent {
-    let order_id = format!("order-{task}-{n}");
+fn event(round: u32, task: usize, n: usize) -> IncomingEvent {
+    let order_id = format!("order-{round}-{task}-{n}");
     let order_json = format!(
         r#"{{"id":"{order_id}","package":{{"id":"pkg-1","name":"Rust senior"}},"candidate":{{"first_name":"Ada","last_name":"Lovelace","emails":[{{"type":"personal","value":"ada@example.com"}}]}},"job":{{"title":"Engineer","hiring_team":[]}},"padding":"{}"}}"#,
         "x".repeat(1200)
@@ -60,27 +70,26 @@ fn event(task: usize, n: usize) -> IncomingEvent {
     }
 }
 
-async fn run_case(
-    dir: &std::path::Path,
-    mode: &'static str,
-    options: SqliteOptions,
+/// `concurrency` tasks ingest back to back for `secs`; each acknowledged ingest's latency
+/// goes into `tally`.
+async fn round(
+    store: &Arc<dyn Store>,
+    round: u32,
     concurrency: usize,
     secs: Duration,
-) -> anyhow::Result<Case> {
-    let path = dir.join(format!("{mode}-{concurrency}.db"));
-    let sqlite = Arc::new(SqliteStore::open_with(&path, options)?);
-    let store: Arc<dyn Store> = sqlite.clone();
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
     let start = Instant::now();
     let deadline = start + secs;
     let tasks: Vec<_> = (0..concurrency)
         .map(|task| {
-            let store = Arc::clone(&store);
+            let store = Arc::clone(store);
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut n = 0;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    let outcome = store.record_event(event(task, n)).await?;
+                    let outcome = store.record_event(event(round, task, n)).await?;
                     latencies.push(t.elapsed());
                     anyhow::ensure!(
                         matches!(outcome, IngestOutcome::Accepted { .. }),
@@ -92,22 +101,29 @@ async fn run_case(
             })
         })
         .collect();
-    let mut latencies = Vec::new();
     for t in tasks {
-        latencies.extend(t.await??);
+        tally.latencies.extend(t.await??);
     }
-    let elapsed = start.elapsed();
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
-    Ok(Case {
-        mode,
-        concurrency,
-        events: latencies.len(),
-        elapsed,
-        commits: sqlite.write_stats().commits,
-        p50: pct(0.50),
-        p99: pct(0.99),
-    })
+    tally.elapsed += start.elapsed();
+    Ok(())
+}
+
+/// The disk's fsync latency (median of 50 appends of 4 KiB, each followed by `fdatasync`):
+/// the cost the per-event baseline pays per event and group commit pays per batch, so it
+/// decides how far apart the two can be.
+fn fsync_latency(dir: &Path) -> anyhow::Result<Duration> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("fsync-probe"))?;
+    let mut samples: Vec<Duration> = (0..50)
+        .map(|_| {
+            let t = Instant::now();
+            f.write_all(&[0u8; 4096])?;
+            f.sync_data()?;
+            Ok(t.elapsed())
+        })
+        .collect::<std::io::Result<_>>()?;
+    samples.sort();
+    Ok(samples[samples.len() / 2])
 }
 
 fn main() -> anyhow::Result<()> {
@@ -120,46 +136,64 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let group = SqliteOptions::default();
-    let baseline = SqliteOptions {
-        max_batch: 1,
-        ..SqliteOptions::default()
-    };
+    let modes = [
+        ("group", SqliteOptions::default()),
+        (
+            "per-event",
+            SqliteOptions {
+                max_batch: 1,
+                ..SqliteOptions::default()
+            },
+        ),
+    ];
     println!(
-        "store ingest benchmark: {} s per case, files in {}",
+        "store ingest benchmark: {:.1} s per case in {ROUNDS} alternating rounds, files in {}, \
+         disk fsync p50 {:.2} ms before the run",
         secs.as_secs_f64(),
-        base.display()
+        base.display(),
+        fsync_latency(dir.path())?.as_secs_f64() * 1e3
     );
     println!(
-        "{:<10} {:>5} {:>8} {:>9} {:>11} {:>9} {:>9}",
-        "mode", "conc", "events", "commits", "ingests/s", "p50 ms", "p99 ms"
+        "{:<10} {:>5} {:>8} {:>9} {:>10} {:>11} {:>9} {:>9}",
+        "mode", "conc", "events", "commits", "ev/commit", "ingests/s", "p50 ms", "p99 ms"
     );
-    let mut results = Vec::new();
+    let mut ratios = Vec::new();
     for concurrency in CONCURRENCY {
-        for (mode, options) in [("group", group), ("per-event", baseline)] {
-            let case = runtime.block_on(run_case(dir.path(), mode, options, concurrency, secs))?;
-            println!(
-                "{:<10} {:>5} {:>8} {:>9} {:>11.0} {:>9.2} {:>9.2}",
-                case.mode,
-                case.concurrency,
-                case.events,
-                case.commits,
-                case.per_sec(),
-                case.p50.as_secs_f64() * 1e3,
-                case.p99.as_secs_f64() * 1e3,
-            );
-            results.push(case);
+        let stores = modes
+            .iter()
+            .map(|(mode, options)| {
+                let path = dir.path().join(format!("{mode}-{concurrency}.db"));
+                Ok(Arc::new(SqliteStore::open_with(path, *options)?))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut tallies: Vec<Tally> = modes.iter().map(|_| Tally::default()).collect();
+        for r in 0..ROUNDS {
+            for (store, tally) in stores.iter().zip(&mut tallies) {
+                let store: Arc<dyn Store> = store.clone();
+                runtime.block_on(round(&store, r, concurrency, secs / ROUNDS, tally))?;
+            }
         }
+        for (((mode, _), store), tally) in modes.iter().zip(&stores).zip(&mut tallies) {
+            let commits = store.write_stats().commits;
+            println!(
+                "{:<10} {:>5} {:>8} {:>9} {:>10.1} {:>11.0} {:>9.2} {:>9.2}",
+                mode,
+                concurrency,
+                tally.latencies.len(),
+                commits,
+                tally.latencies.len() as f64 / commits.max(1) as f64,
+                tally.per_sec(),
+                tally.percentile(0.50).as_secs_f64() * 1e3,
+                tally.percentile(0.99).as_secs_f64() * 1e3,
+            );
+        }
+        ratios.push((concurrency, tallies[0].per_sec() / tallies[1].per_sec()));
     }
     println!();
-    for pair in results.chunks(2) {
-        if let [g, b] = pair {
-            println!(
-                "concurrency {:>2}: group commit is {:.1}x the per-event baseline",
-                g.concurrency,
-                g.per_sec() / b.per_sec()
-            );
-        }
+    for (concurrency, ratio) in ratios {
+        println!(
+            "concurrency {concurrency:>2}: group commit is {ratio:.1}x the per-event baseline"
+        );
     }
     Ok(())
 }

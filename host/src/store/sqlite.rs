@@ -86,13 +86,18 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` with default options.
+    /// Opens (creating if needed) the database at `path` with default options; see
+    /// [`SqliteStore::open_with`].
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         Self::open_with(path, SqliteOptions::default())
     }
 
-    /// Opens (creating if needed) the database at `path`: takes the process lock, migrates
-    /// the schema, releases leases left by a previous run and starts the writer thread.
+    /// Opens (creating if needed) the database at `path`: takes the process lock (waiting up
+    /// to `options.lock_wait` for a previous holder), migrates the schema, releases leases
+    /// left by a previous run and starts the writer thread.
+    ///
+    /// This blocks (file I/O, the lock wait): call it at startup before serving, or from
+    /// `spawn_blocking`.
     pub fn open_with(
         path: impl AsRef<Path>,
         options: SqliteOptions,
