@@ -23,3 +23,4 @@ pub mod http_server;
 pub mod secret;
 pub mod signature;
 pub mod stackone;
+pub mod store;

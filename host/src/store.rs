@@ -1,0 +1,165 @@
+//! The durable store: webhook events, orders, the outbox of results, dead letters.
+//!
+//! Nothing Assay acknowledges is only in memory. The edge answers StackOne 2xx only after
+//! [`Store::record_event`] returned, i.e. after the event and its order are committed and
+//! fsynced; every later step (fulfilment, results, delivery) is a committed state change too,
+//! so after a `kill -9` a restart resumes each unfinished order and undelivered result.
+//!
+//! # Shape
+//!
+//! - [`Store`] is the trait the edge and the workers hold as `Arc<dyn Store>`.
+//!   [`SqliteStore`] is the one backend today; the trait is shaped so that a Postgres backend
+//!   can be added for several hosts sharing one database: work is handed out as *claims with
+//!   a lease* ([`Store::claim_orders_for_fulfilment`], [`Store::claim_outbox`]) that map to
+//!   `SELECT … FOR UPDATE SKIP LOCKED` plus a `lease_until` column, and each claim carries its
+//!   attempt number as a fencing token ([`OrderClaim`], [`OutboxClaim`]).
+//! - Callers pass "now" to everything that decides what is due, so time is controlled in
+//!   tests; the store stamps its own bookkeeping (`created_at`, `updated_at`) with the clock.
+//! - The order state machine is in [`state`]: every change is checked there, and a call that
+//!   would apply a change not in the machine gets [`StoreError::InvalidTransition`].
+//! - Results: [`Store::fulfilment_succeeded`] and [`Store::record_results`] write each result
+//!   to the outbox in the same transaction that updates its order. The relay claims outbox
+//!   rows one order at a time in creation order (never `completed` before `initiated`), and a
+//!   delivered row is never claimed again. A relay that crashes after StackOne accepted a
+//!   PATCH but before [`Store::outbox_delivered`] sends it once more on restart: the PATCH is
+//!   idempotent, so "exactly once" holds from the store's point of view.
+//!
+//! # Why boxed futures
+//!
+//! The trait's methods return [`StoreFuture`], a pinned boxed `Send` future, rather than
+//! being `async fn`s: an `async fn` in a trait is not dyn-compatible, and the edge and the
+//! workers want one `Arc<dyn Store>` chosen at startup. The box costs one allocation per
+//! call, which is noise next to the fsync every write waits for; it avoids a macro crate
+//! (`async-trait`) and keeps the signatures readable in docs.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+mod error;
+mod model;
+pub mod sqlite;
+pub mod state;
+mod time;
+mod view;
+
+pub use error::StoreError;
+pub use model::{
+    ClaimedOrder, FINAL_RESULT_VALUES, IncomingEvent, IngestOutcome, NewOrder, OrderClaim, OrderId,
+    OrderKind, OrderRef, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody, ResultRecorded,
+    ResultRejection,
+};
+pub use sqlite::{SqliteOptions, SqliteStore, WriteStats};
+pub use state::{OrderState, OutboxState};
+pub use time::Timestamp;
+pub use view::{
+    DeadLetterRecord, EventDisposition, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter,
+    OrderSummary, OutboxBacklog, OutboxRecord,
+};
+
+/// The future every [`Store`] method returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Durable storage of events, orders and results. See the [module docs](self).
+///
+/// Every method that returns `Ok` has committed durably before it returns.
+pub trait Store: Send + Sync {
+    /// Records a verified webhook event, and the order it carries, in one transaction. The
+    /// edge answers 2xx only once this returned `Ok`; an error means nothing was stored.
+    fn record_event(&self, event: IncomingEvent) -> StoreFuture<'_, IngestOutcome>;
+
+    /// Claims up to `limit` orders due for fulfilment at `now` (received and due, or
+    /// fulfilling with an expired lease, e.g. left by a crash), moving them to `fulfilling`
+    /// with a lease until `now + lease` and one more attempt counted. Oldest due first.
+    fn claim_orders_for_fulfilment(
+        &self,
+        limit: usize,
+        now: Timestamp,
+        lease: Duration,
+    ) -> StoreFuture<'_, Vec<ClaimedOrder>>;
+
+    /// The vendor accepted the order: records its external id and test link, queues
+    /// `first_result` in the outbox, and moves the order to `awaiting_result` (or
+    /// `result_received` if that result is final), all in one transaction.
+    ///
+    /// A success is a fact whoever reports it, so it is accepted from a stale claim while the
+    /// order is still `fulfilling`; reporting the same external id again once recorded is a
+    /// no-op (the `first_result` is then not queued twice).
+    fn fulfilment_succeeded(
+        &self,
+        claim: OrderClaim,
+        external_id: String,
+        test_url: Option<String>,
+        first_result: Option<ResultBody>,
+    ) -> StoreFuture<'_, ()>;
+
+    /// A retryable failure: the order goes back to `received`, due again at `not_before`.
+    /// Refused with [`StoreError::LeaseLost`] if the claim is no longer the current one.
+    fn fulfilment_retry(
+        &self,
+        claim: OrderClaim,
+        not_before: Timestamp,
+        error: String,
+    ) -> StoreFuture<'_, ()>;
+
+    /// A permanent failure: the order is parked as `failed` with `reason`.
+    /// Refused with [`StoreError::LeaseLost`] if the claim is no longer the current one.
+    fn fulfilment_failed(&self, claim: OrderClaim, reason: String) -> StoreFuture<'_, ()>;
+
+    /// Stores results for orders of `product`: each one becomes an outbox row in the same
+    /// transaction that updates its order. One answer per result, in order; a result for an
+    /// unknown order is refused on its own without affecting the others.
+    fn record_results<'a>(
+        &'a self,
+        product: &'a str,
+        results: Vec<(OrderRef, ResultBody)>,
+    ) -> StoreFuture<'a, Vec<Result<ResultRecorded, ResultRejection>>>;
+
+    /// Claims up to `limit` outbox rows due at `now`, leased until `now + lease`: only the
+    /// oldest undelivered row of each order, so results of one order go out one at a time in
+    /// the order they were stored.
+    fn claim_outbox(
+        &self,
+        limit: usize,
+        now: Timestamp,
+        lease: Duration,
+    ) -> StoreFuture<'_, Vec<OutboxDelivery>>;
+
+    /// StackOne accepted the row. Accepted from a stale claim while the row is pending, and
+    /// a no-op if it is already delivered.
+    fn outbox_delivered(&self, claim: OutboxClaim, http_status: u16) -> StoreFuture<'_, ()>;
+
+    /// A retryable delivery failure: the row is due again at `not_before`.
+    fn outbox_retry(
+        &self,
+        claim: OutboxClaim,
+        not_before: Timestamp,
+        error: String,
+    ) -> StoreFuture<'_, ()>;
+
+    /// StackOne refused the row for good: it is dead-lettered with StackOne's status and
+    /// message, visible in [`Store::get_order`]. If it was the order's last result and the
+    /// order had its final result, the order becomes `dead_lettered`.
+    fn outbox_dead_letter(
+        &self,
+        claim: OutboxClaim,
+        http_status: Option<u16>,
+        message: String,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Up to `limit` orders of `product` in `awaiting_result`, oldest first, for polling.
+    fn pending_orders<'a>(
+        &'a self,
+        product: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<PendingOrder>>;
+
+    /// Orders matching `filter`, newest first.
+    fn list_orders(&self, filter: OrderFilter) -> StoreFuture<'_, Vec<OrderSummary>>;
+
+    /// One order with its events, results and dead letters; `None` if there is no such order.
+    fn get_order(&self, id: OrderId) -> StoreFuture<'_, Option<OrderDetail>>;
+
+    /// How much waits in the outbox.
+    fn outbox_backlog(&self) -> StoreFuture<'_, OutboxBacklog>;
+}
