@@ -76,16 +76,14 @@ mod validate;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::secret::Secret;
 
+pub use crate::order_kind::OrderKind;
 pub use error::{ConfigError, Location};
 pub use secret_ref::{SecretRef, SecretRefError};
 
@@ -226,32 +224,6 @@ pub struct ProductConfig {
     pub source: Option<PathBuf>,
     /// The plugin's settings; every value is handed over as a secret.
     pub settings: BTreeMap<String, Secret>,
-}
-
-/// Which StackOne flow an order belongs to; written `assessment` or `background_check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderKind {
-    /// Candidate assessments.
-    Assessment,
-    /// Background checks.
-    BackgroundCheck,
-}
-
-impl OrderKind {
-    /// The name used in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderKind::Assessment => "assessment",
-            OrderKind::BackgroundCheck => "background_check",
-        }
-    }
-}
-
-impl fmt::Display for OrderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// The event map of a product of `kind` whose configuration has no `events` entries.

@@ -4,6 +4,7 @@
 //!
 //! - [`config`]: `config.toml`, `ASSAY_*` variables and flags, loaded into a checked
 //!   [`config::Config`].
+//! - [`order_kind`]: assessment or background check.
 //! - [`secret`]: the [`secret::Secret`] type that keeps keys and tokens out of logs.
 //! - [`signature`]: StackOne's `x-stackone-signature` (HMAC-SHA256), signing and checking.
 //! - [`basic_auth`]: Basic authentication of the Package's List Endpoint.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod edge;
 pub mod emulator;
 pub mod http_server;
+pub mod order_kind;
 pub mod secret;
 pub mod signature;
 pub mod stackone;

@@ -22,40 +22,7 @@ impl fmt::Display for OrderId {
     }
 }
 
-/// Which StackOne flow an order belongs to; it decides the result endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderKind {
-    /// Candidate assessments.
-    Assessment,
-    /// Background checks.
-    BackgroundCheck,
-}
-
-impl OrderKind {
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderKind::Assessment => "assessment",
-            OrderKind::BackgroundCheck => "background_check",
-        }
-    }
-
-    /// Parses [`OrderKind::as_str`]'s output.
-    pub fn parse(s: &str) -> Option<OrderKind> {
-        match s {
-            "assessment" => Some(OrderKind::Assessment),
-            "background_check" => Some(OrderKind::BackgroundCheck),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for OrderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::order_kind::OrderKind;
 
 /// A verified webhook event, as the edge hands it to the store before answering StackOne.
 #[derive(Clone, Debug)]
