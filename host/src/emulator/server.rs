@@ -6,7 +6,6 @@
 //! StackOne's shape. Tests queue scripted failures and wait for deliveries through
 //! [`Emulator`], which is a cheap handle: clones share one state.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -16,27 +15,20 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use http::StatusCode;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use super::client::{self, ClientError};
 use super::delivery::Delivery;
 use super::order::{OrderKind, OrderWebhook};
 use super::recruiter_view::RecruiterView;
 use super::script::{Script, ScriptTarget, ScriptedResponse};
+use crate::http_server;
 use crate::secret::Secret;
 
 mod handler;
 pub use handler::MAX_BODY_BYTES;
-
-/// How long shutdown waits for open connections to finish their request.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Pause after a failed `accept` (out of file descriptors, say) before trying again.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// No delivery matched before the deadline.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -132,42 +124,18 @@ impl Emulator {
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets open connections finish
-    /// (up to [`DRAIN_TIMEOUT`]).
+    /// (up to [`crate::http_server::DRAIN_TIMEOUT`]).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let mut connections = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        connections.spawn(serve_connection(Arc::clone(&self.state), stream, stop_rx.clone()));
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "emulated StackOne: accept failed");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
-                },
-                // Reap finished connections so the set does not grow for the server's life.
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        drop(listener);
-        stop_tx.send_replace(true);
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            while connections.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                "emulated StackOne: connections still open after the drain timeout; aborting them"
-            );
-        }
+        let state = self.state;
+        let handler = move |request, _peer| {
+            let state = Arc::clone(&state);
+            async move { handler::handle(&state, request).await }
+        };
+        http_server::serve(listener, handler, shutdown).await;
         Ok(())
     }
 
@@ -309,32 +277,6 @@ impl Emulator {
     pub fn recruiter_view(&self) -> RecruiterView {
         RecruiterView::build(&self.orders(), &self.deliveries())
     }
-}
-
-async fn serve_connection(state: Arc<State>, stream: TcpStream, mut stop: watch::Receiver<bool>) {
-    let service = service_fn(move |request| {
-        let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(handler::handle(&state, request).await) }
-    });
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(error) = result {
-                tracing::debug!(%error, "emulated StackOne: connection ended with an error");
-            }
-        }
-        () = stopped(&mut stop) => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
-    }
-}
-
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is not `Send`; drop it here, before any later await.
-    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// A running emulator: its address, its state (through `Deref`), and its stop switch.
