@@ -13,6 +13,7 @@
 //! - [`stackone`]: StackOne's wire formats as serde types.
 //! - [`backoff`]: retry delays with jitter, and `Retry-After`.
 //! - [`store`]: the durable store (SQLite, group commit) behind the [`store::Store`] trait.
+//! - [`relay`]: the outbox relay that PATCHes results to StackOne.
 //! - [`emulator`]: StackOne's side of the protocol, for the demo, `assay emulate` and the tests.
 
 pub mod backoff;
@@ -22,6 +23,7 @@ pub mod edge;
 pub mod emulator;
 pub mod http_server;
 pub mod order_kind;
+pub mod relay;
 pub mod secret;
 pub mod signature;
 pub mod stackone;
