@@ -25,7 +25,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&dir.path().join("a.db")).expect("store"));
+        Arc::new(SqliteStore::open(dir.path().join("a.db")).expect("store"));
     let key = Secret::new("stackone-key");
     let emulator = Emulator::new(vec![key.clone()])
         .start()
