@@ -75,19 +75,17 @@ pub struct Envelope {
 }
 
 /// Where the order object sits in a webhook body: `data`, then `event_data`, then the top
-/// level (PROTOCOL.md leaves this open, so all three are accepted).
-pub fn locate_order(body: &Value) -> Option<&Value> {
+/// level (PROTOCOL.md leaves this open, so all three are accepted). Returns the place's name
+/// (`""` for the top level, for error messages) and the object.
+pub fn locate_order(body: &Value) -> Option<(&'static str, &Value)> {
     let looks_like_order = |v: &Value| {
-        v.is_object()
-            && ["id", "candidate", "package"]
-                .iter()
-                .any(|k| v.get(k).is_some())
+        v.is_object() && ["id", "candidate", "package"].iter().any(|k| v.get(k).is_some())
     };
     ["data", "event_data"]
-        .iter()
-        .filter_map(|k| body.get(k))
-        .find(|v| looks_like_order(v))
-        .or_else(|| looks_like_order(body).then_some(body))
+        .into_iter()
+        .filter_map(|k| body.get(k).map(|v| (k, v)))
+        .find(|(_, v)| looks_like_order(v))
+        .or_else(|| looks_like_order(body).then_some(("", body)))
 }
 
 /// The body of a results update (`PATCH …/orders/{id}/result`): StackOne's
@@ -219,9 +217,9 @@ mod tests {
         let in_data = json!({"event": "x", "data": order});
         let in_event_data = json!({"event": "x", "data": null, "event_data": order});
         let top = json!({"id": "o1", "candidate": {}, "event": "x"});
-        assert_eq!(locate_order(&in_data), Some(&order));
-        assert_eq!(locate_order(&in_event_data), Some(&order));
-        assert_eq!(locate_order(&top), Some(&top));
+        assert_eq!(locate_order(&in_data), Some(("data", &order)));
+        assert_eq!(locate_order(&in_event_data), Some(("event_data", &order)));
+        assert_eq!(locate_order(&top), Some(("", &top)));
         assert_eq!(locate_order(&json!({"event": "x", "data": "s"})), None);
     }
 
