@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`app`]: the whole host assembled: [`app::Host::start`] on a listener.
 //! - [`config`]: `config.toml`, `ASSAY_*` variables and flags, loaded into a checked
 //!   [`config::Config`].
 //! - [`order_kind`]: assessment or background check.
@@ -13,7 +14,12 @@
 //! - [`stackone`]: StackOne's wire formats as serde types.
 //! - [`backoff`]: retry delays with jitter, and `Retry-After`.
 //! - [`store`]: the durable store (SQLite, group commit) behind the [`store::Store`] trait.
+//! - [`products`]: the product table (configuration, plugin, context), swapped atomically.
+//! - [`worker`]: runs `fulfil-order` for committed orders, with retries.
+//! - [`results`]: plugin results into the outbox.
+//! - [`poller`]: runs `poll-results` on each product's schedule.
 //! - [`relay`]: the outbox relay that PATCHes results to StackOne.
+//! - [`telemetry`]: logging and metrics set-up.
 //! - [`emulator`]: StackOne's side of the protocol, for the demo, `assay emulate` and the tests.
 
 pub mod backoff;
