@@ -1,3 +1,18 @@
-//! The `assay` binary: a thin shell around the library.
+//! The `assay` binary: parses flags, runs the command, prints the error chain.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = assay::cli::Cli::parse();
+    match assay::commands::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole chain: "loading the configuration: config.toml:3:1: …".
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

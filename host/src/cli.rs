@@ -1,0 +1,174 @@
+//! The command line: `assay serve | emulate | demo | orders | plugin inspect`.
+//!
+//! Flags override `ASSAY_*` environment variables, which override the configuration file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config, Overrides, SecretRef};
+use crate::telemetry::LogFormat;
+
+/// Assay: StackOne assessment and background-check integrations, with WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "assay", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "ASSAY_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve StackOne and the vendors' callbacks.
+    Serve(ConfigArgs),
+    /// Play StackOne against a running host: list packages, send one order per product,
+    /// receive the results and show what the recruiter would see.
+    Emulate(EmulateArgs),
+    /// The whole story on this machine: builds the example plugins, starts the host with an
+    /// embedded store, the StackOne emulator and a demo vendor, and sends one order per product.
+    Demo(DemoArgs),
+    /// Read the orders in the store (works while a host is serving).
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+    /// Plugin tools.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// The configuration file and its overrides.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArgs {
+    /// The configuration file.
+    #[arg(long, short, default_value = "config.toml", env = "ASSAY_CONFIG")]
+    pub config: PathBuf,
+    /// Address to listen on (overrides `server.listen`).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// The SQLite file (overrides `store.path`).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// The plugins folder (overrides `plugins.dir`).
+    #[arg(long)]
+    pub plugins_dir: Option<PathBuf>,
+    /// StackOne's API base URL (overrides `stackone.base_url`).
+    #[arg(long)]
+    pub stackone_base_url: Option<String>,
+    /// StackOne API key, as `env:NAME` or `file:PATH` (overrides `stackone.api_key`).
+    #[arg(long)]
+    pub stackone_api_key: Option<SecretRef>,
+    /// Admin token, as `env:NAME` or `file:PATH` (overrides `server.admin_token`).
+    #[arg(long)]
+    pub admin_token: Option<SecretRef>,
+}
+
+impl ConfigArgs {
+    /// Loads the configuration with these overrides and the process environment.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let overrides = Overrides {
+            listen: self.listen,
+            store_path: self.store.clone(),
+            plugins_dir: self.plugins_dir.clone(),
+            stackone_base_url: self.stackone_base_url.clone(),
+            stackone_api_key: self.stackone_api_key.clone(),
+            admin_token: self.admin_token.clone(),
+        };
+        Config::load(&self.config, &overrides, config::process_env)
+            .with_context(|| format!("loading the configuration {}", self.config.display()))
+    }
+}
+
+/// `assay emulate`.
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// The host's configuration: the emulator uses its products' keys and secrets, as StackOne
+    /// would have them.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The host's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub host: String,
+    /// Where the emulated StackOne API listens (the host's `stackone.base_url` must point here).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub emulator_listen: SocketAddr,
+    /// Only these products (default: all).
+    #[arg(long = "product")]
+    pub products: Vec<String>,
+}
+
+/// `assay demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stop after the story instead of serving until Ctrl-C.
+    #[arg(long)]
+    pub exit: bool,
+    /// Skip building the example plugins (use the `.wasm` files already in `plugins/`).
+    #[arg(long)]
+    pub no_build: bool,
+    /// The repository root (where `plugins/` is).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+}
+
+/// `assay orders`.
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// List recent orders.
+    List {
+        /// The configuration (for `store.path`).
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Only this product.
+        #[arg(long)]
+        product: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one order: its events, results and dead letters.
+    Show {
+        /// The configuration (for `store.path`).
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Assay's order number or StackOne's order id.
+        id: String,
+    },
+}
+
+/// `assay plugin`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Print a plugin's metadata, contract version and exports; fails for a bad file.
+    Inspect {
+        /// The `.wasm` file.
+        file: PathBuf,
+    },
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
