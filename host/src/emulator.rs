@@ -177,6 +177,20 @@ pub async fn run_emulate(
         "StackOne emulator: result updates at {}",
         emulator.base_url()
     )?;
+    let outcome = run_story(&emulator, options, out).await;
+    // Shutdown errors of the emulated API do not change what the run showed.
+    let _ = emulator.stop().await;
+    outcome
+}
+
+/// The story of [`run_emulate`] against an emulator that is already running (the host's
+/// `stackone.base_url` must point at it): packages, one order per product, results, and the
+/// recruiter view. The emulator keeps running.
+pub async fn run_story(
+    emulator: &RunningEmulator,
+    options: &EmulateOptions,
+    out: &mut impl Write,
+) -> Result<RecruiterView, EmulateError> {
     let run_id = order::fresh_run_id();
     for product in &options.products {
         let client_error = |source| EmulateError::Client {
@@ -250,10 +264,7 @@ pub async fn run_emulate(
         "\nWhat the recruiter sees:\n{}",
         emulator.recruiter_view()
     )?;
-    let view = emulator.recruiter_view();
-    // Shutdown errors of the emulated API do not change what the run showed.
-    let _ = emulator.stop().await;
-    outcome.map(|()| view)
+    outcome.map(|()| emulator.recruiter_view())
 }
 
 /// Prints each result update as it arrives until every order has a final result.
