@@ -25,6 +25,8 @@ pub struct Product {
     pub plugin: Result<Arc<Plugin>, String>,
     /// Counts the plugins this product has had; 1 for the first.
     pub generation: u64,
+    /// The last reload's failure while an older generation keeps serving.
+    pub last_error: Option<String>,
 }
 
 impl Product {
@@ -118,5 +120,14 @@ pub async fn load_one(runtime: &Runtime, config: &ProductConfig, generation: u64
             Err(e.to_string())
         }
     };
-    Product { config: config.clone(), context, plugin, generation }
+    Product { config: config.clone(), context, plugin, generation, last_error: None }
+}
+
+/// Whether `path` still holds the bytes `plugin` was loaded from.
+pub fn unchanged(plugin: &Plugin, path: &std::path::Path) -> bool {
+    use sha2::Digest as _;
+    match std::fs::read(path) {
+        Ok(bytes) => sha2::Sha256::digest(&bytes).as_slice() == plugin.content_hash(),
+        Err(_) => false,
+    }
 }
