@@ -5,6 +5,7 @@
 //! lets requests and plugin calls in flight finish, and stops the background tasks; nothing
 //! acknowledged is lost at any point, because everything acknowledged is in the store.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -43,11 +44,18 @@ pub struct Host {
 
 impl Host {
     /// Opens the store, loads every product's plugin, and starts serving on `listener`.
-    pub async fn start(config: Config, listener: TcpListener, metrics: Option<PrometheusHandle>) -> anyhow::Result<Host> {
-        let addr = listener.local_addr().context("reading the listener's address")?;
+    pub async fn start(
+        config: Config,
+        listener: TcpListener,
+        metrics: Option<PrometheusHandle>,
+    ) -> anyhow::Result<Host> {
+        let addr = listener
+            .local_addr()
+            .context("reading the listener's address")?;
         let store_path = config.store.path.clone();
         if let Some(parent) = store_path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(&store_path))
             .await
@@ -55,14 +63,20 @@ impl Host {
             .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
         let store: Arc<dyn Store> = Arc::new(store);
         let runtime = Arc::new(
-            Runtime::new(RuntimeOptions { cache_dir: Some(config.plugins.cache_dir.clone()), ..RuntimeOptions::default() })
-                .context("starting the plugin runtime")?,
+            Runtime::new(RuntimeOptions {
+                cache_dir: Some(config.plugins.cache_dir.clone()),
+                ..RuntimeOptions::default()
+            })
+            .context("starting the plugin runtime")?,
         );
         let products = Products::new(products::load_all(&runtime, &config).await);
         let config = Arc::new(ArcSwap::from_pointee(config));
 
-        let relay = Relay::new(Arc::clone(&store), targets(Arc::clone(&config), products.clone()))
-            .context("building the HTTP client for StackOne")?;
+        let relay = Relay::new(
+            Arc::clone(&store),
+            targets(Arc::clone(&config), products.clone()),
+        )
+        .context("building the HTTP client for StackOne")?;
         let worker = Worker::new(Arc::clone(&store), products.clone(), relay.waker());
         let edge = Arc::new(Edge {
             server: ArcSwap::from_pointee(config.load().server.clone()),
@@ -83,7 +97,12 @@ impl Host {
         let mut tasks = JoinSet::new();
         tasks.spawn(relay.clone().run(until_stopped()));
         tasks.spawn(worker.run(until_stopped()));
-        tasks.spawn(poller::run(Arc::clone(&store), products.clone(), relay.waker(), until_stopped()));
+        tasks.spawn(poller::run(
+            Arc::clone(&store),
+            products.clone(),
+            relay.waker(),
+            until_stopped(),
+        ));
         let handler_edge = Arc::clone(&edge);
         tasks.spawn(http_server::serve(
             listener,
@@ -91,7 +110,16 @@ impl Host {
             until_stopped(),
         ));
         tracing::info!(%addr, products = products.snapshot().products.len(), "assay is serving");
-        Ok(Host { addr, config, products, store, runtime, edge, stop, tasks })
+        Ok(Host {
+            addr,
+            config,
+            products,
+            store,
+            runtime,
+            edge,
+            stop,
+            tasks,
+        })
     }
 
     /// The address the edge listens on.
@@ -112,7 +140,7 @@ impl Host {
     }
 
     /// Runs until `signal` completes, then shuts down.
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
+    pub async fn run_until(self, signal: impl Future<Output = ()>) {
         signal.await;
         tracing::info!("shutting down");
         self.shutdown().await;
@@ -124,6 +152,9 @@ impl Host {
 fn targets(config: Arc<ArcSwap<Config>>, products: Products) -> Targets {
     Arc::new(move |name: &str| {
         let product = products.get(name)?;
-        Some(Target { base_url: config.load().stackone.base_url.clone(), api_key: product.config.stackone_api_key.clone() })
+        Some(Target {
+            base_url: config.load().stackone.base_url.clone(),
+            api_key: product.config.stackone_api_key.clone(),
+        })
     })
 }

@@ -6,7 +6,9 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::app::Host;
-use crate::cli::{Cli, Command, ConfigArgs, EmulateArgs, OrdersCommand, PluginCommand, shutdown_signal};
+use crate::cli::{
+    Cli, Command, ConfigArgs, EmulateArgs, OrdersCommand, PluginCommand, shutdown_signal,
+};
 use crate::emulator::{self, EmulateOptions, EmulatedProduct};
 use crate::telemetry;
 
@@ -40,7 +42,8 @@ async fn emulate(args: &EmulateArgs) -> anyhow::Result<()> {
         .values()
         .map(|p| p.stackone_api_key.clone())
         .collect::<Vec<_>>();
-    let mut options = EmulateOptions::new(args.host.trim_end_matches('/'), args.emulator_listen, key);
+    let mut options =
+        EmulateOptions::new(args.host.trim_end_matches('/'), args.emulator_listen, key);
     for (name, product) in &config.products {
         if !args.products.is_empty() && !args.products.contains(name) {
             continue;

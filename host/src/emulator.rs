@@ -258,7 +258,7 @@ pub async fn run_story(
             });
         }
     }
-    let outcome = wait_for_final_results(&emulator, options.wait, out).await;
+    let outcome = wait_for_final_results(emulator, options.wait, out).await;
     writeln!(
         out,
         "\nWhat the recruiter sees:\n{}",

@@ -19,18 +19,34 @@
 //! - [`results`]: plugin results into the outbox.
 //! - [`poller`]: runs `poll-results` on each product's schedule.
 //! - [`relay`]: the outbox relay that PATCHes results to StackOne.
+//! - [`runtime`]: the wasmtime plugin runtime: loading, sandboxed calls, outbound HTTP filter.
+//! - [`reload`]: hot reload of plugins and configuration.
+//! - [`plugin_build`]: building plugin crates and installing the `.wasm`.
+//! - [`cli`], [`commands`]: the command line and what each subcommand does.
 //! - [`telemetry`]: logging and metrics set-up.
 //! - [`emulator`]: StackOne's side of the protocol, for the demo, `assay emulate` and the tests.
 
+pub mod app;
 pub mod backoff;
 pub mod basic_auth;
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod edge;
 pub mod emulator;
 pub mod http_server;
 pub mod order_kind;
+pub mod plugin_build;
+pub mod poller;
+pub mod products;
 pub mod relay;
+pub mod reload;
+pub mod results;
+pub mod runtime;
 pub mod secret;
 pub mod signature;
 pub mod stackone;
 pub mod store;
+pub mod telemetry;
+pub mod worker;

@@ -41,7 +41,11 @@ pub enum BuildError {
 
 /// Builds the crates `packages` of the cargo workspace at `manifest` for [`WASM_TARGET`] in
 /// release mode, and returns the path of each crate's `.wasm`, in order.
-pub fn build(manifest: &Path, target_dir: &Path, packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
+pub fn build(
+    manifest: &Path,
+    target_dir: &Path,
+    packages: &[&str],
+) -> Result<Vec<PathBuf>, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -57,7 +61,14 @@ pub fn build(manifest: &Path, target_dir: &Path, packages: &[&str]) -> Result<Ve
         command.arg("-p").arg(p);
     }
     // Flags meant for the host's own build must not leak into the plugins' build.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         command.env_remove(var);
     }
     let output = command.output().map_err(BuildError::Spawn)?;
@@ -70,8 +81,15 @@ pub fn build(manifest: &Path, target_dir: &Path, packages: &[&str]) -> Result<Ve
     packages
         .iter()
         .map(|p| {
-            let file = target_dir.join(WASM_TARGET).join("release").join(format!("{}.wasm", p.replace('-', "_")));
-            if file.is_file() { Ok(file) } else { Err(BuildError::Missing(file)) }
+            let file = target_dir
+                .join(WASM_TARGET)
+                .join("release")
+                .join(format!("{}.wasm", p.replace('-', "_")));
+            if file.is_file() {
+                Ok(file)
+            } else {
+                Err(BuildError::Missing(file))
+            }
         })
         .collect()
 }
@@ -80,7 +98,10 @@ pub fn build(manifest: &Path, target_dir: &Path, packages: &[&str]) -> Result<Ve
 pub fn install(wasm: &Path, dir: &Path, file_name: &str) -> Result<PathBuf, BuildError> {
     let dest = dir.join(file_name);
     let temp = dir.join(format!(".{file_name}.part"));
-    let io = |source| BuildError::Install { path: dest.clone(), source };
+    let io = |source| BuildError::Install {
+        path: dest.clone(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(io)?;
     std::fs::copy(wasm, &temp).map_err(io)?;
     std::fs::rename(&temp, &dest).map_err(io)?;
@@ -101,7 +122,10 @@ mod tests {
         std::fs::write(plugins.join("p.wasm"), b"old").expect("write");
         let dest = install(&src, &plugins, "p.wasm").expect("install");
         assert_eq!(std::fs::read(&dest).expect("read"), b"new");
-        let names: Vec<_> = std::fs::read_dir(&plugins).expect("ls").map(|e| e.expect("entry").file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&plugins)
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
         assert_eq!(names, ["p.wasm"]);
     }
 
@@ -110,9 +134,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let manifest = dir.path().join("Cargo.toml");
         std::fs::write(&manifest, "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2024\"\n[lib]\npath = \"lib.rs\"\n").expect("write");
-        std::fs::write(dir.path().join("lib.rs"), "pub fn f() -> u8 { \"not a number\" }").expect("write");
+        std::fs::write(
+            dir.path().join("lib.rs"),
+            "pub fn f() -> u8 { \"not a number\" }",
+        )
+        .expect("write");
         match build(&manifest, &dir.path().join("target"), &["broken"]) {
-            Err(BuildError::Failed { output, .. }) => assert!(output.contains("mismatched types"), "{output}"),
+            Err(BuildError::Failed { output, .. }) => {
+                assert!(output.contains("mismatched types"), "{output}")
+            }
             other => panic!("expected a build failure, got {other:?}"),
         }
     }

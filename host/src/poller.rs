@@ -23,7 +23,12 @@ pub const TICK: Duration = Duration::from_millis(250);
 pub const MAX_PENDING_PER_POLL: usize = 100;
 
 /// Polls until `shutdown` completes.
-pub async fn run(store: Arc<dyn Store>, products: Products, relay: Arc<Notify>, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    store: Arc<dyn Store>,
+    products: Products,
+    relay: Arc<Notify>,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut last: HashMap<String, Instant> = HashMap::new();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -36,7 +41,9 @@ pub async fn run(store: Arc<dyn Store>, products: Products, relay: Arc<Notify>, 
         let table = products.snapshot();
         last.retain(|name, _| table.products.contains_key(name));
         for (name, product) in &table.products {
-            let Some(interval) = product.config.poll_interval else { continue };
+            let Some(interval) = product.config.poll_interval else {
+                continue;
+            };
             let due = last.get(name).is_none_or(|t| t.elapsed() >= interval);
             if !due {
                 continue;
@@ -63,7 +70,12 @@ pub async fn poll_product(store: &dyn Store, product: &Product, relay: &Notify) 
     }
     let pending = pending
         .into_iter()
-        .map(|p| PluginPending { order_id: p.order_id, external_id: p.external_id, kind: p.kind.into(), account_id: p.account_id })
+        .map(|p| PluginPending {
+            order_id: p.order_id,
+            external_id: p.external_id,
+            kind: p.kind.into(),
+            account_id: p.account_id,
+        })
         .collect();
     match plugin.poll_results(&product.context, pending).await {
         Ok(found) => match results::record(store, name, found).await {
@@ -73,7 +85,9 @@ pub async fn poll_product(store: &dyn Store, product: &Product, relay: &Notify) 
                     relay.notify_one();
                 }
             }
-            Err(e) => tracing::error!(product = name, error = %e, "poller: cannot store results; they will be polled again"),
+            Err(e) => {
+                tracing::error!(product = name, error = %e, "poller: cannot store results; they will be polled again")
+            }
         },
         Err(e) => tracing::warn!(product = name, error = %e, "poll-results failed"),
     }

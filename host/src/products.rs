@@ -77,12 +77,15 @@ pub fn context_for(config: &ProductConfig) -> Result<ProductContext, String> {
     let allowed_hosts = config
         .allowed_hosts
         .iter()
-        .map(|h| h.parse::<AllowedHost>().map_err(|e| format!("allowed_hosts entry `{h}`: {e}")))
+        .map(|h| {
+            h.parse::<AllowedHost>()
+                .map_err(|e| format!("allowed_hosts entry `{h}`: {e}"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ProductContext {
-        product: config.name.clone(),
-        settings: config.settings.clone(),
-        allowed_hosts,
+        product: Arc::from(config.name.as_str()),
+        settings: Arc::new(config.settings.clone()),
+        allowed_hosts: allowed_hosts.into(),
         timeout: config.timeout,
         memory_limit_bytes: config.memory_limit_bytes as u64,
     })
@@ -116,11 +119,18 @@ pub async fn load_one(runtime: &Runtime, config: &ProductConfig, generation: u64
         }
         Err(e) => {
             tracing::error!(product = config.name, plugin = %config.plugin.display(), error = %e, "plugin failed to load");
-            metrics::counter!("assay_plugin_load_failures_total", "product" => config.name.clone()).increment(1);
+            metrics::counter!("assay_plugin_load_failures_total", "product" => config.name.clone())
+                .increment(1);
             Err(e.to_string())
         }
     };
-    Product { config: config.clone(), context, plugin, generation, last_error: None }
+    Product {
+        config: config.clone(),
+        context,
+        plugin,
+        generation,
+        last_error: None,
+    }
 }
 
 /// Whether `path` still holds the bytes `plugin` was loaded from.

@@ -17,6 +17,7 @@
 //!   `server.listen` and `store.path` need a restart, which the log says.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,15 +63,16 @@ pub struct Reloader {
 
 impl Reloader {
     /// Watches and reloads until `shutdown` completes.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> notify::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> notify::Result<()> {
         let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Ok(event) = event {
-                for path in event.paths {
-                    let _ = tx.send(path);
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event {
+                    for path in event.paths {
+                        let _ = tx.send(path);
+                    }
                 }
-            }
-        })?;
+            })?;
         let mut watched = Vec::new();
         let plugins_dir = self.config.load().plugins.dir.clone();
         watch_dir(&mut watcher, &plugins_dir, &mut watched)?;
@@ -112,7 +114,10 @@ impl Reloader {
 
     fn relevant(&self, path: &Path) -> bool {
         let config = self.config.load();
-        let is_config = self.loader.as_ref().is_some_and(|(p, _)| same_file(p, path));
+        let is_config = self
+            .loader
+            .as_ref()
+            .is_some_and(|(p, _)| same_file(p, path));
         let is_secret = config.secret_files.iter().any(|s| same_file(s, path));
         let is_plugin = config.products.values().any(|p| same_file(&p.plugin, path));
         is_config || is_secret || is_plugin
@@ -123,7 +128,12 @@ impl Reloader {
     pub async fn apply(&self, settled: Vec<PathBuf>) {
         let config_changed = settled.iter().any(|p| {
             self.loader.as_ref().is_some_and(|(c, _)| same_file(c, p))
-                || self.config.load().secret_files.iter().any(|s| same_file(s, p))
+                || self
+                    .config
+                    .load()
+                    .secret_files
+                    .iter()
+                    .any(|s| same_file(s, p))
         });
         if config_changed {
             self.reload_config().await;
@@ -138,7 +148,10 @@ impl Reloader {
                 continue;
             }
             let previous = current.products.get(name);
-            next.insert(name.clone(), Arc::new(self.rebuild(product, previous).await));
+            next.insert(
+                name.clone(),
+                Arc::new(self.rebuild(product, previous).await),
+            );
             changed = true;
         }
         if changed {
@@ -148,7 +161,11 @@ impl Reloader {
 
     /// Builds a product's next generation from its plugin file, or keeps the previous one
     /// serving when the file is broken.
-    async fn rebuild(&self, config: &crate::config::ProductConfig, previous: Option<&Arc<Product>>) -> Product {
+    async fn rebuild(
+        &self,
+        config: &crate::config::ProductConfig,
+        previous: Option<&Arc<Product>>,
+    ) -> Product {
         let generation = previous.map_or(1, |p| p.generation + 1);
         let started = Instant::now();
         if !config.plugin.exists() {
@@ -169,7 +186,12 @@ impl Reloader {
             }
             (Err(e), Some(old)) if old.plugin.is_ok() => {
                 metrics::counter!("assay_reloads_total", "product" => config.name.clone(), "outcome" => "failed").increment(1);
-                tracing::error!(product = config.name, error = e, generation = old.generation, "new plugin failed to load; the previous generation keeps serving");
+                tracing::error!(
+                    product = config.name,
+                    error = e,
+                    generation = old.generation,
+                    "new plugin failed to load; the previous generation keeps serving"
+                );
                 Product {
                     config: config.clone(),
                     context: products::context_for(config).unwrap_or_else(|_| old.context.clone()),
@@ -187,11 +209,14 @@ impl Reloader {
 
     /// Re-reads and validates the configuration; swaps products and server settings.
     pub async fn reload_config(&self) {
-        let Some((path, loader)) = &self.loader else { return };
+        let Some((path, loader)) = &self.loader else {
+            return;
+        };
         let new = match loader() {
             Ok(c) => c,
             Err(e) => {
-                metrics::counter!("assay_config_reloads_total", "outcome" => "invalid").increment(1);
+                metrics::counter!("assay_config_reloads_total", "outcome" => "invalid")
+                    .increment(1);
                 tracing::error!(file = %path.display(), error = %e, "configuration change refused; nothing changed");
                 return;
             }
@@ -210,18 +235,31 @@ impl Reloader {
             let rebuilt = match previous {
                 // The same plugin file with the same bytes: keep the compiled plugin, take the
                 // new settings, secrets and limits.
-                Some(old) if old.config.plugin == product.plugin && old.plugin.as_ref().is_ok_and(|p| products::unchanged(p, &product.plugin)) => Product {
-                    config: product.clone(),
-                    context: products::context_for(product).unwrap_or_else(|_| old.context.clone()),
-                    plugin: old.plugin.clone(),
-                    generation: old.generation,
-                    last_error: None,
-                },
+                Some(old)
+                    if old.config.plugin == product.plugin
+                        && old
+                            .plugin
+                            .as_ref()
+                            .is_ok_and(|p| products::unchanged(p, &product.plugin)) =>
+                {
+                    Product {
+                        config: product.clone(),
+                        context: products::context_for(product)
+                            .unwrap_or_else(|_| old.context.clone()),
+                        plugin: old.plugin.clone(),
+                        generation: old.generation,
+                        last_error: None,
+                    }
+                }
                 _ => self.rebuild(product, previous).await,
             };
             next.insert(name.clone(), Arc::new(rebuilt));
         }
-        for gone in current.products.keys().filter(|k| !new.products.contains_key(*k)) {
+        for gone in current
+            .products
+            .keys()
+            .filter(|k| !new.products.contains_key(*k))
+        {
             tracing::info!(product = gone, "product removed by the configuration");
         }
         self.edge.server.store(Arc::new(new.server.clone()));
@@ -232,7 +270,11 @@ impl Reloader {
     }
 }
 
-fn watch_dir(watcher: &mut notify::RecommendedWatcher, dir: &Path, watched: &mut Vec<PathBuf>) -> notify::Result<()> {
+fn watch_dir(
+    watcher: &mut notify::RecommendedWatcher,
+    dir: &Path,
+    watched: &mut Vec<PathBuf>,
+) -> notify::Result<()> {
     if watched.iter().any(|d| d == dir) {
         return Ok(());
     }
@@ -242,10 +284,15 @@ fn watch_dir(watcher: &mut notify::RecommendedWatcher, dir: &Path, watched: &mut
 }
 
 /// Removes and returns the paths that have settled at `now`.
-pub fn take_settled(pending: &mut HashMap<PathBuf, (Instant, Instant)>, now: Instant) -> Vec<PathBuf> {
+pub fn take_settled(
+    pending: &mut HashMap<PathBuf, (Instant, Instant)>,
+    now: Instant,
+) -> Vec<PathBuf> {
     let settled: Vec<PathBuf> = pending
         .iter()
-        .filter(|(_, (first, last))| now.duration_since(*last) >= SETTLE || now.duration_since(*first) >= MAX_SETTLE)
+        .filter(|(_, (first, last))| {
+            now.duration_since(*last) >= SETTLE || now.duration_since(*first) >= MAX_SETTLE
+        })
         .map(|(p, _)| p.clone())
         .collect();
     for p in &settled {
@@ -257,7 +304,10 @@ pub fn take_settled(pending: &mut HashMap<PathBuf, (Instant, Instant)>, now: Ins
 /// Whether two paths name the same file; event paths are absolute, configured ones too
 /// (the configuration anchors them), but may differ in `.` segments.
 fn same_file(a: &Path, b: &Path) -> bool {
-    a == b || (a.file_name() == b.file_name() && a.parent().and_then(|p| p.canonicalize().ok()) == b.parent().and_then(|p| p.canonicalize().ok()))
+    a == b
+        || (a.file_name() == b.file_name()
+            && a.parent().and_then(|p| p.canonicalize().ok())
+                == b.parent().and_then(|p| p.canonicalize().ok()))
 }
 
 #[cfg(test)]
@@ -270,7 +320,10 @@ mod tests {
         let mut pending = HashMap::new();
         pending.insert(PathBuf::from("/p/a.wasm"), (t0, t0));
         // b keeps changing: last event is recent, but it started long ago.
-        pending.insert(PathBuf::from("/p/b.wasm"), (t0, t0 + MAX_SETTLE - Duration::from_millis(1)));
+        pending.insert(
+            PathBuf::from("/p/b.wasm"),
+            (t0, t0 + MAX_SETTLE - Duration::from_millis(1)),
+        );
         pending.insert(PathBuf::from("/p/c.wasm"), (t0 + SETTLE, t0 + SETTLE));
         let mut got = take_settled(&mut pending, t0 + SETTLE);
         got.sort();

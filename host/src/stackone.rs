@@ -5,6 +5,8 @@
 //! webhook envelope is not formally specified; outgoing payloads are exact, and the tests check
 //! them against the OpenAPI schema.
 
+pub mod convert;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -79,7 +81,10 @@ pub struct Envelope {
 /// (`""` for the top level, for error messages) and the object.
 pub fn locate_order(body: &Value) -> Option<(&'static str, &Value)> {
     let looks_like_order = |v: &Value| {
-        v.is_object() && ["id", "candidate", "package"].iter().any(|k| v.get(k).is_some())
+        v.is_object()
+            && ["id", "candidate", "package"]
+                .iter()
+                .any(|k| v.get(k).is_some())
     };
     ["data", "event_data"]
         .into_iter()

@@ -45,14 +45,22 @@ pub struct Worker {
 
 enum Outcome {
     Fulfilled,
-    Retry { error: String, retry_after: Option<Duration> },
+    Retry {
+        error: String,
+        retry_after: Option<Duration>,
+    },
     Failed(String),
 }
 
 impl Worker {
     /// A worker over `store` and `products`; `relay` is woken when a first result is stored.
     pub fn new(store: Arc<dyn Store>, products: Products, relay: Arc<Notify>) -> Self {
-        Self { store, products, wake: Arc::new(Notify::new()), relay }
+        Self {
+            store,
+            products,
+            wake: Arc::new(Notify::new()),
+            relay,
+        }
     }
 
     /// A handle that wakes the worker; the edge calls it after committing an order.
@@ -70,7 +78,11 @@ impl Worker {
             let claimed = if free == 0 {
                 Vec::new()
             } else {
-                match self.store.claim_orders_for_fulfilment(free, Timestamp::now(), FULFIL_LEASE).await {
+                match self
+                    .store
+                    .claim_orders_for_fulfilment(free, Timestamp::now(), FULFIL_LEASE)
+                    .await
+                {
                     Ok(orders) => orders,
                     Err(e) => {
                         tracing::error!(error = %e, "worker: cannot claim orders from the store");
@@ -80,7 +92,9 @@ impl Worker {
             };
             let idle = claimed.is_empty();
             for order in claimed {
-                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    break;
+                };
                 let worker = self.clone();
                 tasks.spawn(async move {
                     worker.fulfil(order).await;
@@ -114,7 +128,10 @@ impl Worker {
             Outcome::Retry { error, retry_after } => {
                 let delay = FULFIL_BACKOFF.delay(attempt, retry_after);
                 tracing::warn!(product, order_id = order.order_id, attempt, error, retry_in = ?delay, "fulfilment will be retried");
-                let done = self.store.fulfilment_retry(order.claim, Timestamp::now().plus(delay), error).await;
+                let done = self
+                    .store
+                    .fulfilment_retry(order.claim, Timestamp::now().plus(delay), error)
+                    .await;
                 let wake = Arc::clone(&self.wake);
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
@@ -136,14 +153,20 @@ impl Worker {
     async fn attempt(&self, order: &ClaimedOrder) -> Outcome {
         let Some(product) = self.products.get(&order.product) else {
             return Outcome::Retry {
-                error: format!("product `{}` is not configured; keeping the order until it is", order.product),
+                error: format!(
+                    "product `{}` is not configured; keeping the order until it is",
+                    order.product
+                ),
                 retry_after: None,
             };
         };
         let plugin = match &product.plugin {
             Ok(p) => Arc::clone(p),
             Err(e) => {
-                return Outcome::Retry { error: format!("the plugin is not loaded: {e}"), retry_after: None };
+                return Outcome::Retry {
+                    error: format!("the plugin is not loaded: {e}"),
+                    retry_after: None,
+                };
             }
         };
         let object: serde_json::Value = match serde_json::from_str(&order.order_json) {
@@ -171,20 +194,36 @@ impl Worker {
                 let has_first = first.is_some();
                 match self
                     .store
-                    .fulfilment_succeeded(order.claim, fulfilment.external_id.clone(), fulfilment.test_url, first)
+                    .fulfilment_succeeded(
+                        order.claim,
+                        fulfilment.external_id.clone(),
+                        fulfilment.test_url,
+                        first,
+                    )
                     .await
                 {
                     Ok(()) => {
-                        tracing::info!(product = order.product, order_id = order.order_id, external_id = fulfilment.external_id, "order fulfilled");
+                        tracing::info!(
+                            product = order.product,
+                            order_id = order.order_id,
+                            external_id = fulfilment.external_id,
+                            "order fulfilled"
+                        );
                         if has_first {
                             self.relay.notify_one();
                         }
                         Outcome::Fulfilled
                     }
-                    Err(e) => Outcome::Retry { error: format!("could not store the fulfilment: {e}"), retry_after: None },
+                    Err(e) => Outcome::Retry {
+                        error: format!("could not store the fulfilment: {e}"),
+                        retry_after: None,
+                    },
                 }
             }
-            Err(e) if e.is_retryable() => Outcome::Retry { retry_after: e.retry_after(), error: e.to_string() },
+            Err(e) if e.is_retryable() => Outcome::Retry {
+                retry_after: e.retry_after(),
+                error: e.to_string(),
+            },
             Err(e) => Outcome::Failed(e.to_string()),
         }
     }

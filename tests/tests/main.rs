@@ -2,3 +2,4 @@
 //! the `assay_tests` library (`tests/src/`).
 
 mod fixtures_built;
+mod runtime;

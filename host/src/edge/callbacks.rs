@@ -19,8 +19,15 @@ use crate::runtime::types::{CallbackRequest, Header};
 use crate::store::Store;
 
 /// Response headers a plugin may not set: they belong to the connection, not the message.
-const HOP_BY_HOP: [&str; 7] =
-    ["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"];
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+];
 
 /// Runs the product's `handle-callback`, stores its results, returns its response.
 pub async fn handle(
@@ -31,11 +38,17 @@ pub async fn handle(
     rest: &str,
     body: Bytes,
 ) -> Result<Response<Body>, EdgeError> {
-    let plugin = product.plugin.clone().map_err(|cause| EdgeError::Unavailable {
-        message: format!("the plugin of product `{}` is not loaded", product.config.name),
-        cause,
-        retry_after: Some(std::time::Duration::from_secs(5)),
-    })?;
+    let plugin = product
+        .plugin
+        .clone()
+        .map_err(|cause| EdgeError::Unavailable {
+            message: format!(
+                "the plugin of product `{}` is not loaded",
+                product.config.name
+            ),
+            cause,
+            retry_after: Some(std::time::Duration::from_secs(5)),
+        })?;
     let request = CallbackRequest {
         method: parts.method.as_str().to_owned(),
         path: rest.to_owned(),
@@ -43,7 +56,10 @@ pub async fn handle(
         headers: parts
             .headers
             .iter()
-            .map(|(name, value)| Header { name: name.as_str().to_owned(), value: value.as_bytes().to_vec() })
+            .map(|(name, value)| Header {
+                name: name.as_str().to_owned(),
+                value: value.as_bytes().to_vec(),
+            })
             .collect(),
         body: body.to_vec(),
     };
@@ -52,24 +68,36 @@ pub async fn handle(
     metrics::histogram!("assay_plugin_call_seconds", "product" => product.config.name.clone(), "call" => "handle-callback", "outcome" => if called.is_ok() { "ok" } else { "error" })
         .record(started.elapsed().as_secs_f64());
     let outcome = called.map_err(call_error)?;
-    let recorded = results::record(store, &product.config.name, outcome.results).await.map_err(store_error)?;
+    let recorded = results::record(store, &product.config.name, outcome.results)
+        .await
+        .map_err(store_error)?;
     if recorded.queued > 0 {
         relay.notify_one();
     }
     let mut response = Response::new(Body::from(outcome.response.body));
     *response.status_mut() = StatusCode::from_u16(outcome.response.status).map_err(|_| {
-        EdgeError::Internal(format!("plugin answered an invalid status {}", outcome.response.status))
+        EdgeError::Internal(format!(
+            "plugin answered an invalid status {}",
+            outcome.response.status
+        ))
     })?;
     for h in outcome.response.headers {
         let lower = h.name.to_ascii_lowercase();
         if HOP_BY_HOP.contains(&lower.as_str()) {
             continue;
         }
-        match (HeaderName::from_bytes(lower.as_bytes()), HeaderValue::from_bytes(&h.value)) {
+        match (
+            HeaderName::from_bytes(lower.as_bytes()),
+            HeaderValue::from_bytes(&h.value),
+        ) {
             (Ok(name), Ok(value)) => {
                 response.headers_mut().append(name, value);
             }
-            _ => tracing::warn!(product = product.config.name, header = h.name, "plugin response header is invalid; dropped"),
+            _ => tracing::warn!(
+                product = product.config.name,
+                header = h.name,
+                "plugin response header is invalid; dropped"
+            ),
         }
     }
     Ok(response)

@@ -38,17 +38,25 @@ pub async fn readyz(products: &Products, store: &dyn Store) -> Result<Response<B
         }
     }
     let ready = problems.is_empty();
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    Ok(json_response(status, &json!({"ready": ready, "problems": problems, "products": list})))
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok(json_response(
+        status,
+        &json!({"ready": ready, "problems": problems, "products": list}),
+    ))
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub fn metrics(handle: Option<&PrometheusHandle>) -> Result<Response<Body>, EdgeError> {
     let handle = handle.ok_or(EdgeError::NotFound)?;
     let mut response = Response::new(Body::from(handle.render()));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     Ok(response)
 }
 
@@ -85,12 +93,21 @@ pub async fn status(products: &Products, store: &dyn Store) -> Result<Response<B
             })
         })
         .collect();
-    let backlog = store.outbox_backlog().await.map_err(|e| EdgeError::Internal(e.to_string()))?;
-    let recent = store
-        .list_orders(OrderFilter { limit: STATUS_RECENT_ORDERS, ..Default::default() })
+    let backlog = store
+        .outbox_backlog()
         .await
         .map_err(|e| EdgeError::Internal(e.to_string()))?;
-    Ok(json_response(StatusCode::OK, &json!({"products": products, "outbox": backlog, "recent_orders": recent})))
+    let recent = store
+        .list_orders(OrderFilter {
+            limit: STATUS_RECENT_ORDERS,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| EdgeError::Internal(e.to_string()))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"products": products, "outbox": backlog, "recent_orders": recent}),
+    ))
 }
 
 /// `GET /admin/orders/{id}`: one order with its events, results and dead letters. `id` is
@@ -104,7 +121,13 @@ pub async fn order(store: &dyn Store, id: &str) -> Result<Response<Body>, EdgeEr
     let found = match found {
         Some(f) => Some(f),
         None => {
-            let all = store.list_orders(OrderFilter { limit: crate::store::MAX_LIST_LIMIT, ..Default::default() }).await.map_err(internal)?;
+            let all = store
+                .list_orders(OrderFilter {
+                    limit: crate::store::MAX_LIST_LIMIT,
+                    ..Default::default()
+                })
+                .await
+                .map_err(internal)?;
             match all.into_iter().find(|o| o.order_id == id) {
                 Some(o) => store.get_order(o.id).await.map_err(internal)?,
                 None => None,

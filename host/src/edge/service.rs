@@ -67,11 +67,16 @@ impl Edge {
         };
         metrics::counter!("assay_http_requests_total", "product" => product.unwrap_or("-").to_owned(), "route" => label, "status" => response.status().as_u16().to_string())
             .increment(1);
-        metrics::histogram!("assay_http_request_seconds", "route" => label).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("assay_http_request_seconds", "route" => label)
+            .record(started.elapsed().as_secs_f64());
         response
     }
 
-    async fn dispatch<B>(&self, routed: Route<'_>, request: Request<B>) -> Result<Response<Body>, EdgeError>
+    async fn dispatch<B>(
+        &self,
+        routed: Route<'_>,
+        request: Request<B>,
+    ) -> Result<Response<Body>, EdgeError>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -89,7 +94,8 @@ impl Edge {
             Route::Webhooks { product } => {
                 let product = self.product(product)?;
                 let (parts, body) = self.read(request).await?;
-                let response = stackone_routes::webhook(&product, self.store.as_ref(), &parts, body).await?;
+                let response =
+                    stackone_routes::webhook(&product, self.store.as_ref(), &parts, body).await?;
                 self.worker.notify_one();
                 Ok(response)
             }
@@ -97,7 +103,15 @@ impl Edge {
                 let product = self.product(product)?;
                 let rest = rest.to_owned();
                 let (parts, body) = self.read(request).await?;
-                callbacks::handle(&product, self.store.as_ref(), &self.relay, &parts, &rest, body).await
+                callbacks::handle(
+                    &product,
+                    self.store.as_ref(),
+                    &self.relay,
+                    &parts,
+                    &rest,
+                    body,
+                )
+                .await
             }
             Route::Healthz => Ok(operator::healthz()),
             Route::Readyz => operator::readyz(&self.products, self.store.as_ref()).await,
@@ -116,7 +130,9 @@ impl Edge {
     }
 
     fn product(&self, name: &str) -> Result<Arc<Product>, EdgeError> {
-        self.products.get(name).ok_or_else(|| EdgeError::UnknownProduct(name.to_owned()))
+        self.products
+            .get(name)
+            .ok_or_else(|| EdgeError::UnknownProduct(name.to_owned()))
     }
 
     /// Reads the whole body, refusing more than `server.max_body_bytes` (413) before it is
@@ -138,10 +154,15 @@ impl Edge {
         }
         match Limited::new(body, limit).collect().await {
             Ok(collected) => Ok((parts, collected.to_bytes())),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
                 Err(EdgeError::PayloadTooLarge { limit })
             }
-            Err(e) => Err(EdgeError::BadRequest(format!("could not read the request body: {e}"))),
+            Err(e) => Err(EdgeError::BadRequest(format!(
+                "could not read the request body: {e}"
+            ))),
         }
     }
 }

@@ -27,25 +27,45 @@ use crate::store::{IncomingEvent, IngestOutcome, NewOrder, Store, Timestamp};
 pub const CORS_MAX_AGE_SECS: u32 = 600;
 
 /// `POST /v1/products/{product}/packages`.
-pub async fn packages(product: &Product, parts: &Parts, body: &Bytes) -> Result<Response<Body>, EdgeError> {
-    basic_auth::verify(parts.headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes), &product.config.package_list_keys)
-        .map_err(|e| EdgeError::Unauthorized(e.to_string()))?;
+pub async fn packages(
+    product: &Product,
+    parts: &Parts,
+    body: &Bytes,
+) -> Result<Response<Body>, EdgeError> {
+    basic_auth::verify(
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
+        &product.config.package_list_keys,
+    )
+    .map_err(|e| EdgeError::Unauthorized(e.to_string()))?;
     verify_signature(product, &parts.headers, body)?;
-    let request: PackagesRequest =
-        serde_json::from_slice(body).map_err(|e| EdgeError::BadRequest(format!("invalid package list request: {e}")))?;
+    let request: PackagesRequest = serde_json::from_slice(body)
+        .map_err(|e| EdgeError::BadRequest(format!("invalid package list request: {e}")))?;
     let plugin = loaded(product)?;
-    let query = PackageQuery { account_id: request.account_id, provider: request.provider };
+    let query = PackageQuery {
+        account_id: request.account_id,
+        provider: request.provider,
+    };
     let started = std::time::Instant::now();
     let called = plugin.list_packages(&product.context, query).await;
     metrics::histogram!("assay_plugin_call_seconds", "product" => product.config.name.clone(), "call" => "list-packages", "outcome" => if called.is_ok() { "ok" } else { "error" })
         .record(started.elapsed().as_secs_f64());
     let packages = called.map_err(call_error)?;
-    let page = PackagesPage { data: packages.into_iter().map(package_json).collect(), next: None };
+    let page = PackagesPage {
+        data: packages.into_iter().map(package_json).collect(),
+        next: None,
+    };
     let body = serde_json::to_value(&page).map_err(|e| EdgeError::Internal(e.to_string()))?;
     let mut response = json_response(StatusCode::OK, &body);
     if let Some(origin) = allowed_origin(product, &parts.headers) {
-        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     Ok(response)
 }
@@ -57,45 +77,87 @@ pub fn preflight(product: &Product, headers: &HeaderMap) -> Result<Response<Body
     *response.status_mut() = StatusCode::NO_CONTENT;
     let h = response.headers_mut();
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("authorization, content-type, x-stackone-signature"),
     );
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(CORS_MAX_AGE_SECS));
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from(CORS_MAX_AGE_SECS),
+    );
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     Ok(response)
 }
 
 /// `POST /v1/products/{product}/webhooks`.
-pub async fn webhook(product: &Product, store: &dyn Store, parts: &Parts, body: Bytes) -> Result<Response<Body>, EdgeError> {
+pub async fn webhook(
+    product: &Product,
+    store: &dyn Store,
+    parts: &Parts,
+    body: Bytes,
+) -> Result<Response<Body>, EdgeError> {
     verify_token(product, parts.uri.query())?;
     verify_signature(product, &parts.headers, &body)?;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| EdgeError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| EdgeError::BadRequest(format!("the body is not JSON: {e}")))?;
     let envelope: Envelope = serde_json::from_value(value.clone())
         .map_err(|e| EdgeError::BadRequest(format!("invalid webhook envelope: {e}")))?;
-    let event = envelope.event.clone().filter(|e| !e.is_empty()).ok_or_else(|| EdgeError::BadRequest("`event` is missing".into()))?;
+    let event = envelope
+        .event
+        .clone()
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| EdgeError::BadRequest("`event` is missing".into()))?;
     let name = &product.config.name;
     let received_at = Timestamp::now();
 
     let Some(kind) = product.config.events.get(&event).copied() else {
         // Answered 2xx so StackOne does not retry it forever; kept for the record.
-        let key = format!("{event}:{}", envelope.record_id.clone().unwrap_or_else(|| body_digest(&body)));
-        let incoming = IncomingEvent { product: name.clone(), event_name: event.clone(), idempotency_key: key, received_at, envelope: body, order: None };
+        let key = format!(
+            "{event}:{}",
+            envelope
+                .record_id
+                .clone()
+                .unwrap_or_else(|| body_digest(&body))
+        );
+        let incoming = IncomingEvent {
+            product: name.clone(),
+            event_name: event.clone(),
+            idempotency_key: key,
+            received_at,
+            envelope: body,
+            order: None,
+        };
         store.record_event(incoming).await.map_err(store_error)?;
-        tracing::info!(product = name, event, "webhook event not handled by this product; stored as ignored");
+        tracing::info!(
+            product = name,
+            event,
+            "webhook event not handled by this product; stored as ignored"
+        );
         return Ok(accepted("ignored"));
     };
 
     let (at, object) = locate_order(&value).ok_or_else(|| {
         EdgeError::BadRequest("no order object in `data`, `event_data` or the top level".into())
     })?;
-    let order = order_from_json(kind.into(), object, at, envelope.account_id.as_deref(), envelope.provider.as_deref())
-        .map_err(|e| EdgeError::BadRequest(e.to_string()))?;
+    let order = order_from_json(
+        kind.into(),
+        object,
+        at,
+        envelope.account_id.as_deref(),
+        envelope.provider.as_deref(),
+    )
+    .map_err(|e| EdgeError::BadRequest(e.to_string()))?;
     let candidate_label = {
         let c = &order.candidate;
-        let name = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        let name = [c.first_name.as_deref(), c.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
         let email = c.emails.first().map(|e| e.value.clone());
         match (name.is_empty(), email) {
             (false, Some(e)) => Some(format!("{name} <{e}>")),
@@ -132,7 +194,12 @@ pub async fn webhook(product: &Product, store: &dyn Store, parts: &Parts, body: 
             accepted("accepted")
         }
         IngestOutcome::Duplicate => {
-            tracing::info!(product = name, event, order_id = order.id, "duplicate delivery; nothing changed");
+            tracing::info!(
+                product = name,
+                event,
+                order_id = order.id,
+                "duplicate delivery; nothing changed"
+            );
             accepted("duplicate")
         }
         IngestOutcome::Ignored => accepted("ignored"),
@@ -144,21 +211,33 @@ fn accepted(status: &str) -> Response<Body> {
 }
 
 fn loaded(product: &Product) -> Result<Arc<Plugin>, EdgeError> {
-    product.plugin.clone().map_err(|cause| EdgeError::Unavailable {
-        message: format!("the plugin of product `{}` is not loaded", product.config.name),
-        cause,
-        retry_after: Some(std::time::Duration::from_secs(5)),
-    })
+    product
+        .plugin
+        .clone()
+        .map_err(|cause| EdgeError::Unavailable {
+            message: format!(
+                "the plugin of product `{}` is not loaded",
+                product.config.name
+            ),
+            cause,
+            retry_after: Some(std::time::Duration::from_secs(5)),
+        })
 }
 
 fn verify_signature(product: &Product, headers: &HeaderMap, body: &[u8]) -> Result<(), EdgeError> {
-    signature::verify(body, headers.get(SIGNATURE_HEADER).map(HeaderValue::as_bytes), &product.config.webhook_secrets)
-        .map_err(|e| EdgeError::Unauthorized(e.to_string()))
+    signature::verify(
+        body,
+        headers.get(SIGNATURE_HEADER).map(HeaderValue::as_bytes),
+        &product.config.webhook_secrets,
+    )
+    .map_err(|e| EdgeError::Unauthorized(e.to_string()))
 }
 
 /// The optional `?token=` check of the webhook URL, in constant time.
 fn verify_token(product: &Product, query: Option<&str>) -> Result<(), EdgeError> {
-    let Some(expected) = &product.config.webhook_token else { return Ok(()) };
+    let Some(expected) = &product.config.webhook_token else {
+        return Ok(());
+    };
     let given = query
         .into_iter()
         .flat_map(|q| url::form_urlencoded::parse(q.as_bytes()))
@@ -166,15 +245,25 @@ fn verify_token(product: &Product, query: Option<&str>) -> Result<(), EdgeError>
         .map(|(_, v)| v.into_owned());
     match given {
         Some(t) if bool::from(t.as_bytes().ct_eq(expected.expose().as_bytes())) => Ok(()),
-        Some(_) => Err(EdgeError::Unauthorized("webhook token does not match".into())),
+        Some(_) => Err(EdgeError::Unauthorized(
+            "webhook token does not match".into(),
+        )),
         None => Err(EdgeError::Unauthorized("webhook token missing".into())),
     }
 }
 
 fn allowed_origin(product: &Product, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
-    let text = origin.to_str().ok()?.trim_end_matches('/').to_ascii_lowercase();
-    product.config.cors_origins.iter().any(|o| *o == text).then(|| origin.clone())
+    let text = origin
+        .to_str()
+        .ok()?
+        .trim_end_matches('/')
+        .to_ascii_lowercase();
+    product
+        .config
+        .cors_origins
+        .contains(&text)
+        .then(|| origin.clone())
 }
 
 fn body_digest(body: &[u8]) -> String {

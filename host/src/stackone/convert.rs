@@ -8,7 +8,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AttachmentJson, CandidateRefJson, EnumJson, PackageJson, ResultBody, ScoreJson, TestJson};
+use super::{
+    AttachmentJson, CandidateRefJson, EnumJson, PackageJson, ResultBody, ScoreJson, TestJson,
+};
 use crate::runtime::types::{
     Application, AssessmentResult, Candidate, ContentType, Email, HiringTeamMember, Job, Order,
     OrderKind, OrderPackage, Package, PackageTest, ResultValue,
@@ -42,12 +44,26 @@ pub fn order_from_json(
     account_id: Option<&str>,
     provider: Option<&str>,
 ) -> Result<Order, OrderError> {
-    let path = |field: &str| if at.is_empty() { field.to_owned() } else { format!("{at}.{field}") };
-    let wire: OrderWire = serde_json::from_value(object.clone()).map_err(|e| OrderError::Invalid {
-        path: if at.is_empty() { "order".to_owned() } else { at.to_owned() },
-        problem: e.to_string(),
-    })?;
-    let id = wire.id.filter(|s| !s.is_empty()).ok_or_else(|| OrderError::Missing(path("id")))?;
+    let path = |field: &str| {
+        if at.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{at}.{field}")
+        }
+    };
+    let wire: OrderWire =
+        serde_json::from_value(object.clone()).map_err(|e| OrderError::Invalid {
+            path: if at.is_empty() {
+                "order".to_owned()
+            } else {
+                at.to_owned()
+            },
+            problem: e.to_string(),
+        })?;
+    let id = wire
+        .id
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| OrderError::Missing(path("id")))?;
     let account_id = wire
         .account_id
         .or_else(|| account_id.map(str::to_owned))
@@ -66,7 +82,12 @@ pub fn order_from_json(
             remote_id: package.remote_id,
             name: package.name,
             description: package.description,
-            tests: package.tests.unwrap_or_default().into_iter().map(PackageTest::from).collect(),
+            tests: package
+                .tests
+                .unwrap_or_default()
+                .into_iter()
+                .map(PackageTest::from)
+                .collect(),
         },
         candidate: Candidate {
             id: candidate.id,
@@ -77,19 +98,34 @@ pub fn order_from_json(
                 .emails
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|e| Some(Email { value: e.value?, email_type: e.kind }))
+                .filter_map(|e| {
+                    Some(Email {
+                        value: e.value?,
+                        email_type: e.kind,
+                    })
+                })
                 .collect(),
             profile_url: candidate.profile_url,
         },
         application: wire.application.map(|a| {
             let status = a.application_status.unwrap_or_default();
-            Application { id: a.id, remote_id: a.remote_id, status: status.value, status_source: status.source_value }
+            Application {
+                id: a.id,
+                remote_id: a.remote_id,
+                status: status.value,
+                status_source: status.source_value,
+            }
         }),
         job: wire.job.map(|j| Job {
             id: j.id,
             remote_id: j.remote_id,
             title: j.title,
-            hiring_team: j.hiring_team.unwrap_or_default().into_iter().map(HiringTeamMember::from).collect(),
+            hiring_team: j
+                .hiring_team
+                .unwrap_or_default()
+                .into_iter()
+                .map(HiringTeamMember::from)
+                .collect(),
         }),
         requester: wire.requester.map(HiringTeamMember::from),
         raw_json: object.to_string(),
@@ -103,7 +139,12 @@ pub fn package_json(package: Package) -> PackageJson {
         package
             .tests
             .into_iter()
-            .map(|t| TestJson { id: Some(t.id.clone()), remote_id: Some(t.id), name: Some(t.name), description: t.description })
+            .map(|t| TestJson {
+                id: Some(t.id.clone()),
+                remote_id: Some(t.id),
+                name: Some(t.name),
+                description: t.description,
+            })
             .collect()
     });
     PackageJson {
@@ -119,10 +160,18 @@ pub fn package_json(package: Package) -> PackageJson {
 /// `passthrough`, handed back as StackOne asks.
 pub fn result_body(result: AssessmentResult, passthrough: Option<Value>) -> ResultBody {
     ResultBody {
-        score: result.score.map(|s| ScoreJson { label: s.label, value: s.value, min: s.min, max: s.max }),
+        score: result.score.map(|s| ScoreJson {
+            label: s.label,
+            value: s.value,
+            min: s.min,
+            max: s.max,
+        }),
         result: result.status.map(|s| {
             let (value, unmapped) = result_value_name(s.value);
-            EnumJson { value: value.to_owned(), source_value: s.source_value.or(unmapped) }
+            EnumJson {
+                value: value.to_owned(),
+                source_value: s.source_value.or(unmapped),
+            }
         }),
         result_url: result.result_url,
         start_date: result.start_date,
@@ -136,14 +185,18 @@ pub fn result_body(result: AssessmentResult, passthrough: Option<Value>) -> Resu
                     url: a.url,
                     content_type: a.content_type.map(|c| {
                         let (value, source_value) = content_type_name(c);
-                        EnumJson { value: value.to_owned(), source_value }
+                        EnumJson {
+                            value: value.to_owned(),
+                            source_value,
+                        }
                     }),
                 })
                 .collect()
         }),
-        candidate: result
-            .candidate_profile_url
-            .map(|url| CandidateRefJson { id: None, profile_url: Some(url) }),
+        candidate: result.candidate_profile_url.map(|url| CandidateRefJson {
+            id: None,
+            profile_url: Some(url),
+        }),
         passthrough: passthrough.filter(|p| p.is_object()),
     }
 }
@@ -314,7 +367,9 @@ fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(Value::Bool(b)) => Some(b.to_string()),
         Some(other) => {
-            return Err(serde::de::Error::custom(format!("expected a string, found {other}")));
+            return Err(serde::de::Error::custom(format!(
+                "expected a string, found {other}"
+            )));
         }
     })
 }
@@ -336,37 +391,80 @@ mod tests {
             "requester": {"first_name": "Rita"},
             "passthrough": {"x": 1}
         });
-        let order = order_from_json(OrderKind::Assessment, &object, "data", Some("acc-1"), Some("recruitee"))
-            .expect("valid order");
+        let order = order_from_json(
+            OrderKind::Assessment,
+            &object,
+            "data",
+            Some("acc-1"),
+            Some("recruitee"),
+        )
+        .expect("valid order");
         assert_eq!(order.id, "ord-1");
         assert_eq!(order.remote_id.as_deref(), Some("77"));
         assert_eq!(order.account_id, "acc-1");
         assert_eq!(order.provider.as_deref(), Some("recruitee"));
         assert_eq!(order.package.remote_id.as_deref(), Some("vendor-pkg"));
-        assert_eq!(order.candidate.emails.len(), 1, "an e-mail without a value is dropped");
-        assert_eq!(order.candidate.emails[0].email_type.as_deref(), Some("personal"));
+        assert_eq!(
+            order.candidate.emails.len(),
+            1,
+            "an e-mail without a value is dropped"
+        );
+        assert_eq!(
+            order.candidate.emails[0].email_type.as_deref(),
+            Some("personal")
+        );
         let app = order.application.expect("application");
         assert_eq!(app.status_source.as_deref(), Some("Round 2"));
-        assert_eq!(order.job.expect("job").hiring_team[0].role.as_deref(), Some("recruiter"));
+        assert_eq!(
+            order.job.expect("job").hiring_team[0].role.as_deref(),
+            Some("recruiter")
+        );
         let raw: Value = serde_json::from_str(&order.raw_json).expect("raw json");
         assert_eq!(raw["passthrough"], json!({"x": 1}));
     }
 
     #[test]
     fn missing_id_or_account_names_the_field() {
-        let err = order_from_json(OrderKind::Assessment, &json!({"candidate": {}}), "data", Some("a"), None);
+        let err = order_from_json(
+            OrderKind::Assessment,
+            &json!({"candidate": {}}),
+            "data",
+            Some("a"),
+            None,
+        );
         assert_eq!(err.expect_err("no id").to_string(), "`data.id` is missing");
         let err = order_from_json(OrderKind::Assessment, &json!({"id": "o"}), "", None, None);
-        assert_eq!(err.expect_err("no account").to_string(), "`account_id` is missing");
-        let err = order_from_json(OrderKind::Assessment, &json!({"id": "o", "candidate": "x"}), "data", Some("a"), None);
-        assert!(err.expect_err("bad candidate").to_string().starts_with("`data` is invalid"));
+        assert_eq!(
+            err.expect_err("no account").to_string(),
+            "`account_id` is missing"
+        );
+        let err = order_from_json(
+            OrderKind::Assessment,
+            &json!({"id": "o", "candidate": "x"}),
+            "data",
+            Some("a"),
+            None,
+        );
+        assert!(
+            err.expect_err("bad candidate")
+                .to_string()
+                .starts_with("`data` is invalid")
+        );
     }
 
     #[test]
     fn result_body_maps_values() {
         let result = AssessmentResult {
-            score: Some(Score { label: None, value: Some("87".into()), min: Some("0".into()), max: Some("100".into()) }),
-            status: Some(ResultStatus { value: ResultValue::UnmappedValue("suspended".into()), source_value: None }),
+            score: Some(Score {
+                label: None,
+                value: Some("87".into()),
+                min: Some("0".into()),
+                max: Some("100".into()),
+            }),
+            status: Some(ResultStatus {
+                value: ResultValue::UnmappedValue("suspended".into()),
+                source_value: None,
+            }),
             result_url: Some("https://vendor.example/r/1".into()),
             start_date: None,
             submission_date: None,
@@ -374,7 +472,8 @@ mod tests {
             attachments: vec![],
             candidate_profile_url: None,
         };
-        let body = serde_json::to_value(result_body(result, Some(json!({"k": "v"})))).expect("json");
+        let body =
+            serde_json::to_value(result_body(result, Some(json!({"k": "v"})))).expect("json");
         assert_eq!(
             body,
             json!({
@@ -392,7 +491,11 @@ mod tests {
             id: "p1".into(),
             name: "Basic".into(),
             description: None,
-            tests: vec![PackageTest { id: "t1".into(), name: "Criminal".into(), description: None }],
+            tests: vec![PackageTest {
+                id: "t1".into(),
+                name: "Criminal".into(),
+                description: None,
+            }],
         };
         let json = serde_json::to_value(package_json(p)).expect("json");
         assert_eq!(json["remote_id"], "p1");

@@ -1,0 +1,324 @@
+//! The plugin runtime with real compiled plugins: the well-behaved path, and every hostile
+//! fixture contained while another product keeps answering.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use assay::runtime::types::{PackageQuery, PluginError};
+use assay::runtime::{
+    AllowedHost, CallErrorKind, LoadError, LoadSource, ProductContext, Runtime, RuntimeOptions,
+};
+use assay::secret::Secret;
+use assay_tests::fixtures::{contract, fixture_path};
+
+fn runtime() -> Runtime {
+    Runtime::new(RuntimeOptions::default()).expect("runtime")
+}
+
+fn ctx(product: &str, settings: &[(&str, String)], allowed: &[&str]) -> ProductContext {
+    let mut c = ProductContext::new(product);
+    c.settings = Arc::new(
+        settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), Secret::new(v.clone())))
+            .collect::<BTreeMap<_, _>>(),
+    );
+    c.allowed_hosts = allowed
+        .iter()
+        .map(|a| a.parse::<AllowedHost>().expect("entry"))
+        .collect::<Vec<_>>()
+        .into();
+    c.timeout = Duration::from_millis(500);
+    c
+}
+
+fn query() -> PackageQuery {
+    PackageQuery {
+        account_id: "acc-1".into(),
+        provider: Some("recruitee".into()),
+    }
+}
+
+/// The well-behaved fixture still answers correctly: the proof that a failure stayed contained.
+async fn other_product_answers(rt: &Runtime) {
+    let good = rt
+        .load(&fixture_path("wellbehaved"))
+        .await
+        .expect("wellbehaved loads");
+    let packages = good
+        .list_packages(&ctx("good", &[], &[]), query())
+        .await
+        .expect("answers");
+    let ids: Vec<_> = packages.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, contract::WELLBEHAVED_PACKAGES.map(|(id, _)| id));
+}
+
+#[tokio::test]
+async fn wellbehaved_loads_and_answers() {
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("wellbehaved")).await.expect("loads");
+    assert_eq!(plugin.metadata().name, "wellbehaved");
+    assert_eq!(plugin.metadata().version, contract::METADATA_VERSION);
+    assert_eq!(
+        plugin.label(),
+        format!("wellbehaved@{}", contract::METADATA_VERSION)
+    );
+    let packages = plugin
+        .list_packages(&ctx("p", &[], &[]), query())
+        .await
+        .expect("packages");
+    assert_eq!(packages.len(), contract::WELLBEHAVED_PACKAGES.len());
+    assert_eq!(packages[0].name, contract::WELLBEHAVED_PACKAGES[0].1);
+}
+
+#[tokio::test]
+async fn a_trap_fails_that_call_only() {
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("trap")).await.expect("loads");
+    let err = plugin
+        .list_packages(&ctx("trapper", &[], &[]), query())
+        .await
+        .expect_err("traps");
+    assert!(matches!(err.kind, CallErrorKind::Trap(_)), "{err}");
+    assert!(
+        err.to_string().contains("product `trapper`") && err.to_string().contains("trap@"),
+        "{err}"
+    );
+    // The same plugin's other export still works in a fresh instance.
+    let req = assay::runtime::types::CallbackRequest {
+        method: "POST".into(),
+        path: "x".into(),
+        query: None,
+        headers: vec![],
+        body: b"ping".to_vec(),
+    };
+    let out = plugin
+        .handle_callback(&ctx("trapper", &[], &[]), req)
+        .await
+        .expect("callback works");
+    assert_eq!(out.response.body, b"ping");
+    other_product_answers(&rt).await;
+}
+
+#[tokio::test]
+async fn an_endless_loop_hits_the_deadline_within_twice_the_limit() {
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("spin")).await.expect("loads");
+    let c = ctx("spinner", &[], &[]);
+    let started = Instant::now();
+    let err = plugin
+        .list_packages(&c, query())
+        .await
+        .expect_err("deadline");
+    let took = started.elapsed();
+    assert!(matches!(err.kind, CallErrorKind::Timeout(_)), "{err}");
+    assert!(
+        took >= c.timeout && took < c.timeout * 2,
+        "took {took:?} for a {:?} deadline",
+        c.timeout
+    );
+    other_product_answers(&rt).await;
+}
+
+#[tokio::test]
+async fn memory_growth_is_refused_at_the_limit() {
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("hog")).await.expect("loads");
+    let mut c = ctx("hog", &[], &[]);
+    c.timeout = Duration::from_secs(10);
+    c.memory_limit_bytes = 32 << 20;
+    let err = plugin.list_packages(&c, query()).await.expect_err("limit");
+    assert!(
+        matches!(err.kind, CallErrorKind::MemoryLimit(n) if n == 32 << 20),
+        "{err}"
+    );
+    other_product_answers(&rt).await;
+}
+
+#[tokio::test]
+async fn an_enormous_answer_is_contained() {
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("huge")).await.expect("loads");
+    let mut c = ctx("huge", &[], &[]);
+    c.timeout = Duration::from_secs(10);
+    let err = plugin
+        .list_packages(&c, query())
+        .await
+        .expect_err("contained");
+    assert!(matches!(err.kind, CallErrorKind::MemoryLimit(_)), "{err}");
+    // A modest answer from the same plugin is fine.
+    let small = ctx(
+        "huge",
+        &[
+            (contract::HUGE_COUNT_SETTING, "3".into()),
+            (contract::HUGE_NAME_LEN_SETTING, "10".into()),
+        ],
+        &[],
+    );
+    assert_eq!(
+        plugin
+            .list_packages(&small, query())
+            .await
+            .expect("small")
+            .len(),
+        3
+    );
+    other_product_answers(&rt).await;
+}
+
+fn denied_message(err: &assay::runtime::CallError) -> &str {
+    match err.plugin_error() {
+        Some(PluginError::Permanent(m)) => m,
+        _ => panic!("expected the plugin's permanent error, got {err}"),
+    }
+}
+
+#[tokio::test]
+async fn a_host_not_on_the_list_is_denied_not_trapped() {
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("offlist")).await.expect("loads");
+    let c = ctx("offlist", &[], &["https://api.vendor.example"]);
+    let err = plugin.list_packages(&c, query()).await.expect_err("denied");
+    let m = denied_message(&err);
+    assert!(
+        m.starts_with(contract::DENIED_PREFIX) && m.contains("HttpRequestDenied"),
+        "{m}"
+    );
+    other_product_answers(&rt).await;
+}
+
+#[tokio::test]
+async fn loopback_is_denied_unless_listed_explicitly() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = tokio::spawn(assay::http_server::serve(
+        listener,
+        |_req, _peer| async { http::Response::new(assay::http_server::Body::from("ok")) },
+        std::future::pending(),
+    ));
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("loopback")).await.expect("loads");
+    let settings = [(contract::LOOPBACK_PORT_SETTING, port.to_string())];
+    // An open port on 127.0.0.1, not on the list: denied.
+    let err = plugin
+        .list_packages(
+            &ctx("lb", &settings, &["https://api.vendor.example"]),
+            query(),
+        )
+        .await
+        .expect_err("denied");
+    assert!(denied_message(&err).contains("HttpRequestDenied"), "{err}");
+    // Listed explicitly: the request goes out and the server answers.
+    let allowed = format!("http://127.0.0.1:{port}");
+    let err = plugin
+        .list_packages(&ctx("lb", &settings, &[&allowed]), query())
+        .await
+        .expect_err("fixture reports");
+    let m = denied_message(&err);
+    assert!(
+        m.starts_with(contract::ALLOWED_PREFIX) && m.contains("200"),
+        "{m}"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn bad_files_are_refused_with_the_reason() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"definitely not wasm").expect("write");
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
+    match rt.load(&garbage).await {
+        Err(e @ LoadError::NotAComponent { .. }) => {
+            assert!(e.to_string().contains("garbage.wasm"), "{e}")
+        }
+        other => panic!("garbage: {other:?}"),
+    }
+    match rt.load(&core).await {
+        Err(e @ LoadError::NotAComponent { .. }) => {
+            assert!(e.to_string().contains("core WebAssembly module"), "{e}")
+        }
+        other => panic!("core: {other:?}"),
+    }
+    match rt.load(&fixture_path("noexport")).await {
+        Err(e @ LoadError::Exports { .. }) => {
+            assert!(e.to_string().contains("assay:plugin/product@0.1.0"), "{e}")
+        }
+        other => panic!("noexport: {other:?}"),
+    }
+    match rt.load(&fixture_path("partial")).await {
+        Err(e @ LoadError::Exports { .. }) => {
+            assert!(e.to_string().contains("fulfil-order"), "{e}")
+        }
+        other => panic!("partial: {other:?}"),
+    }
+    assert!(matches!(
+        rt.load(&dir.path().join("absent.wasm")).await,
+        Err(LoadError::Read { .. })
+    ));
+}
+
+#[tokio::test]
+async fn the_artifact_cache_is_used_and_a_corrupt_entry_recompiled() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let options = RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        ..RuntimeOptions::default()
+    };
+    let rt = Runtime::new(options.clone()).expect("runtime");
+    let path = fixture_path("wellbehaved");
+    assert_eq!(
+        rt.load(&path).await.expect("first").source(),
+        LoadSource::Compiled
+    );
+    assert_eq!(
+        rt.load(&path).await.expect("second").source(),
+        LoadSource::Cache
+    );
+    // A new runtime (a restart) uses the cache too.
+    let rt2 = Runtime::new(options).expect("runtime");
+    assert_eq!(
+        rt2.load(&path).await.expect("restart").source(),
+        LoadSource::Cache
+    );
+    // Corrupt every artifact: it is ignored and the plugin compiled again.
+    for entry in std::fs::read_dir(cache.path()).expect("ls") {
+        std::fs::write(entry.expect("entry").path(), b"garbage").expect("corrupt");
+    }
+    let plugin = rt2.load(&path).await.expect("recompiled");
+    assert_eq!(plugin.source(), LoadSource::Compiled);
+    assert!(
+        plugin
+            .list_packages(&ctx("p", &[], &[]), query())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn inspect_describes_a_plugin() {
+    let rt = runtime();
+    let i = rt
+        .inspect(&fixture_path("wellbehaved"))
+        .await
+        .expect("inspect");
+    assert_eq!(i.metadata.name, "wellbehaved");
+    assert_eq!(i.contract_version.as_deref(), Some("0.1.0"));
+    assert!(
+        i.exports.iter().any(|e| e == "assay:plugin/product@0.1.0"),
+        "{:?}",
+        i.exports
+    );
+    assert!(
+        i.imports
+            .iter()
+            .any(|e| e.starts_with("assay:plugin/types@")),
+        "{:?}",
+        i.imports
+    );
+}
