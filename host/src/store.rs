@@ -49,7 +49,7 @@ pub use model::{
     OrderKind, OrderRef, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody, ResultRecorded,
     ResultRejection,
 };
-pub use sqlite::{SqliteOptions, SqliteStore, WriteStats};
+pub use sqlite::{SqliteOptions, SqliteStore, StoreReader, WriteStats};
 pub use state::{OrderState, OutboxState};
 pub use time::Timestamp;
 pub use view::{

@@ -121,14 +121,12 @@ pub async fn order(store: &dyn Store, id: &str) -> Result<Response<Body>, EdgeEr
     let found = match found {
         Some(f) => Some(f),
         None => {
-            let all = store
-                .list_orders(OrderFilter {
-                    limit: crate::store::MAX_LIST_LIMIT,
-                    ..Default::default()
-                })
-                .await
-                .map_err(internal)?;
-            match all.into_iter().find(|o| o.order_id == id) {
+            let filter = OrderFilter {
+                order_id: Some(id.to_owned()),
+                limit: 1,
+                ..Default::default()
+            };
+            match store.list_orders(filter).await.map_err(internal)?.first() {
                 Some(o) => store.get_order(o.id).await.map_err(internal)?,
                 None => None,
             }

@@ -327,5 +327,48 @@ impl Store for SqliteStore {
     }
 }
 
+/// Read-only access to a database another process (a serving host) owns: for operator tools
+/// such as `assay orders`. It takes no lock and cannot write.
+pub struct StoreReader {
+    readers: Readers,
+}
+
+impl StoreReader {
+    /// Opens the database at `path` read-only. A missing file, or one whose schema this build
+    /// does not know, is an error naming the path.
+    pub fn open(path: impl AsRef<Path>) -> Result<StoreReader, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.is_file() {
+            return Err(StoreError::Schema(format!(
+                "no database at {}",
+                path.display()
+            )));
+        }
+        let conn = schema::open_reader(&path)?;
+        let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version != SCHEMA_VERSION {
+            return Err(StoreError::Schema(format!(
+                "{} has schema version {version}; this build reads version {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        Ok(StoreReader {
+            readers: Readers::new(path, 1),
+        })
+    }
+
+    /// As [`Store::list_orders`].
+    pub async fn list_orders(&self, filter: OrderFilter) -> Result<Vec<OrderSummary>, StoreError> {
+        self.readers
+            .read(move |c| views::list_orders(c, &filter))
+            .await
+    }
+
+    /// As [`Store::get_order`].
+    pub async fn get_order(&self, id: OrderId) -> Result<Option<OrderDetail>, StoreError> {
+        self.readers.read(move |c| views::get_order(c, id)).await
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,8 @@ pub struct OrderFilter {
     pub state: Option<OrderState>,
     /// Only orders with an id below this one (the next page after the last id seen).
     pub before: Option<OrderId>,
+    /// Only the order with this StackOne order id.
+    pub order_id: Option<String>,
     /// At most this many (capped at [`MAX_LIST_LIMIT`]; 0 means the cap).
     pub limit: usize,
 }

@@ -74,10 +74,13 @@ pub fn list_orders(conn: &Connection, f: &OrderFilter) -> Result<Vec<OrderSummar
         .prepare_cached(&format!(
             "{SUMMARY}
              WHERE (?1 IS NULL OR o.product = ?1) AND (?2 IS NULL OR o.state = ?2)
-               AND (?3 IS NULL OR o.id < ?3)
+               AND (?3 IS NULL OR o.id < ?3) AND (?5 IS NULL OR o.stackone_order_id = ?5)
              ORDER BY o.id DESC LIMIT ?4"
         ))?
-        .query_map(params![f.product, f.state, f.before, limit], summary)?
+        .query_map(
+            params![f.product, f.state, f.before, limit, f.order_id],
+            summary,
+        )?
         .collect::<Result<_, _>>()?)
 }
 
