@@ -14,6 +14,9 @@
 //!   crate's doc says what it does and what the host must do about it.
 //! - [`fixtures`]: paths to the built fixture and example plugins, temporary plugin folders, and
 //!   [`fixtures::contract`], the settings and answers the fixtures promise.
+//! - [`harness`]: a whole deployment on loopback (host, StackOne emulator, demo vendor) with
+//!   fresh secrets, restartable on the same store.
 //! - `tests/main.rs`: the one integration-test binary, one module per subject.
 
 pub mod fixtures;
+pub mod harness;

@@ -2,4 +2,5 @@
 //! the `assay_tests` library (`tests/src/`).
 
 mod fixtures_built;
+mod pipeline;
 mod runtime;

@@ -1,0 +1,245 @@
+//! A whole deployment on loopback: the real host (embedded store, both example plugins), the
+//! StackOne emulator and the demo vendor, with fresh secrets. Tests drive it like StackOne
+//! and the vendor would.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use assay::app::Host;
+use assay::config::{Config, Overrides};
+use assay::demo::vendor::{DemoVendor, RunningVendor};
+use assay::emulator::{self, Emulator, OrderBuilder, OrderKind, OrderWebhook, RunningEmulator};
+use assay::secret::Secret;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+
+use crate::fixtures::{example_plugin_path, install_plugin};
+
+/// How long tests wait for something that should happen in well under a second.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The secrets of one deployment.
+#[derive(Clone)]
+pub struct Secrets {
+    /// StackOne's webhook signing secret, per product.
+    pub whsec: Secret,
+    /// The package-list API key StackOne sends.
+    pub package_key: Secret,
+    /// The StackOne API key the host delivers results with.
+    pub stackone_key: Secret,
+    /// The admin token.
+    pub admin: Secret,
+    /// The vendor API token.
+    pub vendor_token: Secret,
+    /// The vendor's callback signing secret.
+    pub vendor_secret: Secret,
+}
+
+/// A running deployment.
+pub struct Deployment {
+    /// The host.
+    pub host: Host,
+    /// StackOne.
+    pub stackone: RunningEmulator,
+    /// The vendor.
+    pub vendor: RunningVendor,
+    /// Secrets in use.
+    pub secrets: Secrets,
+    /// Store, plugins and configuration live here.
+    pub dir: TempDir,
+    config_text: String,
+}
+
+fn fresh(label: &str) -> Secret {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    Secret::new(format!("{label}-{}-{nanos}", std::process::id()))
+}
+
+impl Deployment {
+    /// Starts everything with both example products.
+    pub async fn start() -> Deployment {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts everything; `edit` may change the configuration text before it is loaded.
+    pub async fn start_with(edit: impl FnOnce(&mut String)) -> Deployment {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugins).expect("plugins dir");
+        for name in ["codetest", "backcheck"] {
+            install_plugin(&plugins, name, &example_plugin_path(name)).expect("install plugin");
+        }
+        let secrets = Secrets {
+            whsec: fresh("whsec"),
+            package_key: fresh("pk"),
+            stackone_key: fresh("so"),
+            admin: fresh("admin"),
+            vendor_token: fresh("vt"),
+            vendor_secret: fresh("vs"),
+        };
+        let vendor = DemoVendor::new(secrets.vendor_token.clone(), secrets.vendor_secret.clone())
+            .start()
+            .await
+            .expect("vendor");
+        let stackone = Emulator::new(vec![secrets.stackone_key.clone()])
+            .start()
+            .await
+            .expect("emulator");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind host");
+        let addr = listener.local_addr().expect("addr");
+        let mut config_text =
+            config_text(dir.path(), &stackone.base_url(), &vendor.base_url(), addr);
+        edit(&mut config_text);
+        let host = start_host(&config_text, dir.path(), &secrets, listener).await;
+        Deployment {
+            host,
+            stackone,
+            vendor,
+            secrets,
+            dir,
+            config_text,
+        }
+    }
+
+    /// The host's base URL.
+    pub fn url(&self) -> String {
+        self.host.base_url()
+    }
+
+    /// Stops the host and starts a new one on the same address, store and plugins, as after a
+    /// crash or a deploy.
+    pub async fn restart(mut self) -> Deployment {
+        let addr = self.host.addr();
+        self.host.shutdown().await;
+        let listener = TcpListener::bind(addr)
+            .await
+            .expect("rebind the same address");
+        self.host = start_host(&self.config_text, self.dir.path(), &self.secrets, listener).await;
+        self
+    }
+
+    /// An order webhook for `product`'s first package, as StackOne would send it.
+    pub async fn order(&self, product: &str, sequence: u64) -> OrderWebhook {
+        let kind = if product == "backcheck" {
+            OrderKind::BackgroundCheck
+        } else {
+            OrderKind::Assessment
+        };
+        let page = emulator::fetch_packages(
+            &self.url(),
+            product,
+            emulator::order::DEFAULT_ACCOUNT_ID,
+            emulator::order::DEFAULT_PROVIDER,
+            &self.secrets.package_key,
+            &self.secrets.whsec,
+        )
+        .await
+        .expect("packages");
+        let package = page.data.first().cloned().expect("a package");
+        OrderBuilder::new(kind, package)
+            .sequence(sequence)
+            .stackone_base_url(self.stackone.base_url())
+            .build()
+    }
+
+    /// Sends `webhook` as StackOne would; returns the host's status.
+    pub async fn send(&self, product: &str, webhook: &OrderWebhook) -> u16 {
+        self.stackone
+            .send_order(&self.url(), product, webhook, &self.secrets.whsec, None)
+            .await
+            .expect("send order")
+            .as_u16()
+    }
+
+    /// Waits until `check` holds, polling (the state lives in other tasks and processes).
+    pub async fn eventually<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(v) = check() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the async `check` yields a value.
+    pub async fn eventually_async<T, F, Fut>(&self, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The path of the store.
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("assay.db")
+    }
+}
+
+async fn start_host(
+    config_text: &str,
+    dir: &Path,
+    secrets: &Secrets,
+    listener: TcpListener,
+) -> Host {
+    let s = secrets.clone();
+    let env = move |name: &str| {
+        let v = match name {
+            "T_WHSEC" => &s.whsec,
+            "T_PKG" => &s.package_key,
+            "T_STACKONE" => &s.stackone_key,
+            "T_ADMIN" => &s.admin,
+            "T_VENDOR_TOKEN" => &s.vendor_token,
+            "T_VENDOR_SECRET" => &s.vendor_secret,
+            _ => return None,
+        };
+        Some(v.expose().to_owned())
+    };
+    let config = Config::from_str_with(
+        config_text,
+        &dir.join("config.toml"),
+        &Overrides::default(),
+        env,
+    )
+    .expect("test configuration");
+    Host::start(config, listener, None)
+        .await
+        .expect("host starts")
+}
+
+/// The configuration of a test deployment: both example products against the demo vendor.
+fn config_text(dir: &Path, stackone: &str, vendor: &str, host: SocketAddr) -> String {
+    let mut text = format!(
+        "[server]\nlisten = \"{host}\"\nmax_body_bytes = 65536\nadmin_token = \"env:T_ADMIN\"\n\
+         [store]\npath = \"{store}\"\n[stackone]\nbase_url = \"{stackone}\"\napi_key = \"env:T_STACKONE\"\n\
+         [plugins]\ndir = \"{plugins}\"\n",
+        store = dir.join("assay.db").display(),
+        plugins = dir.join("plugins").display(),
+    );
+    for (name, kind, extra) in [
+        ("codetest", "assessment", ""),
+        ("backcheck", "background_check", "poll_interval_s = 1\n"),
+    ] {
+        text.push_str(&format!(
+            "\n[products.{name}]\nplugin = \"{name}.wasm\"\nkind = \"{kind}\"\nwebhook_secrets = [\"env:T_WHSEC\"]\n\
+             package_list_keys = [\"env:T_PKG\"]\ncors_origins = [\"https://ats.example\"]\nallowed_hosts = [\"{vendor}\"]\n{extra}\
+             [products.{name}.settings]\nbase_url = \"{vendor}\"\napi_token = \"env:T_VENDOR_TOKEN\"\n\
+             webhook_secret = \"env:T_VENDOR_SECRET\"\ncallback_url = \"http://{host}/v1/products/{name}/callbacks/attempts\"\n"
+        ));
+    }
+    text
+}
