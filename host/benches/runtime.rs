@@ -1,0 +1,146 @@
+//! Plugin runtime benchmark: instantiate-and-call latency of `list-packages`, pooling vs
+//! on-demand allocation, and loading a plugin from the artifact cache vs compiling it.
+//!
+//! ```sh
+//! cargo bench -p assay --bench runtime --profile dev
+//! ```
+//!
+//! The plugin is `ASSAY_BENCH_PLUGIN` or the example `codetest` plugin built by the tests or
+//! the demo (`plugins/target/wasm32-wasip2/release/codetest.wasm`). It answers from its
+//! `packages` setting, so the figures are the sandbox's cost, not a vendor's.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use assay::runtime::types::PackageQuery;
+use assay::runtime::{ProductContext, Runtime, RuntimeOptions};
+use assay::secret::Secret;
+
+const CALLS: usize = 3000;
+const WARMUP: usize = 300;
+const LOADS: usize = 5;
+
+fn plugin_path() -> PathBuf {
+    std::env::var_os("ASSAY_BENCH_PLUGIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../plugins/target/wasm32-wasip2/release/codetest.wasm")
+        })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+async fn calls(pooling: bool, path: &Path) -> Vec<Duration> {
+    let runtime = Runtime::new(RuntimeOptions {
+        pooling,
+        cache_dir: None,
+    })
+    .expect("runtime");
+    let plugin = runtime.load(path).await.expect("plugin loads");
+    let mut ctx = ProductContext::new("bench");
+    let catalogue = r#"[{"id":"ct-rust","name":"Rust backend engineer","description":"90 minutes"},{"id":"ct-sql","name":"SQL fundamentals"}]"#;
+    ctx.settings = Arc::new(BTreeMap::from([(
+        "packages".to_owned(),
+        Secret::new(catalogue),
+    )]));
+    let query = || PackageQuery {
+        account_id: "456551489512493414".into(),
+        provider: Some("recruitee".into()),
+    };
+    for _ in 0..WARMUP {
+        plugin.list_packages(&ctx, query()).await.expect("call");
+    }
+    let mut times = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let t = Instant::now();
+        let packages = plugin.list_packages(&ctx, query()).await.expect("call");
+        times.push(t.elapsed());
+        assert_eq!(packages.len(), 2);
+    }
+    times.sort();
+    times
+}
+
+async fn loads(path: &Path) -> (Vec<Duration>, Vec<Duration>) {
+    let mut compiled = Vec::new();
+    let mut cached = Vec::new();
+    for _ in 0..LOADS {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = RuntimeOptions {
+            pooling: true,
+            cache_dir: Some(dir.path().to_owned()),
+        };
+        let runtime = Runtime::new(options.clone()).expect("runtime");
+        let t = Instant::now();
+        runtime.load(path).await.expect("compile");
+        compiled.push(t.elapsed());
+        // A new runtime, as after a restart: the artifact comes from the cache.
+        let runtime = Runtime::new(options).expect("runtime");
+        let t = Instant::now();
+        let plugin = runtime.load(path).await.expect("cached");
+        cached.push(t.elapsed());
+        assert_eq!(plugin.source(), assay::runtime::LoadSource::Cache);
+    }
+    compiled.sort();
+    cached.sort();
+    (compiled, cached)
+}
+
+fn main() {
+    let path = plugin_path();
+    if !path.is_file() {
+        eprintln!(
+            "{} not found: run `cargo test` or `cargo run -- demo` first, or set ASSAY_BENCH_PLUGIN",
+            path.display()
+        );
+        std::process::exit(2);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        println!("plugin: {}", path.display());
+        println!("\ninstantiate + list-packages, {CALLS} sequential calls after {WARMUP} warm-up");
+        println!(
+            "{:<12} {:>10} {:>10} {:>10} {:>10}",
+            "allocator", "p50", "p90", "p99", "mean"
+        );
+        for (label, pooling) in [("pooling", true), ("on-demand", false)] {
+            let t = calls(pooling, &path).await;
+            let mean = t.iter().sum::<Duration>() / t.len() as u32;
+            println!(
+                "{label:<12} {:>10} {:>10} {:>10} {:>10}",
+                us(percentile(&t, 0.5)),
+                us(percentile(&t, 0.9)),
+                us(percentile(&t, 0.99)),
+                us(mean)
+            );
+        }
+        let (compiled, cached) = loads(&path).await;
+        println!("\nloading the plugin ({LOADS} runs, median)");
+        println!(
+            "{:<24} {:>10}",
+            "fresh compile",
+            ms(percentile(&compiled, 0.5))
+        );
+        println!(
+            "{:<24} {:>10}",
+            "cached artifact",
+            ms(percentile(&cached, 0.5))
+        );
+    });
+}
