@@ -21,9 +21,30 @@ use crate::edge::Edge;
 use crate::http_server;
 use crate::products::{self, Products};
 use crate::relay::{Relay, Target, Targets};
+use crate::reload::{ConfigLoader, Reloader};
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::store::{SqliteStore, Store};
 use crate::{poller, worker::Worker};
+
+/// How to start a host beyond its configuration.
+pub struct HostOptions {
+    /// Renders `/metrics`; `None` when no recorder is installed.
+    pub metrics: Option<PrometheusHandle>,
+    /// The configuration file and how to load it again, for hot reload of the configuration.
+    pub config_source: Option<(std::path::PathBuf, ConfigLoader)>,
+    /// Watch the plugins folder (and the configuration, if given) and reload on changes.
+    pub watch: bool,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        Self {
+            metrics: None,
+            config_source: None,
+            watch: true,
+        }
+    }
+}
 
 /// A running host.
 pub struct Host {
@@ -47,8 +68,13 @@ impl Host {
     pub async fn start(
         config: Config,
         listener: TcpListener,
-        metrics: Option<PrometheusHandle>,
+        options: HostOptions,
     ) -> anyhow::Result<Host> {
+        let HostOptions {
+            metrics,
+            config_source,
+            watch,
+        } = options;
         let addr = listener
             .local_addr()
             .context("reading the listener's address")?;
@@ -109,6 +135,23 @@ impl Host {
             move |request, _peer| Arc::clone(&handler_edge).handle(request),
             until_stopped(),
         ));
+        if watch {
+            let reloader = Reloader {
+                runtime: Arc::clone(&runtime),
+                config: Arc::clone(&config),
+                products: products.clone(),
+                edge: Arc::clone(&edge),
+                loader: config_source,
+            };
+            match reloader.watch() {
+                Ok(watching) => {
+                    tasks.spawn(reloader.run(watching, until_stopped()));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "hot reload is off: the watcher could not start")
+                }
+            }
+        }
         tracing::info!(%addr, products = products.snapshot().products.len(), "assay is serving");
         Ok(Host {
             addr,

@@ -69,17 +69,21 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    /// Loads the configuration with these overrides and the process environment.
-    pub fn load(&self) -> anyhow::Result<Config> {
-        let overrides = Overrides {
+    /// The flags as configuration overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
             listen: self.listen,
             store_path: self.store.clone(),
             plugins_dir: self.plugins_dir.clone(),
             stackone_base_url: self.stackone_base_url.clone(),
             stackone_api_key: self.stackone_api_key.clone(),
             admin_token: self.admin_token.clone(),
-        };
-        Config::load(&self.config, &overrides, config::process_env)
+        }
+    }
+
+    /// Loads the configuration with these overrides and the process environment.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        Config::load(&self.config, &self.overrides(), config::process_env)
             .with_context(|| format!("loading the configuration {}", self.config.display()))
     }
 }

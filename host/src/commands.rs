@@ -5,11 +5,12 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use crate::app::Host;
+use crate::app::{Host, HostOptions};
 use crate::cli::{
     Cli, Command, ConfigArgs, EmulateArgs, OrdersCommand, PluginCommand, shutdown_signal,
 };
 use crate::emulator::{self, EmulateOptions, EmulatedProduct};
+use crate::reload;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::store::{OrderFilter, OrderId, StoreReader};
 use crate::telemetry;
@@ -31,8 +32,15 @@ async fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding {}", config.server.listen))?;
-    let metrics = telemetry::init_metrics();
-    let host = Host::start(config, listener, metrics).await?;
+    let options = HostOptions {
+        metrics: telemetry::init_metrics(),
+        config_source: Some((
+            args.config.clone(),
+            reload::config_loader(args.config.clone(), args.overrides()),
+        )),
+        watch: true,
+    };
+    let host = Host::start(config, listener, options).await?;
     host.run_until(shutdown_signal()).await;
     Ok(())
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use crate::app::Host;
+use crate::app::{Host, HostOptions};
 use crate::cli::{DemoArgs, shutdown_signal};
 use crate::config::{Config, Overrides};
 use crate::emulator::{self, EmulateOptions, EmulatedProduct, Emulator};
@@ -97,7 +97,15 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         env,
     )
     .context("the demo configuration")?;
-    let host = Host::start(config, host_listener, telemetry::init_metrics()).await?;
+    let host = Host::start(
+        config,
+        host_listener,
+        HostOptions {
+            metrics: telemetry::init_metrics(),
+            ..HostOptions::default()
+        },
+    )
+    .await?;
     println!(
         "Assay serving on {} (store {}, plugins {})",
         host.base_url(),

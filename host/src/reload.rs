@@ -46,6 +46,12 @@ pub fn config_loader(path: PathBuf, overrides: Overrides) -> ConfigLoader {
     Arc::new(move || Config::load(&path, &overrides, crate::config::process_env))
 }
 
+/// An active watch: dropping it stops the events.
+pub struct Watching {
+    _watcher: notify::RecommendedWatcher,
+    events: mpsc::UnboundedReceiver<PathBuf>,
+}
+
 /// What the reload task works on.
 pub struct Reloader {
     /// The runtime that compiles plugins.
@@ -62,9 +68,10 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Watches and reloads until `shutdown` completes.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> notify::Result<()> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    /// Starts watching the plugins folder, the configuration's folder and the folders of
+    /// secret files. Call it before serving, so no change made after start-up is missed.
+    pub fn watch(&self) -> notify::Result<Watching> {
+        let (tx, rx) = mpsc::unbounded_channel::<PathBuf>();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 if let Ok(event) = event {
@@ -87,7 +94,18 @@ impl Reloader {
             }
         }
         tracing::info!(dirs = ?watched, "watching for plugin and configuration changes");
+        Ok(Watching {
+            _watcher: watcher,
+            events: rx,
+        })
+    }
 
+    /// Reloads on the changes `watching` reports until `shutdown` completes.
+    pub async fn run(self, watching: Watching, shutdown: impl Future<Output = ()>) {
+        let Watching {
+            _watcher: watcher,
+            events: mut rx,
+        } = watching;
         let mut pending: HashMap<PathBuf, (Instant, Instant)> = HashMap::new();
         let mut ticker = tokio::time::interval(TICK);
         tokio::pin!(shutdown);
@@ -109,7 +127,6 @@ impl Reloader {
             }
         }
         drop(watcher);
-        Ok(())
     }
 
     fn relevant(&self, path: &Path) -> bool {

@@ -30,6 +30,15 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// Logging for tests: through the test runner's capture, so only failing tests show logs.
+pub fn init_test_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// Installs the global Prometheus recorder and returns the handle that renders it; `None` if
 /// a recorder is already installed.
 pub fn init_metrics() -> Option<PrometheusHandle> {

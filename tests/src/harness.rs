@@ -5,12 +5,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use assay::app::Host;
+use assay::app::{Host, HostOptions};
 use assay::config::{Config, Overrides};
 use assay::demo::vendor::{DemoVendor, RunningVendor};
 use assay::emulator::{self, Emulator, OrderBuilder, OrderKind, OrderWebhook, RunningEmulator};
+use assay::reload::ConfigLoader;
 use assay::secret::Secret;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -23,8 +25,10 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// The secrets of one deployment.
 #[derive(Clone)]
 pub struct Secrets {
-    /// StackOne's webhook signing secret, per product.
+    /// StackOne's webhook signing secret.
     pub whsec: Secret,
+    /// A second signing secret, for rotation (`env:T_WHSEC2`).
+    pub whsec2: Secret,
     /// The package-list API key StackOne sends.
     pub package_key: Secret,
     /// The StackOne API key the host delivers results with.
@@ -68,6 +72,8 @@ impl Deployment {
 
     /// Starts everything; `edit` may change the configuration text before it is loaded.
     pub async fn start_with(edit: impl FnOnce(&mut String)) -> Deployment {
+        // Logs show up for failing tests (the test runner captures them otherwise).
+        assay::telemetry::init_test_logging();
         let dir = tempfile::tempdir().expect("tempdir");
         let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins).expect("plugins dir");
@@ -76,6 +82,7 @@ impl Deployment {
         }
         let secrets = Secrets {
             whsec: fresh("whsec"),
+            whsec2: fresh("whsec2"),
             package_key: fresh("pk"),
             stackone_key: fresh("so"),
             admin: fresh("admin"),
@@ -184,6 +191,16 @@ impl Deployment {
         }
     }
 
+    /// The configuration file the host reads (and watches).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    /// The plugins folder the host watches.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
     /// The path of the store.
     pub fn store_path(&self) -> PathBuf {
         self.dir.path().join("assay.db")
@@ -196,10 +213,13 @@ async fn start_host(
     secrets: &Secrets,
     listener: TcpListener,
 ) -> Host {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, config_text).expect("write the configuration");
     let s = secrets.clone();
     let env = move |name: &str| {
         let v = match name {
             "T_WHSEC" => &s.whsec,
+            "T_WHSEC2" => &s.whsec2,
             "T_PKG" => &s.package_key,
             "T_STACKONE" => &s.stackone_key,
             "T_ADMIN" => &s.admin,
@@ -209,14 +229,16 @@ async fn start_host(
         };
         Some(v.expose().to_owned())
     };
-    let config = Config::from_str_with(
-        config_text,
-        &dir.join("config.toml"),
-        &Overrides::default(),
-        env,
-    )
-    .expect("test configuration");
-    Host::start(config, listener, None)
+    let config =
+        Config::load(&path, &Overrides::default(), env.clone()).expect("test configuration");
+    let loader_path = path.clone();
+    let loader: ConfigLoader =
+        Arc::new(move || Config::load(&loader_path, &Overrides::default(), env.clone()));
+    let options = HostOptions {
+        config_source: Some((path, loader)),
+        ..HostOptions::default()
+    };
+    Host::start(config, listener, options)
         .await
         .expect("host starts")
 }

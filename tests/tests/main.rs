@@ -3,4 +3,5 @@
 
 mod fixtures_built;
 mod pipeline;
+mod reload;
 mod runtime;

@@ -30,7 +30,13 @@ pub async fn readyz(products: &Products, store: &dyn Store) -> Result<Response<B
     let mut list = Vec::new();
     for (name, product) in &table.products {
         match &product.plugin {
-            Ok(_) => list.push(json!({"product": name, "plugin": product.plugin_label(), "generation": product.generation, "ready": true})),
+            Ok(_) => list.push(json!({
+                "product": name,
+                "plugin": product.plugin_label(),
+                "generation": product.generation,
+                "ready": true,
+                "last_reload_error": product.last_error,
+            })),
             Err(e) => {
                 problems.push(format!("product `{name}`: {e}"));
                 list.push(json!({"product": name, "ready": false, "error": e, "generation": product.generation}));
@@ -90,6 +96,7 @@ pub async fn status(products: &Products, store: &dyn Store) -> Result<Response<B
                 "plugin": p.plugin_label(),
                 "generation": p.generation,
                 "load_error": p.plugin.as_ref().err(),
+                "last_reload_error": p.last_error,
             })
         })
         .collect();
