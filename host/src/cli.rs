@@ -34,6 +34,9 @@ pub enum Command {
     /// The whole story on this machine: builds the example plugins, starts the host with an
     /// embedded store, the StackOne emulator and a demo vendor, and sends one order per product.
     Demo(DemoArgs),
+    /// The plugin author's loop: serve, rebuild each product's `source` crate when it changes,
+    /// and hot-swap the new plugin; results go to a local StackOne emulator.
+    Dev(ConfigArgs),
     /// Read the orders in the store (works while a host is serving).
     #[command(subcommand)]
     Orders(OrdersCommand),
@@ -69,6 +72,11 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
+    /// The configuration file as an absolute path, so the watcher recognises it.
+    pub fn config_path(&self) -> PathBuf {
+        std::path::absolute(&self.config).unwrap_or_else(|_| self.config.clone())
+    }
+
     /// The flags as configuration overrides.
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -83,7 +91,7 @@ impl ConfigArgs {
 
     /// Loads the configuration with these overrides and the process environment.
     pub fn load(&self) -> anyhow::Result<Config> {
-        Config::load(&self.config, &self.overrides(), config::process_env)
+        Config::load(&self.config_path(), &self.overrides(), config::process_env)
             .with_context(|| format!("loading the configuration {}", self.config.display()))
     }
 }

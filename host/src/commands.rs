@@ -22,6 +22,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(&args).await,
         Command::Emulate(args) => emulate(&args).await,
         Command::Demo(args) => crate::demo::run(&args).await,
+        Command::Dev(args) => crate::dev::run(&args).await,
         Command::Orders(cmd) => orders(cmd).await,
         Command::Plugin(PluginCommand::Inspect { file }) => inspect(&file).await,
     }
@@ -35,8 +36,8 @@ async fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
     let options = HostOptions {
         metrics: telemetry::init_metrics(),
         config_source: Some((
-            args.config.clone(),
-            reload::config_loader(args.config.clone(), args.overrides()),
+            args.config_path(),
+            reload::config_loader(args.config_path(), args.overrides()),
         )),
         watch: true,
     };

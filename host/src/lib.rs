@@ -22,6 +22,8 @@
 //! - [`runtime`]: the wasmtime plugin runtime: loading, sandboxed calls, outbound HTTP filter.
 //! - [`reload`]: hot reload of plugins and configuration.
 //! - [`plugin_build`]: building plugin crates and installing the `.wasm`.
+//! - [`demo`]: `assay demo`, the whole story on loopback, and the demo vendor.
+//! - [`dev`]: `assay dev`, the plugin author's rebuild-and-reload loop.
 //! - [`cli`], [`commands`]: the command line and what each subcommand does.
 //! - [`telemetry`]: logging and metrics set-up.
 //! - [`emulator`]: StackOne's side of the protocol, for the demo, `assay emulate` and the tests.
@@ -33,6 +35,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod dev;
 pub mod edge;
 pub mod emulator;
 pub mod http_server;

@@ -74,7 +74,9 @@ impl Reloader {
         let (tx, rx) = mpsc::unbounded_channel::<PathBuf>();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if let Ok(event) = event {
+                if let Ok(event) = event
+                    && changes_content(&event.kind)
+                {
                     for path in event.paths {
                         let _ = tx.send(path);
                     }
@@ -298,6 +300,21 @@ fn watch_dir(
     watcher.watch(dir, RecursiveMode::NonRecursive)?;
     watched.push(dir.to_path_buf());
     Ok(())
+}
+
+/// Whether an event may have changed a file's content or existence. Reads (the host loading a
+/// plugin, cargo checking sources) and metadata changes are not changes: reacting to them would
+/// loop.
+pub fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        _ => false,
+    }
 }
 
 /// Removes and returns the paths that have settled at `now`.
