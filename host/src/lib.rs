@@ -18,6 +18,7 @@
 //! - [`worker`]: runs `fulfil-order` for committed orders, with retries.
 //! - [`results`]: plugin results into the outbox.
 //! - [`poller`]: runs `poll-results` on each product's schedule.
+//! - [`claim_loop`]: the claim-and-run loop the worker and the relay share.
 //! - [`relay`]: the outbox relay that PATCHes results to StackOne.
 //! - [`runtime`]: the wasmtime plugin runtime: loading, sandboxed calls, outbound HTTP filter.
 //! - [`reload`]: hot reload of plugins and configuration.
@@ -31,6 +32,7 @@
 pub mod app;
 pub mod backoff;
 pub mod basic_auth;
+pub mod claim_loop;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -19,8 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
-use tokio::sync::{Notify, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::Notify;
 
 use crate::backoff::{DELIVERY_BACKOFF, parse_retry_after};
 use crate::basic_auth;
@@ -102,48 +101,28 @@ impl Relay {
 
     /// Delivers until `shutdown` completes; deliveries in flight then finish.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let permits = Arc::new(Semaphore::new(DELIVERY_CONCURRENCY));
-        let mut tasks = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            let free = permits.available_permits();
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
-                match self
-                    .store
-                    .claim_outbox(free, Timestamp::now(), DELIVERY_LEASE)
-                    .await
-                {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        tracing::error!(error = %e, "relay: cannot claim results from the store");
-                        Vec::new()
-                    }
+        let wake = Arc::clone(&self.wake);
+        let claimer = self.clone();
+        crate::claim_loop::run(
+            "relay",
+            DELIVERY_CONCURRENCY,
+            IDLE_POLL,
+            wake,
+            shutdown,
+            move |n| {
+                let store = Arc::clone(&claimer.store);
+                async move {
+                    store
+                        .claim_outbox(n, Timestamp::now(), DELIVERY_LEASE)
+                        .await
                 }
-            };
-            let idle = claimed.is_empty();
-            for row in claimed {
-                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                    break;
-                };
+            },
+            move |row| {
                 let relay = self.clone();
-                tasks.spawn(async move {
-                    relay.deliver(row).await;
-                    drop(permit);
-                });
-            }
-            while tasks.try_join_next().is_some() {}
-            if idle {
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = self.wake.notified() => {}
-                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                    () = tokio::time::sleep(IDLE_POLL) => {}
-                }
-            }
-        }
-        while tasks.join_next().await.is_some() {}
+                async move { relay.deliver(row).await }
+            },
+        )
+        .await;
     }
 
     /// Delivers one row and records the outcome.

@@ -16,8 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::Notify;
 
 use crate::backoff::FULFIL_BACKOFF;
 use crate::products::Products;
@@ -70,48 +69,28 @@ impl Worker {
 
     /// Fulfils orders until `shutdown` completes; calls in flight then finish.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let permits = Arc::new(Semaphore::new(FULFIL_CONCURRENCY));
-        let mut tasks = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            let free = permits.available_permits();
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
-                match self
-                    .store
-                    .claim_orders_for_fulfilment(free, Timestamp::now(), FULFIL_LEASE)
-                    .await
-                {
-                    Ok(orders) => orders,
-                    Err(e) => {
-                        tracing::error!(error = %e, "worker: cannot claim orders from the store");
-                        Vec::new()
-                    }
+        let wake = Arc::clone(&self.wake);
+        let claimer = self.clone();
+        crate::claim_loop::run(
+            "worker",
+            FULFIL_CONCURRENCY,
+            IDLE_POLL,
+            wake,
+            shutdown,
+            move |n| {
+                let store = Arc::clone(&claimer.store);
+                async move {
+                    store
+                        .claim_orders_for_fulfilment(n, Timestamp::now(), FULFIL_LEASE)
+                        .await
                 }
-            };
-            let idle = claimed.is_empty();
-            for order in claimed {
-                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                    break;
-                };
+            },
+            move |order| {
                 let worker = self.clone();
-                tasks.spawn(async move {
-                    worker.fulfil(order).await;
-                    drop(permit);
-                });
-            }
-            while tasks.try_join_next().is_some() {}
-            if idle {
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = self.wake.notified() => {}
-                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                    () = tokio::time::sleep(IDLE_POLL) => {}
-                }
-            }
-        }
-        while tasks.join_next().await.is_some() {}
+                async move { worker.fulfil(order).await }
+            },
+        )
+        .await;
     }
 
     async fn fulfil(&self, order: ClaimedOrder) {
