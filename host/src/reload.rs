@@ -32,11 +32,11 @@ use crate::products::{self, Product, ProductTable, Products};
 use crate::runtime::Runtime;
 
 /// How long a path must be quiet before it is handled.
-pub const SETTLE: Duration = Duration::from_millis(150);
+pub const SETTLE: Duration = Duration::from_millis(100);
 /// The longest a path waits under constant churn before it is handled anyway.
 pub const MAX_SETTLE: Duration = Duration::from_secs(2);
 /// How often pending paths are checked.
-const TICK: Duration = Duration::from_millis(25);
+const TICK: Duration = Duration::from_millis(10);
 
 /// Loads the configuration again; the closure carries the path, overrides and environment.
 pub type ConfigLoader = Arc<dyn Fn() -> Result<Config, crate::config::ConfigError> + Send + Sync>;
