@@ -108,7 +108,7 @@ impl EmulateOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum EmulateError {
     /// The emulated StackOne API could not listen.
-    #[error("the StackOne emulator could not listen on {addr}: {source}")]
+    #[error("the StackOne emulator could not listen on {addr}")]
     Listen {
         /// The address asked for.
         addr: SocketAddr,
@@ -117,7 +117,7 @@ pub enum EmulateError {
         source: io::Error,
     },
     /// A call to the host failed.
-    #[error("product {product}: {source}")]
+    #[error("product {product}")]
     Client {
         /// The product.
         product: String,

@@ -29,7 +29,7 @@ pub enum BuildError {
     #[error("the build did not produce {0}")]
     Missing(PathBuf),
     /// Copying into the plugins folder failed.
-    #[error("installing {path}: {source}")]
+    #[error("installing {path}")]
     Install {
         /// The destination.
         path: PathBuf,

@@ -26,7 +26,7 @@ pub enum ClientError {
     #[error("invalid host base URL {0:?}")]
     BadUrl(String),
     /// The request did not complete (connection refused, timeout, ...).
-    #[error("request to {url} failed: {source}")]
+    #[error("request to {url} failed")]
     Http {
         /// The URL called, without its query (which may hold a token).
         url: String,
@@ -45,7 +45,7 @@ pub enum ClientError {
         body: String,
     },
     /// The package list is not JSON.
-    #[error("{url} answered a package list that is not JSON: {source}")]
+    #[error("{url} answered a package list that is not JSON")]
     NotJson {
         /// The URL called.
         url: String,

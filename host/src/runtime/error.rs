@@ -9,7 +9,7 @@ use super::types::PluginError;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("{path}: cannot read the file: {source}")]
+    #[error("{path}: cannot read the file")]
     Read {
         /// The file.
         path: PathBuf,
