@@ -18,7 +18,13 @@ use assay::runtime::types::PackageQuery;
 use assay::runtime::{ProductContext, Runtime, RuntimeOptions};
 use assay::secret::Secret;
 
-const CALLS: usize = 3000;
+/// Calls measured per allocator; `ASSAY_BENCH_CALLS` overrides it (e.g. for profiling).
+fn calls_count() -> usize {
+    std::env::var("ASSAY_BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
+}
 const WARMUP: usize = 300;
 const LOADS: usize = 5;
 
@@ -63,8 +69,8 @@ async fn calls(pooling: bool, path: &Path) -> Vec<Duration> {
     for _ in 0..WARMUP {
         plugin.list_packages(&ctx, query()).await.expect("call");
     }
-    let mut times = Vec::with_capacity(CALLS);
-    for _ in 0..CALLS {
+    let mut times = Vec::with_capacity(calls_count());
+    for _ in 0..calls_count() {
         let t = Instant::now();
         let packages = plugin.list_packages(&ctx, query()).await.expect("call");
         times.push(t.elapsed());
@@ -114,7 +120,10 @@ fn main() {
         .expect("tokio");
     rt.block_on(async {
         println!("plugin: {}", path.display());
-        println!("\ninstantiate + list-packages, {CALLS} sequential calls after {WARMUP} warm-up");
+        println!(
+            "\ninstantiate + list-packages, {} sequential calls after {WARMUP} warm-up",
+            calls_count()
+        );
         println!(
             "{:<12} {:>10} {:>10} {:>10} {:>10}",
             "allocator", "p50", "p90", "p99", "mean"
