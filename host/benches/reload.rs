@@ -1,7 +1,7 @@
 //! Hot reload and start-up benchmark.
 //!
 //! ```sh
-//! cargo bench -p assay --bench reload --profile dev
+//! cargo bench -p assay --bench reload
 //! ```
 //!
 //! Prints (1) the time from renaming a new `.wasm` into the plugins folder to the first

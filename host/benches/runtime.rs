@@ -2,7 +2,7 @@
 //! on-demand allocation, and loading a plugin from the artifact cache vs compiling it.
 //!
 //! ```sh
-//! cargo bench -p assay --bench runtime --profile dev
+//! cargo bench -p assay --bench runtime
 //! ```
 //!
 //! The plugin is `ASSAY_BENCH_PLUGIN` or the example `codetest` plugin built by the tests or
