@@ -322,3 +322,32 @@ async fn inspect_describes_a_plugin() {
         i.imports
     );
 }
+
+#[tokio::test]
+async fn every_call_gets_a_fresh_instance() {
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("wellbehaved")).await.expect("loads");
+    for _ in 0..5 {
+        let req = assay::runtime::types::CallbackRequest {
+            method: "POST".into(),
+            path: "".into(),
+            query: None,
+            headers: vec![],
+            body: vec![],
+        };
+        let out = plugin
+            .handle_callback(&ctx("fresh", &[], &[]), req)
+            .await
+            .expect("answers");
+        let calls = out
+            .response
+            .headers
+            .iter()
+            .find(|h| h.name == contract::WELLBEHAVED_CALLS_HEADER)
+            .expect("header");
+        assert_eq!(
+            calls.value, b"1",
+            "no state survives from one call to the next"
+        );
+    }
+}
