@@ -158,8 +158,8 @@ fn check_contract(path: &Path, exports: &[String], imports: &[String]) -> Result
     Err(LoadError::Exports {
         path: path.to_owned(),
         reason: format!(
-            "no `{PRODUCT_EXPORT}` export; is it built for the `assay:plugin/plugin` world? \
-             (exports: {})",
+            "it has no such export; is it built for the `assay:plugin/plugin` world? \
+             (its exports: {})",
             list(exports)
         ),
     })

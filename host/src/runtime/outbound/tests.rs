@@ -298,6 +298,9 @@ async fn a_refused_request_is_http_request_denied() {
         product: Arc::from("p"),
         allowed: Arc::from(vec![entry("https://api.vendor.example")]),
     };
+    // The plugin cannot choose the Host header: it would send a request for another site to
+    // an allowed address (domain fronting).
+    assert!(hooks.is_forbidden_header(&http::header::HOST));
     for u in ["https://evil.example/", "http://127.0.0.1:9/"] {
         let fut = hooks.send_request(request(u), None, Box::new(async { Ok(()) }));
         let err = match Box::into_pin(fut).await {
