@@ -5,9 +5,12 @@
 //! cargo bench -p assay --bench runtime
 //! ```
 //!
-//! The plugin is `ASSAY_BENCH_PLUGIN` or the example `codetest` plugin built by the tests or
-//! the demo (`plugins/target/wasm32-wasip2/release/codetest.wasm`). It answers from its
-//! `packages` setting, so the figures are the sandbox's cost, not a vendor's.
+//! The plugin is `ASSAY_BENCH_PLUGIN`, or the example `codetest` plugin from the drop folder
+//! (`plugins/codetest.wasm`) or as the tests and the demo build it
+//! (`plugins/target/wasm32-wasip2/release/codetest.wasm`). Its settings are
+//! `ASSAY_BENCH_SETTINGS`, a JSON object of strings, by default a two-package catalogue in
+//! codetest's `packages` setting: the plugin answers from it, so the figures are the sandbox's
+//! cost, not a vendor's.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,12 +32,29 @@ const WARMUP: usize = 300;
 const LOADS: usize = 5;
 
 fn plugin_path() -> PathBuf {
-    std::env::var_os("ASSAY_BENCH_PLUGIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../plugins/target/wasm32-wasip2/release/codetest.wasm")
-        })
+    if let Some(p) = std::env::var_os("ASSAY_BENCH_PLUGIN") {
+        return PathBuf::from(p);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dropped = root.join("plugins/codetest.wasm");
+    if dropped.is_file() {
+        return dropped;
+    }
+    root.join("plugins/target/wasm32-wasip2/release/codetest.wasm")
+}
+
+/// The catalogue codetest answers `list-packages` from.
+const DEFAULT_CATALOGUE: &str = r#"[{"id":"ct-rust","name":"Rust backend engineer","description":"90 minutes"},{"id":"ct-sql","name":"SQL fundamentals"}]"#;
+
+fn settings() -> BTreeMap<String, Secret> {
+    match std::env::var("ASSAY_BENCH_SETTINGS") {
+        Ok(json) => {
+            let map: BTreeMap<String, String> = serde_json::from_str(&json)
+                .expect("ASSAY_BENCH_SETTINGS: a JSON object of strings");
+            map.into_iter().map(|(k, v)| (k, Secret::new(v))).collect()
+        }
+        Err(_) => BTreeMap::from([("packages".to_owned(), Secret::new(DEFAULT_CATALOGUE))]),
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -57,15 +77,16 @@ async fn calls(pooling: bool, path: &Path) -> Vec<Duration> {
     .expect("runtime");
     let plugin = runtime.load(path).await.expect("plugin loads");
     let mut ctx = ProductContext::new("bench");
-    let catalogue = r#"[{"id":"ct-rust","name":"Rust backend engineer","description":"90 minutes"},{"id":"ct-sql","name":"SQL fundamentals"}]"#;
-    ctx.settings = Arc::new(BTreeMap::from([(
-        "packages".to_owned(),
-        Secret::new(catalogue),
-    )]));
+    ctx.settings = Arc::new(settings());
     let query = || PackageQuery {
         account_id: "456551489512493414".into(),
         provider: Some("recruitee".into()),
     };
+    let expected = plugin
+        .list_packages(&ctx, query())
+        .await
+        .expect("call")
+        .len();
     for _ in 0..WARMUP {
         plugin.list_packages(&ctx, query()).await.expect("call");
     }
@@ -74,7 +95,7 @@ async fn calls(pooling: bool, path: &Path) -> Vec<Duration> {
         let t = Instant::now();
         let packages = plugin.list_packages(&ctx, query()).await.expect("call");
         times.push(t.elapsed());
-        assert_eq!(packages.len(), 2);
+        assert_eq!(packages.len(), expected);
     }
     times.sort();
     times

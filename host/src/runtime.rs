@@ -15,33 +15,44 @@
 //! - `bindings`: the one `bindgen!` of the contract.
 //! - `engine`: the engine and its epoch ticker.
 //! - `cache`: compiled artifacts on disk.
+//! - `loader`: checking, compiling and linking a plugin file.
+//! - `inspect`: describing a plugin file.
 //! - `state`: what a call's store holds, and the `assay:plugin/host` imports.
+//! - `capture`: the plugin's stdout and stderr.
 //! - `plugin`: a loaded plugin and its calls.
+//! - `answer_size`: how big an answer is.
 //! - [`outbound`]: the outbound HTTP filter.
 //! - `error`: load and call errors.
 
+mod answer_size;
 mod bindings;
 mod cache;
+mod capture;
 mod engine;
 mod error;
+mod inspect;
+mod loader;
 pub mod outbound;
 mod plugin;
 mod state;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{HasSelf, Linker};
 
+pub use answer_size::MAX_PLUGIN_ERROR_MESSAGE;
 pub use cache::LoadSource;
-pub use engine::{EPOCH_TICK, POOL_INSTANCES};
+pub use capture::MAX_STDIO_BYTES;
+pub use engine::{EPOCH_TICK, POOL_INSTANCES, POOL_MAX_MEMORY};
 pub use error::{CallError, CallErrorKind, LoadError};
-pub use outbound::AllowedHost;
-pub use plugin::Plugin;
+pub use inspect::Inspection;
+pub use outbound::{AllowedHost, AllowedHostError};
+pub use plugin::{DEADLINE_GRACE, MAX_TRAP_MESSAGE, Plugin};
+pub use state::{MAX_LOG_FIELD_CHARS, MAX_LOG_FIELDS, MAX_LOG_MESSAGE};
 
 use crate::secret::Secret;
 
@@ -56,8 +67,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MEMORY_LIMIT: u64 = 64 * 1024 * 1024;
 /// The deadline of the `metadata` call made while loading.
 pub const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+/// The WIT package of the plugin contract.
+pub const CONTRACT_PACKAGE: &str = "assay:plugin";
+/// The version of the plugin contract this host speaks (`wit/plugin.wit`).
+pub const CONTRACT_VERSION: &str = "0.1.0";
 /// The export every plugin must have, with the contract version the host speaks.
 pub const PRODUCT_EXPORT: &str = "assay:plugin/product@0.1.0";
+/// The largest answer (approximate bytes of text and data) the host accepts from one call.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
 /// What every call of one product runs with.
 #[derive(Debug, Clone)]
@@ -152,189 +169,11 @@ impl Runtime {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
-
-    /// Loads and validates the plugin at `path`.
-    pub async fn load(&self, path: &Path) -> Result<Arc<Plugin>, LoadError> {
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|source| LoadError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-        self.load_bytes(path, bytes).await
-    }
-
-    /// Loads and validates a plugin from its bytes; `path` names it in errors.
-    pub async fn load_bytes(&self, path: &Path, bytes: Vec<u8>) -> Result<Arc<Plugin>, LoadError> {
-        check_header(path, &bytes)?;
-        let content_hash: [u8; 32] = Sha256::digest(&bytes).into();
-        let engine = self.engine.clone();
-        let cache = self.cache.clone();
-        let compiled = tokio::task::spawn_blocking(move || match cache {
-            Some(cache) => cache.load_or_compile(&engine, &content_hash, &bytes),
-            None => Component::new(&engine, &bytes).map(|c| (c, LoadSource::Compiled)),
-        })
-        .await
-        .map_err(|e| LoadError::Compile {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let (component, source) = compiled.map_err(|e| LoadError::Compile {
-            path: path.to_owned(),
-            reason: format!("{e:#}"),
-        })?;
-        self.link(path, component, content_hash, source).await
-    }
-
-    async fn link(
-        &self,
-        path: &Path,
-        component: Component,
-        content_hash: [u8; 32],
-        source: LoadSource,
-    ) -> Result<Arc<Plugin>, LoadError> {
-        let exports_product = component
-            .component_type()
-            .exports(&self.engine)
-            .any(|(name, _)| name == PRODUCT_EXPORT);
-        if !exports_product {
-            let found: Vec<String> = component
-                .component_type()
-                .exports(&self.engine)
-                .map(|(n, _)| n.to_owned())
-                .collect();
-            return Err(LoadError::Exports {
-                path: path.to_owned(),
-                reason: format!("no `{PRODUCT_EXPORT}` export (exports: {})", list(&found)),
-            });
-        }
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Imports {
-                path: path.to_owned(),
-                reason: format!("{e:#}"),
-            })?;
-        let pre = bindings::PluginPre::new(pre).map_err(|e| LoadError::Exports {
-            path: path.to_owned(),
-            reason: format!("{e:#}"),
-        })?;
-        let mut plugin = Plugin {
-            pre,
-            metadata: types::PluginMetadata {
-                name: String::new(),
-                version: String::new(),
-                description: String::new(),
-                kinds: vec![],
-            },
-            label: Arc::from("unloaded"),
-            content_hash,
-            path: path.to_owned(),
-            source,
-            component,
-        };
-        let mut ctx = ProductContext::new("(loading)");
-        ctx.timeout = METADATA_TIMEOUT;
-        let metadata_error = |reason: String| LoadError::Metadata {
-            path: path.to_owned(),
-            reason,
-        };
-        let (mut store, instance) = plugin
-            .instantiate(&ctx)
-            .await
-            .map_err(|e| metadata_error(e.to_string()))?;
-        let metadata = tokio::time::timeout(
-            METADATA_TIMEOUT,
-            instance.assay_plugin_product().call_metadata(&mut store),
-        )
-        .await
-        .map_err(|_| metadata_error("`metadata` did not return in time".into()))?
-        .map_err(|e| metadata_error(format!("`metadata` failed: {e:#}")))?;
-        if metadata.name.trim().is_empty() {
-            return Err(metadata_error("the name is empty".into()));
-        }
-        if metadata.kinds.is_empty() {
-            return Err(metadata_error("the plugin serves no order kind".into()));
-        }
-        plugin.label = Arc::from(format!("{}@{}", metadata.name, metadata.version));
-        plugin.metadata = metadata;
-        Ok(Arc::new(plugin))
-    }
-}
-
-/// A plugin's description for `assay plugin inspect`.
-#[derive(Debug, Clone)]
-pub struct Inspection {
-    /// What the plugin says about itself.
-    pub metadata: types::PluginMetadata,
-    /// The `assay:plugin` contract version it was built against.
-    pub contract_version: Option<String>,
-    /// The component's exports.
-    pub exports: Vec<String>,
-    /// The component's imports.
-    pub imports: Vec<String>,
-    /// SHA-256 of the file, hex.
-    pub sha256: String,
-}
-
-impl Runtime {
-    /// Loads `path` fully (as serving would) and describes it.
-    pub async fn inspect(&self, path: &Path) -> Result<Inspection, LoadError> {
-        let plugin = self.load(path).await?;
-        let ty = plugin.component().component_type();
-        let exports: Vec<String> = ty
-            .exports(&self.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
-        let imports: Vec<String> = ty
-            .imports(&self.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
-        let contract_version = exports.iter().chain(imports.iter()).find_map(|n| {
-            n.strip_prefix("assay:plugin/")
-                .and_then(|rest| rest.split_once('@'))
-                .map(|(_, v)| v.to_owned())
-        });
-        Ok(Inspection {
-            metadata: plugin.metadata().clone(),
-            contract_version,
-            exports,
-            imports,
-            sha256: hex::encode(plugin.content_hash()),
-        })
-    }
 }
 
 /// wasmtime has its own error type; the glue code speaks anyhow.
 fn wasm_error(e: wasmtime::Error) -> anyhow::Error {
     anyhow::anyhow!("{e:#}")
-}
-
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_owned()
-    } else {
-        items.join(", ")
-    }
-}
-
-/// Refuses files that are not components before handing them to the compiler, with a message
-/// a plugin author can act on.
-fn check_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
-    let not = |reason: &str| LoadError::NotAComponent {
-        path: path.to_owned(),
-        reason: reason.to_owned(),
-    };
-    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        return Err(not("the file is not WebAssembly"));
-    }
-    match &bytes[4..8] {
-        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
-        [0x01, 0x00, 0x00, 0x00] => Err(not(
-            "it is a core WebAssembly module; build the plugin for the wasm32-wasip2 target",
-        )),
-        _ => Err(not("unknown WebAssembly version")),
-    }
 }
 
 impl From<types::OrderKind> for crate::order_kind::OrderKind {

@@ -9,10 +9,14 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 /// How often the engine's epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
-/// Instances the pooling allocator keeps slots for (concurrent plugin calls).
+/// Instances the pooling allocator keeps slots for (concurrent plugin calls). Plugin calls
+/// mostly wait on vendor APIs, so a 2-core host runs far more at once than it has cores; past
+/// this many, instantiation fails and the call is retried later.
 pub const POOL_INSTANCES: u32 = 256;
-/// The largest linear memory a pooled instance may grow to; per-product limits are lower.
-pub const POOL_MAX_MEMORY: usize = 4 << 30;
+/// The largest linear memory a pooled instance may grow to: the largest memory limit the
+/// configuration accepts (`products.NAME.memory_limit_mb`). Slots are only reserved address
+/// space; each call's own limit is enforced by its store's limiter.
+pub const POOL_MAX_MEMORY: usize = (*crate::config::MEMORY_LIMIT_MB_RANGE.end() as usize) << 20;
 
 /// Builds the engine: component model, async, epoch interruption, copy-on-write memory
 /// images, and the pooling allocator when `pooling` is set.

@@ -41,6 +41,19 @@ pub enum LoadError {
         /// Which import.
         reason: String,
     },
+    /// The component was built against another version of the `assay:plugin` contract.
+    #[error(
+        "{path}: the plugin was built against assay:plugin@{found}; this host speaks \
+         assay:plugin@{supported}: rebuild it with the matching SDK"
+    )]
+    ContractVersion {
+        /// The file.
+        path: PathBuf,
+        /// The contract version the plugin uses.
+        found: String,
+        /// The contract version the host speaks.
+        supported: &'static str,
+    },
     /// The component lacks the product export or one of its functions.
     #[error(
         "{path}: the component does not export `assay:plugin/product@0.1.0` completely: {reason}"
@@ -91,6 +104,14 @@ pub enum CallErrorKind {
     /// A fresh instance could not be created.
     #[error("could not instantiate the plugin: {0}")]
     Instantiate(String),
+    /// The plugin returned more than the host accepts from one call.
+    #[error("the plugin's answer is too large: about {size} bytes, the limit is {limit}")]
+    AnswerTooLarge {
+        /// The answer's approximate size in bytes.
+        size: usize,
+        /// The limit ([`super::MAX_ANSWER_BYTES`]).
+        limit: usize,
+    },
 }
 
 impl CallError {
@@ -116,7 +137,8 @@ impl CallError {
             CallErrorKind::Trap(_)
             | CallErrorKind::Timeout(_)
             | CallErrorKind::MemoryLimit(_)
-            | CallErrorKind::Instantiate(_) => true,
+            | CallErrorKind::Instantiate(_)
+            | CallErrorKind::AnswerTooLarge { .. } => true,
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, UpdateDeadline};
 
+use super::answer_size::{AnswerSize, truncate_at_char, truncate_plugin_error};
 use super::bindings::{Plugin as Bindings, PluginPre};
 use super::error::{CallError, CallErrorKind};
 use super::outbound::Outbound;
@@ -15,7 +16,11 @@ use super::types::{
     CallbackOutcome, CallbackRequest, Fulfilment, Order, OrderResult, Package, PackageQuery,
     PendingOrder, PluginError, PluginMetadata,
 };
-use super::{LoadSource, ProductContext};
+use super::{LoadSource, MAX_ANSWER_BYTES, ProductContext};
+
+/// Longest trap or instantiation message kept in a [`CallError`] (a wasm backtrace can be
+/// long).
+pub const MAX_TRAP_MESSAGE: usize = 2048;
 
 /// Extra time the outer timeout gives the epoch deadline before it gives up on the call.
 pub const DEADLINE_GRACE: Duration = Duration::from_millis(250);
@@ -81,6 +86,21 @@ impl Plugin {
     /// The compiled component (for inspection).
     pub fn component(&self) -> &wasmtime::component::Component {
         &self.component
+    }
+
+    /// `metadata`, in a fresh instance like every call (loading calls it once).
+    pub(super) async fn metadata_call(
+        &self,
+        ctx: &ProductContext,
+    ) -> Result<PluginMetadata, CallError> {
+        let (mut store, instance) = self.instantiate(ctx).await?;
+        let called = tokio::time::timeout(
+            ctx.timeout + DEADLINE_GRACE,
+            instance.assay_plugin_product().call_metadata(&mut store),
+        )
+        .await
+        .map(|r| r.map(Ok));
+        self.finish(ctx, &store, called)
     }
 
     /// `list-packages`.
@@ -185,7 +205,7 @@ impl Plugin {
         }
     }
 
-    fn finish<T>(
+    fn finish<T: AnswerSize>(
         &self,
         ctx: &ProductContext,
         store: &Store<StoreState>,
@@ -193,8 +213,23 @@ impl Plugin {
     ) -> Result<T, CallError> {
         store.data().flush_stdio();
         match called {
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(plugin_error))) => Err(self.error(ctx, CallErrorKind::Plugin(plugin_error))),
+            Ok(Ok(Ok(value))) => {
+                let size = value.answer_size();
+                if size > MAX_ANSWER_BYTES {
+                    return Err(self.error(
+                        ctx,
+                        CallErrorKind::AnswerTooLarge {
+                            size,
+                            limit: MAX_ANSWER_BYTES,
+                        },
+                    ));
+                }
+                Ok(value)
+            }
+            Ok(Ok(Err(plugin_error))) => Err(self.error(
+                ctx,
+                CallErrorKind::Plugin(truncate_plugin_error(plugin_error)),
+            )),
             Ok(Err(e)) => Err(self.error(ctx, classify(&e, store, ctx, "call"))),
             Err(_) => Err(self.error(ctx, CallErrorKind::Timeout(ctx.timeout))),
         }
@@ -225,9 +260,7 @@ fn classify(
         return CallErrorKind::MemoryLimit(ctx.memory_limit_bytes);
     }
     let mut text = format!("{e:#}");
-    if text.len() > 2048 {
-        text.truncate(2048);
-    }
+    truncate_at_char(&mut text, MAX_TRAP_MESSAGE);
     if stage == "instantiate" {
         CallErrorKind::Instantiate(text)
     } else {

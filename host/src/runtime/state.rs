@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::answer_size::truncate_at_char;
 use super::bindings::assay::plugin::host::{Host, LogLevel};
+use super::capture::OutputCapture;
 use super::outbound::Outbound;
 use crate::secret::Secret;
 
@@ -18,8 +19,8 @@ use crate::secret::Secret;
 pub const MAX_LOG_MESSAGE: usize = 4096;
 /// Most fields kept on one plugin log line.
 pub const MAX_LOG_FIELDS: usize = 32;
-/// Most bytes of stdout and of stderr kept from one call.
-pub const MAX_STDIO_BYTES: usize = 64 * 1024;
+/// Longest field name or value kept on a plugin log line; longer ones are cut.
+pub const MAX_LOG_FIELD_CHARS: usize = 1024;
 
 /// The per-call state of a plugin's store.
 pub struct StoreState {
@@ -33,8 +34,8 @@ pub struct StoreState {
     /// `name@version` of the plugin, for log lines.
     plugin: Arc<str>,
     settings: Arc<BTreeMap<String, Secret>>,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: OutputCapture,
+    stderr: OutputCapture,
 }
 
 impl StoreState {
@@ -47,8 +48,8 @@ impl StoreState {
         hooks: Outbound,
         memory_limit: u64,
     ) -> Self {
-        let stdout = MemoryOutputPipe::new(MAX_STDIO_BYTES);
-        let stderr = MemoryOutputPipe::new(MAX_STDIO_BYTES);
+        let stdout = OutputCapture::new();
+        let stderr = OutputCapture::new();
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -92,10 +93,17 @@ impl StoreState {
 
     /// Writes what the plugin printed to stdout/stderr to the debug log.
     pub fn flush_stdio(&self) {
-        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
-            let bytes = pipe.contents();
+        for (stream, capture) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let (bytes, dropped) = capture.take();
             if !bytes.is_empty() {
-                tracing::debug!(product = %self.product, plugin = %self.plugin, stream, output = %String::from_utf8_lossy(&bytes), "plugin output");
+                tracing::debug!(
+                    product = %self.product,
+                    plugin = %self.plugin,
+                    stream,
+                    dropped_bytes = dropped,
+                    output = %String::from_utf8_lossy(&bytes),
+                    "plugin output"
+                );
             }
         }
     }
@@ -170,21 +178,7 @@ impl Host for StoreState {
         message: String,
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
-        let mut message = message;
-        if message.len() > MAX_LOG_MESSAGE {
-            let mut cut = MAX_LOG_MESSAGE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
-        let fields: Vec<String> = fields
-            .iter()
-            .take(MAX_LOG_FIELDS)
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let fields = fields.join(" ");
+        let (message, fields) = bounded_log(message, fields);
         let (product, plugin) = (&*self.product, &*self.plugin);
         match level {
             LogLevel::Trace => tracing::trace!(product, plugin, fields, "{message}"),
@@ -202,5 +196,57 @@ impl Host for StoreState {
 
     fn setting_keys(&mut self) -> wasmtime::Result<Vec<String>> {
         Ok(self.settings.keys().cloned().collect())
+    }
+}
+
+/// A plugin's log line cut to the limits: the message to [`MAX_LOG_MESSAGE`] bytes, at most
+/// [`MAX_LOG_FIELDS`] fields of at most [`MAX_LOG_FIELD_CHARS`] bytes each, rendered as
+/// `key=value` pairs (a field count beyond the limit is noted).
+fn bounded_log(mut message: String, fields: Vec<(String, String)>) -> (String, String) {
+    truncate_at_char(&mut message, MAX_LOG_MESSAGE);
+    let total = fields.len();
+    let mut rendered: Vec<String> = fields
+        .into_iter()
+        .take(MAX_LOG_FIELDS)
+        .map(|(mut k, mut v)| {
+            truncate_at_char(&mut k, MAX_LOG_FIELD_CHARS);
+            truncate_at_char(&mut v, MAX_LOG_FIELD_CHARS);
+            format!("{k}={v}")
+        })
+        .collect();
+    if total > MAX_LOG_FIELDS {
+        rendered.push(format!("(+{} more fields)", total - MAX_LOG_FIELDS));
+    }
+    (message, rendered.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_and_many_fields_are_cut() {
+        let fields: Vec<(String, String)> = (0..MAX_LOG_FIELDS + 5)
+            .map(|i| (format!("k{i}"), "v".repeat(MAX_LOG_FIELD_CHARS * 2)))
+            .collect();
+        let (message, rendered) = bounded_log("m".repeat(MAX_LOG_MESSAGE * 3), fields);
+        assert!(message.len() <= MAX_LOG_MESSAGE + '…'.len_utf8());
+        assert_eq!(rendered.matches('=').count(), MAX_LOG_FIELDS);
+        assert!(
+            rendered.ends_with("(+5 more fields)"),
+            "{}",
+            &rendered[rendered.len() - 40..]
+        );
+        let longest = rendered.split(' ').map(str::len).max().unwrap_or(0);
+        assert!(longest <= 2 * (MAX_LOG_FIELD_CHARS + '…'.len_utf8()) + 1);
+    }
+
+    #[test]
+    fn short_lines_pass_unchanged() {
+        let (message, rendered) = bounded_log("hello".into(), vec![("order".into(), "o-1".into())]);
+        assert_eq!(
+            (message.as_str(), rendered.as_str()),
+            ("hello", "order=o-1")
+        );
     }
 }

@@ -1,0 +1,47 @@
+//! `assay plugin inspect`: what a plugin file is and what it says about itself.
+
+use std::path::Path;
+
+use super::loader::contract_version;
+use super::{LoadError, Runtime, types};
+
+/// A plugin's description for `assay plugin inspect`.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// What the plugin says about itself.
+    pub metadata: types::PluginMetadata,
+    /// The `assay:plugin` contract version it was built against.
+    pub contract_version: Option<String>,
+    /// The component's exports.
+    pub exports: Vec<String>,
+    /// The component's imports.
+    pub imports: Vec<String>,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+}
+
+impl Runtime {
+    /// Loads `path` fully (as serving would, so whatever would stop it serving is the error)
+    /// and describes it.
+    pub async fn inspect(&self, path: &Path) -> Result<Inspection, LoadError> {
+        let plugin = self.load(path).await?;
+        let ty = plugin.component().component_type();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let contract_version =
+            contract_version(exports.iter().chain(&imports).map(String::as_str)).map(str::to_owned);
+        Ok(Inspection {
+            metadata: plugin.metadata().clone(),
+            contract_version,
+            exports,
+            imports,
+            sha256: hex::encode(plugin.content_hash()),
+        })
+    }
+}
