@@ -7,10 +7,11 @@
 //!
 //! The plugin is `ASSAY_BENCH_PLUGIN`, or the example `codetest` plugin from the drop folder
 //! (`plugins/codetest.wasm`) or as the tests and the demo build it
-//! (`plugins/target/wasm32-wasip2/release/codetest.wasm`). Its settings are
-//! `ASSAY_BENCH_SETTINGS`, a JSON object of strings, by default a two-package catalogue in
-//! codetest's `packages` setting: the plugin answers from it, so the figures are the sandbox's
-//! cost, not a vendor's.
+//! (`plugins/target/wasm32-wasip2/release/codetest.wasm`), else the `wellbehaved` test
+//! fixture (`tests/fixtures/target/wasm32-wasip2/release/fixture_wellbehaved.wasm`). Its
+//! settings are `ASSAY_BENCH_SETTINGS`, a JSON object of strings, by default a two-package
+//! catalogue in codetest's `packages` setting: the plugin answers from it, so the figures are
+//! the sandbox's cost, not a vendor's.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,7 +41,12 @@ fn plugin_path() -> PathBuf {
     if dropped.is_file() {
         return dropped;
     }
-    root.join("plugins/target/wasm32-wasip2/release/codetest.wasm")
+    let built = root.join("plugins/target/wasm32-wasip2/release/codetest.wasm");
+    if built.is_file() {
+        return built;
+    }
+    // The minimal test plugin, as the integration tests build it; it ignores the settings.
+    root.join("tests/fixtures/target/wasm32-wasip2/release/fixture_wellbehaved.wasm")
 }
 
 /// The catalogue codetest answers `list-packages` from.
