@@ -94,7 +94,13 @@ CREATE TABLE dead_letters (
     created_at  INTEGER NOT NULL
 );
 CREATE INDEX dead_letters_by_order ON dead_letters (order_id);
-"#];
+"#,
+    // 2: `assay orders show <StackOne order id>` looks orders up without knowing the
+    // product; the (product, stackone_order_id) unique index cannot serve that.
+    r#"
+CREATE INDEX orders_by_stackone_order_id ON orders (stackone_order_id);
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
