@@ -142,6 +142,9 @@ pub enum OrdersCommand {
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Show one order: its events, results and dead letters.
     Show {
@@ -150,6 +153,9 @@ pub enum OrdersCommand {
         config: ConfigArgs,
         /// Assay's order number or StackOne's order id.
         id: String,
+        /// Print JSON (with the webhook envelopes) instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -12,7 +12,7 @@ use crate::cli::{
 use crate::emulator::{self, EmulateOptions, EmulatedProduct};
 use crate::reload;
 use crate::runtime::{Runtime, RuntimeOptions};
-use crate::store::{OrderFilter, OrderId, StoreReader};
+use crate::store::{OrderDetail, OrderFilter, OrderId, SqliteStore, StoreReader, render};
 use crate::telemetry;
 
 /// Runs the parsed command line.
@@ -92,51 +92,69 @@ pub fn emulator_kind(kind: crate::order_kind::OrderKind) -> emulator::OrderKind 
 }
 
 async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
-    let (config, show) = match &cmd {
-        OrdersCommand::List { config, .. } => (config, None),
-        OrdersCommand::Show { config, id } => (config, Some(id.clone())),
+    let config = match &cmd {
+        OrdersCommand::List { config, .. } | OrdersCommand::Show { config, .. } => config,
     };
     let path = store_path(config)?;
-    let reader = StoreReader::open(&path)
+    let reader = SqliteStore::open_read_only(&path)
         .with_context(|| format!("reading the store {}", path.display()))?;
-    let mut out = std::io::stdout().lock();
-    match (cmd, show) {
-        (OrdersCommand::List { product, limit, .. }, _) => {
-            let orders = reader
-                .list_orders(OrderFilter {
-                    product,
-                    limit,
-                    ..Default::default()
-                })
-                .await?;
-            writeln!(out, "{}", render_orders(&orders))?;
-        }
-        (OrdersCommand::Show { .. }, Some(id)) => {
-            let by_number = match id.parse::<i64>() {
-                Ok(n) => reader.get_order(OrderId(n)).await?,
-                Err(_) => None,
+    let text = match cmd {
+        OrdersCommand::List {
+            product,
+            limit,
+            json,
+            ..
+        } => {
+            let filter = OrderFilter {
+                product,
+                limit,
+                ..Default::default()
             };
-            let detail = match by_number {
-                Some(d) => Some(d),
-                None => match reader
-                    .list_orders(OrderFilter {
-                        order_id: Some(id.clone()),
-                        limit: 1,
-                        ..Default::default()
-                    })
-                    .await?
-                    .first()
-                {
-                    Some(o) => reader.get_order(o.id).await?,
-                    None => None,
-                },
-            };
-            let detail = detail.with_context(|| format!("no order {id} in {}", path.display()))?;
-            writeln!(out, "{}", serde_json::to_string_pretty(&detail)?)?;
+            let orders = reader.list_orders(filter).await?;
+            if json {
+                serde_json::to_string_pretty(&orders)? + "\n"
+            } else {
+                render::order_table(&orders)
+            }
         }
-        (OrdersCommand::Show { .. }, None) => unreachable!("show always has an id"),
-    }
+        OrdersCommand::Show { id, json, .. } => {
+            let detail = find_order(&reader, &id).await?;
+            if json {
+                serde_json::to_string_pretty(&detail)? + "\n"
+            } else {
+                render::order_detail(&detail)
+            }
+        }
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(())
+}
+
+/// The order `id` names: Assay's order number, or else StackOne's order id (which must name
+/// one order across products).
+async fn find_order(reader: &StoreReader, id: &str) -> anyhow::Result<OrderDetail> {
+    if let Ok(n) = id.parse::<i64>()
+        && let Some(detail) = reader.get_order(OrderId(n)).await?
+    {
+        return Ok(detail);
+    }
+    let filter = OrderFilter {
+        order_id: Some(id.to_owned()),
+        limit: 10,
+        ..Default::default()
+    };
+    let matches = reader.list_orders(filter).await?;
+    match matches.as_slice() {
+        [] => anyhow::bail!("no order {id} in {}", reader.path().display()),
+        [one] => reader
+            .get_order(one.id)
+            .await?
+            .with_context(|| format!("order {} vanished from {}", one.id, reader.path().display())),
+        several => anyhow::bail!(
+            "StackOne order id {id} names orders of several products; show one by its ID:\n{}",
+            render::order_table(several).trim_end()
+        ),
+    }
 }
 
 /// The store's path from the configuration file, without resolving its secrets (the operator
@@ -161,50 +179,6 @@ fn store_path(args: &ConfigArgs) -> anyhow::Result<std::path::PathBuf> {
         .unwrap_or(crate::config::DEFAULT_STORE_PATH);
     let base = args.config.parent().unwrap_or(std::path::Path::new("."));
     Ok(base.join(configured))
-}
-
-/// A plain-text table of orders.
-pub fn render_orders(orders: &[crate::store::OrderSummary]) -> String {
-    let mut rows = vec![[
-        "#".to_owned(),
-        "product".into(),
-        "StackOne order".into(),
-        "state".into(),
-        "candidate".into(),
-        "external id".into(),
-        "last result".into(),
-    ]];
-    for o in orders {
-        rows.push([
-            o.id.to_string(),
-            o.product.clone(),
-            o.order_id.clone(),
-            serde_json::to_value(o.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            o.candidate_label.clone().unwrap_or_default(),
-            o.external_id.clone().unwrap_or_default(),
-            o.last_result.clone().unwrap_or_default(),
-        ]);
-    }
-    let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut text = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        text.push_str(line.join("  ").trim_end());
-        text.push('\n');
-    }
-    if orders.is_empty() {
-        text.push_str("(no orders)\n");
-    }
-    text
 }
 
 async fn inspect(file: &std::path::Path) -> anyhow::Result<()> {

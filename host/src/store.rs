@@ -23,6 +23,9 @@
 //!   delivered row is never claimed again. A relay that crashes after StackOne accepted a
 //!   PATCH but before [`Store::outbox_delivered`] sends it once more on restart: the PATCH is
 //!   idempotent, so "exactly once" holds from the store's point of view.
+//! - Operator tools read a database a host is serving from through [`StoreReader`]
+//!   ([`SqliteStore::open_read_only`]: no lock, no writes); [`render`] turns what it reads
+//!   into text for `assay orders`.
 //!
 //! # Why boxed futures
 //!
@@ -38,6 +41,7 @@ use std::time::Duration;
 
 mod error;
 mod model;
+pub mod render;
 pub mod sqlite;
 pub mod state;
 mod time;

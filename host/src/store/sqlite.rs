@@ -3,6 +3,7 @@
 //! - `writer`: one thread owns the write connection and commits queued requests in
 //!   batches, one fsync per batch.
 //! - `reader`: read-only connections for views and polling, so they never wait on it.
+//! - `store_reader`: [`StoreReader`], the lock-free read-only view for operator tools.
 //! - `schema`: pragmas and versioned migrations.
 //! - `ingest`, `orders`, `outbox`, `views`: the SQL of each concern.
 //!
@@ -24,10 +25,12 @@ mod outbox;
 mod reader;
 mod schema;
 mod sql_types;
+mod store_reader;
 mod views;
 mod writer;
 
 pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use store_reader::StoreReader;
 pub use writer::{WRITE_QUEUE_CAPACITY, WriteStats};
 
 use super::{
@@ -127,6 +130,12 @@ impl SqliteStore {
     /// The writer's counters: how many requests took how many commits.
     pub fn write_stats(&self) -> WriteStats {
         self.writer.stats()
+    }
+
+    /// Opens the database at `path` for reading only, taking no lock: see [`StoreReader`].
+    /// This is how operator tools read a database a serving host owns.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<StoreReader, StoreError> {
+        StoreReader::open(path)
     }
 }
 
@@ -324,49 +333,6 @@ impl Store for SqliteStore {
 
     fn outbox_backlog(&self) -> StoreFuture<'_, OutboxBacklog> {
         Box::pin(self.readers.read(views::outbox_backlog))
-    }
-}
-
-/// Read-only access to a database another process (a serving host) owns: for operator tools
-/// such as `assay orders`. It takes no lock and cannot write.
-pub struct StoreReader {
-    readers: Readers,
-}
-
-impl StoreReader {
-    /// Opens the database at `path` read-only. A missing file, or one whose schema this build
-    /// does not know, is an error naming the path.
-    pub fn open(path: impl AsRef<Path>) -> Result<StoreReader, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        if !path.is_file() {
-            return Err(StoreError::Schema(format!(
-                "no database at {}",
-                path.display()
-            )));
-        }
-        let conn = schema::open_reader(&path)?;
-        let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version != SCHEMA_VERSION {
-            return Err(StoreError::Schema(format!(
-                "{} has schema version {version}; this build reads version {SCHEMA_VERSION}",
-                path.display()
-            )));
-        }
-        Ok(StoreReader {
-            readers: Readers::new(path, 1),
-        })
-    }
-
-    /// As [`Store::list_orders`].
-    pub async fn list_orders(&self, filter: OrderFilter) -> Result<Vec<OrderSummary>, StoreError> {
-        self.readers
-            .read(move |c| views::list_orders(c, &filter))
-            .await
-    }
-
-    /// As [`Store::get_order`].
-    pub async fn get_order(&self, id: OrderId) -> Result<Option<OrderDetail>, StoreError> {
-        self.readers.read(move |c| views::get_order(c, id)).await
     }
 }
 

@@ -18,7 +18,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// Times are milliseconds since the Unix epoch. `next_attempt_at` NULL means "due now",
 /// which keeps new rows due regardless of clock skew between hosts.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE orders (
     id                INTEGER PRIMARY KEY,
     product           TEXT    NOT NULL,
@@ -94,7 +95,13 @@ CREATE TABLE dead_letters (
     created_at  INTEGER NOT NULL
 );
 CREATE INDEX dead_letters_by_order ON dead_letters (order_id);
-"#];
+"#,
+    // 2: `assay orders show <StackOne order id>` looks orders up without knowing the
+    // product; the (product, stackone_order_id) unique index cannot serve that.
+    r#"
+CREATE INDEX orders_by_stackone_order_id ON orders (stackone_order_id);
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -186,5 +193,46 @@ mod tests {
         }
         let err = open_writer(&path).expect_err("newer schema must be refused");
         assert!(matches!(err, StoreError::Schema(_)), "{err}");
+    }
+
+    #[test]
+    fn migrates_a_version_1_database_keeping_its_orders() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("assay.db");
+        {
+            let conn = Connection::open(&path).expect("raw open");
+            conn.execute_batch(MIGRATIONS[0]).expect("version 1 schema");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version 1");
+            conn.execute(
+                "INSERT INTO orders (product, stackone_order_id, kind, account_id, order_json,
+                     state, created_at, updated_at)
+                 VALUES ('codetest', 'o1', 'assessment', 'acct', '{}', 'received', 1, 1)",
+                [],
+            )
+            .expect("a version 1 order");
+        }
+        let conn = open_writer(&path).expect("migrating open");
+        let v: u32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("user_version");
+        assert_eq!((v, SCHEMA_VERSION), (2, 2));
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master
+                 WHERE type = 'index' AND name = 'orders_by_stackone_order_id'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("index lookup");
+        assert_eq!(indexed, 1);
+        let id: String = conn
+            .query_row(
+                "SELECT stackone_order_id FROM orders WHERE stackone_order_id = 'o1'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("the version 1 order survives");
+        assert_eq!(id, "o1");
     }
 }

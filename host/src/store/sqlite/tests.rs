@@ -17,6 +17,7 @@ use crate::store::{
 mod crash;
 mod fulfilment;
 mod outbox;
+mod read_only;
 
 pub const PRODUCT: &str = "codetest";
 pub const LEASE: Duration = Duration::from_secs(30);

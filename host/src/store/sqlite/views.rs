@@ -1,6 +1,6 @@
 //! Read paths: polling input and operator views. Run on read-only connections.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use crate::store::{
     DeadLetterRecord, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter, OrderId, OrderSummary,
@@ -70,18 +70,47 @@ pub fn list_orders(conn: &Connection, f: &OrderFilter) -> Result<Vec<OrderSummar
         0 => MAX_LIST_LIMIT,
         n => n.min(MAX_LIST_LIMIT),
     };
+    let (sql, mut args) = list_query(f);
+    args.push(&limit);
     Ok(conn
-        .prepare_cached(&format!(
-            "{SUMMARY}
-             WHERE (?1 IS NULL OR o.product = ?1) AND (?2 IS NULL OR o.state = ?2)
-               AND (?3 IS NULL OR o.id < ?3) AND (?5 IS NULL OR o.stackone_order_id = ?5)
-             ORDER BY o.id DESC LIMIT ?4"
-        ))?
-        .query_map(
-            params![f.product, f.state, f.before, limit, f.order_id],
-            summary,
-        )?
+        .prepare_cached(&sql)?
+        .query_map(&args[..], summary)?
         .collect::<Result<_, _>>()?)
+}
+
+/// The SQL and arguments of [`list_orders`], all but the limit (its last parameter).
+///
+/// Only the filters given become conditions: `?1 IS NULL OR col = ?1` would be correct, but
+/// SQLite cannot use an index for it, and the lookup by StackOne order id must not scan every
+/// order. That makes at most 16 shapes of statement, each cached after first use.
+pub(super) fn list_query(f: &OrderFilter) -> (String, Vec<&dyn ToSql>) {
+    let mut conditions = Vec::new();
+    let mut args: Vec<&dyn ToSql> = Vec::new();
+    if let Some(product) = &f.product {
+        conditions.push("o.product = ?");
+        args.push(product);
+    }
+    if let Some(state) = &f.state {
+        conditions.push("o.state = ?");
+        args.push(state);
+    }
+    if let Some(before) = &f.before {
+        conditions.push("o.id < ?");
+        args.push(before);
+    }
+    if let Some(order_id) = &f.order_id {
+        conditions.push("o.stackone_order_id = ?");
+        args.push(order_id);
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    (
+        format!("{SUMMARY}{filter} ORDER BY o.id DESC LIMIT ?"),
+        args,
+    )
 }
 
 /// One order with its events, results and dead letters.
@@ -167,4 +196,50 @@ pub fn outbox_backlog(conn: &Connection) -> Result<OutboxBacklog, StoreError> {
                 oldest_created_at: r.get(1)?,
             })
         })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{OrderState, sqlite::schema};
+
+    /// SQLite's plan for listing with `f`, one line per step.
+    fn plan(conn: &Connection, f: &OrderFilter) -> String {
+        let (sql, mut args) = list_query(f);
+        let limit = 10;
+        args.push(&limit);
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare");
+        let lines: Vec<String> = stmt
+            .query_map(&args[..], |r| r.get::<_, String>(3))
+            .expect("explain")
+            .collect::<Result<_, _>>()
+            .expect("plan rows");
+        lines.join("\n")
+    }
+
+    #[test]
+    fn filters_use_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = schema::open_writer(&dir.path().join("assay.db")).expect("open");
+        let by_order_id = OrderFilter {
+            order_id: Some("o1".into()),
+            ..OrderFilter::default()
+        };
+        let p = plan(&conn, &by_order_id);
+        assert!(p.contains("orders_by_stackone_order_id"), "{p}");
+        let with_product = OrderFilter {
+            product: Some("codetest".into()),
+            ..by_order_id
+        };
+        let p = plan(&conn, &with_product);
+        assert!(p.contains("SEARCH o USING INDEX"), "{p}");
+        let by_state = OrderFilter {
+            state: Some(OrderState::Failed),
+            ..OrderFilter::default()
+        };
+        let p = plan(&conn, &by_state);
+        assert!(p.contains("orders_by_state"), "{p}");
+    }
 }
