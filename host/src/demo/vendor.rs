@@ -391,16 +391,20 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// The body as a JSON object, or the 400 to answer.
-    fn json_body(&self) -> Result<Value, Response<Body>> {
-        match serde_json::from_slice::<Value>(self.body) {
-            Ok(v) if v.is_object() => Ok(v),
-            _ => Err(reply(
-                StatusCode::BAD_REQUEST,
-                &json!({"error": "the body must be a JSON object"}),
-            )),
-        }
+    /// The body as a JSON object, if it is one.
+    fn json_object(&self) -> Option<Value> {
+        serde_json::from_slice::<Value>(self.body)
+            .ok()
+            .filter(Value::is_object)
     }
+}
+
+/// The answer to a create call whose body is not a JSON object.
+fn not_an_object() -> Response<Body> {
+    reply(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": "the body must be a JSON object"}),
+    )
 }
 
 /// The body of a recorded call: JSON if it parses, else the text.

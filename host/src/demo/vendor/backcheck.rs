@@ -29,7 +29,7 @@ use http::{Method, Response, StatusCode};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Call, field, now, reply};
+use super::{Call, field, not_an_object, now, reply};
 use crate::http_server::Body;
 
 /// Every status a BackCheck check can have. A new check is `pending`.
@@ -45,24 +45,37 @@ pub const CHECK_STATUSES: [&str; 8] = [
 ];
 /// The statuses of a check that is still being worked on: no report yet.
 pub const OPEN_CHECK_STATUSES: [&str; 3] = ["pending", "in_progress", "processing"];
-/// BackCheck's packages, as `(id, name, description, checks as (id, name))`.
-pub const PACKAGES: [(&str, &str, &str, &[(&str, &str)]); 2] = [
-    (
-        "bc-standard",
-        "Standard screening",
-        "Identity, criminal record and employment history",
-        &[
+/// A package of BackCheck's catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct PackageSpec {
+    /// The package id.
+    pub id: &'static str,
+    /// Its name.
+    pub name: &'static str,
+    /// Its description.
+    pub description: &'static str,
+    /// The checks it runs, as `(id, name)`.
+    pub checks: &'static [(&'static str, &'static str)],
+}
+
+/// BackCheck's packages.
+pub const PACKAGES: [PackageSpec; 2] = [
+    PackageSpec {
+        id: "bc-standard",
+        name: "Standard screening",
+        description: "Identity, criminal record and employment history",
+        checks: &[
             ("identity", "Identity"),
             ("criminal", "Criminal record"),
             ("employment", "Employment history"),
         ],
-    ),
-    (
-        "bc-basic",
-        "Basic screening",
-        "Identity and criminal record",
-        &[("identity", "Identity"), ("criminal", "Criminal record")],
-    ),
+    },
+    PackageSpec {
+        id: "bc-basic",
+        name: "Basic screening",
+        description: "Identity and criminal record",
+        checks: &[("identity", "Identity"), ("criminal", "Criminal record")],
+    },
 ];
 
 /// A background check BackCheck runs.
@@ -119,12 +132,13 @@ pub(super) fn route(checks: &mut Vec<Check>, call: &Call<'_>) -> Option<Response
         (&Method::GET, ["v1", "packages"]) => {
             let packages: Vec<Value> = PACKAGES
                 .iter()
-                .map(|(id, name, description, tests)| {
-                    let tests: Vec<Value> = tests
+                .map(|p| {
+                    let checks: Vec<Value> = p
+                        .checks
                         .iter()
                         .map(|(id, name)| json!({"id": id, "name": name}))
                         .collect();
-                    json!({"id": id, "name": name, "description": description, "checks": tests})
+                    json!({"id": p.id, "name": p.name, "description": p.description, "checks": checks})
                 })
                 .collect();
             reply(StatusCode::OK, &json!({ "packages": packages }))
@@ -142,9 +156,8 @@ pub(super) fn route(checks: &mut Vec<Check>, call: &Call<'_>) -> Option<Response
 }
 
 fn create(checks: &mut Vec<Check>, call: &Call<'_>) -> Response<Body> {
-    let body = match call.json_body() {
-        Ok(b) => b,
-        Err(response) => return response,
+    let Some(body) = call.json_object() else {
+        return not_an_object();
     };
     let (Some(package_id), Some(reference), Some(email)) = (
         field(&body, "/package_id"),
@@ -162,7 +175,7 @@ fn create(checks: &mut Vec<Check>, call: &Call<'_>) -> Response<Body> {
     }) {
         return reply(StatusCode::OK, &existing.answer());
     }
-    if !PACKAGES.iter().any(|(id, ..)| *id == package_id) {
+    if !PACKAGES.iter().any(|p| p.id == package_id) {
         return reply(
             StatusCode::NOT_FOUND,
             &json!({"error": format!("no package {package_id}")}),

@@ -37,7 +37,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{Call, field, now, reply};
+use super::{Call, field, not_an_object, now, reply};
 use crate::http_server::Body;
 use crate::secret::Secret;
 
@@ -45,20 +45,33 @@ use crate::secret::Secret;
 pub const CODETEST_SIGNATURE_HEADER: &str = "x-codetest-signature";
 /// The event CodeTest sends when a candidate submits.
 pub const ATTEMPT_COMPLETED: &str = "attempt.completed";
-/// CodeTest's tests, as `(id, title, description, minutes)`.
-pub const TESTS: [(&str, &str, &str, u32); 2] = [
-    (
-        "ct-rust",
-        "Rust backend engineer",
-        "90 minutes: async services, error handling, testing",
-        90,
-    ),
-    (
-        "ct-sql",
-        "SQL fundamentals",
-        "30 minutes: joins, aggregates, indexes",
-        30,
-    ),
+/// A test of CodeTest's catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct TestSpec {
+    /// The test id.
+    pub id: &'static str,
+    /// Its title.
+    pub title: &'static str,
+    /// Its description.
+    pub description: &'static str,
+    /// How long it takes, in minutes.
+    pub duration_minutes: u32,
+}
+
+/// CodeTest's tests.
+pub const TESTS: [TestSpec; 2] = [
+    TestSpec {
+        id: "ct-rust",
+        title: "Rust backend engineer",
+        description: "90 minutes: async services, error handling, testing",
+        duration_minutes: 90,
+    },
+    TestSpec {
+        id: "ct-sql",
+        title: "SQL fundamentals",
+        description: "30 minutes: joins, aggregates, indexes",
+        duration_minutes: 30,
+    },
 ];
 
 /// An invitation CodeTest sent to a candidate.
@@ -148,8 +161,9 @@ pub(super) fn route(
         (&Method::GET, ["api", "tests"]) => {
             let tests: Vec<Value> = TESTS
                 .iter()
-                .map(|(id, title, description, minutes)| {
-                    json!({"id": id, "title": title, "description": description, "duration_minutes": minutes})
+                .map(|t| {
+                    json!({"id": t.id, "title": t.title, "description": t.description,
+                           "duration_minutes": t.duration_minutes})
                 })
                 .collect();
             reply(StatusCode::OK, &json!({ "tests": tests }))
@@ -169,9 +183,8 @@ pub(super) fn route(
 }
 
 fn create(invitations: &mut Vec<Invitation>, call: &Call<'_>, base: &str) -> Response<Body> {
-    let body = match call.json_body() {
-        Ok(b) => b,
-        Err(response) => return response,
+    let Some(body) = call.json_object() else {
+        return not_an_object();
     };
     let (Some(test_id), Some(reference), Some(email), Some(callback_url)) = (
         field(&body, "/test_id"),
@@ -190,7 +203,7 @@ fn create(invitations: &mut Vec<Invitation>, call: &Call<'_>, base: &str) -> Res
     }) {
         return reply(StatusCode::OK, &existing.answer());
     }
-    if !TESTS.iter().any(|(id, ..)| *id == test_id) {
+    if !TESTS.iter().any(|t| t.id == test_id) {
         return reply(
             StatusCode::NOT_FOUND,
             &json!({"error": format!("no test {test_id}")}),

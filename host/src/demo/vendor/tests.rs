@@ -72,7 +72,7 @@ async fn the_api_needs_the_token_but_pages_do_not() {
     assert_eq!(page.status(), 200);
     let (status, _, tests) = call(&vendor, Method::GET, "/api/tests", None, None).await;
     assert_eq!(status, 200);
-    assert_eq!(tests["tests"][0]["id"], codetest::TESTS[0].0);
+    assert_eq!(tests["tests"][0]["id"], codetest::TESTS[0].id);
     assert_eq!(vendor.api_calls(), 1);
 }
 
