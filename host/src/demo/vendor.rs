@@ -28,6 +28,7 @@
 //!   the signed `attempt.completed` event to the invitation's `callback_url` and returns the
 //!   HTTP status the host answered ([`DemoVendor::send_attempt_event`] can sign it wrongly);
 //! - [`DemoVendor::set_check_status`] moves a check along; the next poll sees it;
+//!   [`DemoVendor::push_check_status`] also pushes the change to the check's `callback_url`;
 //! - [`DemoVendor::fail_next`] makes the next API calls answer an error status.
 //!
 //! ```ignore
@@ -55,7 +56,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use self::backcheck::Check;
+pub use self::backcheck::{BACKCHECK_SIGNATURE_HEADER, Check};
 pub use self::codetest::{CODETEST_SIGNATURE_HEADER, CallbackSignature, Invitation};
 use crate::http_server::{self, Body};
 use crate::secret::Secret;
@@ -275,7 +276,7 @@ impl DemoVendor {
         signature: CallbackSignature,
     ) -> anyhow::Result<StatusCode> {
         let base = self.base();
-        let (callback_url, body) = {
+        let (url, event) = {
             let state = lock(&self.inner.state);
             let invitation = state
                 .invitations
@@ -287,16 +288,9 @@ impl DemoVendor {
                 invitation.completion_event(score, max_score, &base),
             )
         };
-        let body = body.to_string();
-        let mut request = self
-            .inner
-            .client
-            .post(&callback_url)
-            .header(header::CONTENT_TYPE, "application/json");
-        if let Some(sig) = signature.header_value(&self.inner.webhook_secret, body.as_bytes()) {
-            request = request.header(CODETEST_SIGNATURE_HEADER, sig);
-        }
-        let status = request.body(body).send().await?.status();
+        let status = self
+            .post_signed(&url, CODETEST_SIGNATURE_HEADER, &event, signature)
+            .await?;
         let mut state = lock(&self.inner.state);
         if let Some(invitation) = state.invitations.iter_mut().find(|i| i.id == id) {
             invitation.callback_statuses.push(status.as_u16());
@@ -305,6 +299,64 @@ impl DemoVendor {
             }
         }
         Ok(status)
+    }
+
+    /// Moves check `id` to `status` like [`DemoVendor::set_check_status`], then pushes the
+    /// signed `check.updated` event to the check's `callback_url` and returns the status the
+    /// host answered (recorded in [`Check::callback_statuses`]). Errors when there is no such
+    /// check, it was created without a `callback_url`, or the host cannot be reached.
+    pub async fn push_check_status(
+        &self,
+        id: &str,
+        status: &str,
+        signature: CallbackSignature,
+    ) -> anyhow::Result<StatusCode> {
+        let base = self.base();
+        let (url, event) = {
+            let mut state = lock(&self.inner.state);
+            let check = state
+                .checks
+                .iter_mut()
+                .find(|c| c.id == id)
+                .ok_or_else(|| anyhow::anyhow!("the demo vendor has no check {id}"))?;
+            let url = check
+                .callback_url
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("check {id} was created without a callback_url"))?;
+            check.move_to(status, &base);
+            (url, check.update_event())
+        };
+        let answer = self
+            .post_signed(&url, BACKCHECK_SIGNATURE_HEADER, &event, signature)
+            .await?;
+        if let Some(check) = lock(&self.inner.state)
+            .checks
+            .iter_mut()
+            .find(|c| c.id == id)
+        {
+            check.callback_statuses.push(answer.as_u16());
+        }
+        Ok(answer)
+    }
+
+    /// POSTs `event` to `url`, signed in `signature_header` as `signature` says.
+    async fn post_signed(
+        &self,
+        url: &str,
+        signature_header: &str,
+        event: &Value,
+        signature: CallbackSignature,
+    ) -> anyhow::Result<StatusCode> {
+        let body = event.to_string();
+        let mut request = self
+            .inner
+            .client
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(sig) = signature.header_value(&self.inner.webhook_secret, body.as_bytes()) {
+            request = request.header(signature_header, sig);
+        }
+        Ok(request.body(body).send().await?.status())
     }
 
     fn base(&self) -> String {

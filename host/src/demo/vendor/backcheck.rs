@@ -23,7 +23,15 @@
 //!  "report_url": "http://…/reports/chk-1", "completed_at": "2026-…Z"}
 //! ```
 //! `status` is one of [`CHECK_STATUSES`]; `report_url` and `completed_at` are `null` until the
-//! check is past processing. 404 if unknown. BackCheck has no callbacks.
+//! check is past processing. 404 if unknown.
+//!
+//! Pushes are optional: a check created with a `callback_url` field gets each status change
+//! POSTed there (when a test or the demo calls [`super::DemoVendor::push_check_status`]), with
+//! `x-backcheck-signature: hex(HMAC-SHA256(webhook secret, raw body))`:
+//! ```json
+//! {"event": "check.updated", "check": {…the check as GET /v1/checks/{id} answers it…}}
+//! ```
+//! Without a `callback_url` the check is only polled.
 
 use http::{Method, Response, StatusCode};
 use serde::Serialize;
@@ -32,6 +40,10 @@ use serde_json::{Value, json};
 use super::{Call, field, not_an_object, now, reply};
 use crate::http_server::Body;
 
+/// The header BackCheck signs its pushes in.
+pub const BACKCHECK_SIGNATURE_HEADER: &str = "x-backcheck-signature";
+/// The event BackCheck pushes when a check changes.
+pub const CHECK_UPDATED: &str = "check.updated";
 /// Every status a BackCheck check can have. A new check is `pending`.
 pub const CHECK_STATUSES: [&str; 8] = [
     "pending",
@@ -97,6 +109,10 @@ pub struct Check {
     pub report_url: Option<String>,
     /// When the check got past processing (RFC 3339).
     pub completed_at: Option<String>,
+    /// Where status changes are pushed, if the plugin asked for pushes.
+    pub callback_url: Option<String>,
+    /// The status of every push sent for it, in order.
+    pub callback_statuses: Vec<u16>,
     /// The request body that created it, as received.
     pub request: Value,
 }
@@ -112,6 +128,11 @@ impl Check {
             self.report_url = Some(format!("{base}/reports/{}", self.id));
             self.completed_at.get_or_insert_with(now);
         }
+    }
+
+    /// The `check.updated` event for the check as it is now.
+    pub(super) fn update_event(&self) -> Value {
+        json!({"event": CHECK_UPDATED, "check": self.answer()})
     }
 
     fn answer(&self) -> Value {
@@ -190,6 +211,8 @@ fn create(checks: &mut Vec<Check>, call: &Call<'_>) -> Response<Body> {
         status: "pending".into(),
         report_url: None,
         completed_at: None,
+        callback_url: field(&body, "/callback_url"),
+        callback_statuses: Vec::new(),
         request: body,
     };
     let answer = check.answer();

@@ -103,7 +103,8 @@ pub struct Invitation {
     pub request: Value,
 }
 
-/// How [`super::DemoVendor::send_attempt_event`] signs a callback.
+/// How the vendor signs a callback ([`super::DemoVendor::send_attempt_event`],
+/// [`super::DemoVendor::push_check_status`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallbackSignature {
     /// With the vendor's webhook secret, as the plugin expects.

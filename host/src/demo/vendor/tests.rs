@@ -251,6 +251,7 @@ async fn checks_move_through_their_statuses() {
 /// signature header and body to the test.
 async fn callback_receiver(
     status: StatusCode,
+    signature_header: &'static str,
 ) -> (
     String,
     mpsc::UnboundedReceiver<(Option<String>, Bytes)>,
@@ -271,7 +272,7 @@ async fn callback_receiver(
                 let (parts, body) = request.into_parts();
                 let signature = parts
                     .headers
-                    .get(CODETEST_SIGNATURE_HEADER)
+                    .get(signature_header)
                     .map(|v| v.to_str().expect("ascii").to_owned());
                 let body = body.collect().await.expect("body").to_bytes();
                 let _ = tx.send((signature, body));
@@ -288,7 +289,8 @@ async fn callback_receiver(
 #[tokio::test]
 async fn completing_an_invitation_posts_a_signed_event_to_its_callback_url() {
     let vendor = vendor().await;
-    let (url, mut received, _stop) = callback_receiver(StatusCode::OK).await;
+    let (url, mut received, _stop) =
+        callback_receiver(StatusCode::OK, CODETEST_SIGNATURE_HEADER).await;
     let (_, _, created) = call(
         &vendor,
         Method::POST,
@@ -335,7 +337,8 @@ async fn completing_an_invitation_posts_a_signed_event_to_its_callback_url() {
 #[tokio::test]
 async fn forged_callbacks_are_signed_wrongly_or_not_at_all_and_their_refusal_is_reported() {
     let vendor = vendor().await;
-    let (url, mut received, _stop) = callback_receiver(StatusCode::UNAUTHORIZED).await;
+    let (url, mut received, _stop) =
+        callback_receiver(StatusCode::UNAUTHORIZED, CODETEST_SIGNATURE_HEADER).await;
     call(
         &vendor,
         Method::POST,
@@ -367,6 +370,81 @@ async fn forged_callbacks_are_signed_wrongly_or_not_at_all_and_their_refusal_is_
     );
     assert_eq!(invitation.callback_statuses, [401, 401]);
     assert!(vendor.complete_invitation("inv-404", 1, 1).await.is_err());
+}
+
+#[tokio::test]
+async fn check_changes_are_pushed_signed_when_the_check_asked_for_pushes() {
+    let vendor = vendor().await;
+    let (url, mut received, _stop) =
+        callback_receiver(StatusCode::ACCEPTED, BACKCHECK_SIGNATURE_HEADER).await;
+    let create = |reference: &str, callback: Option<&str>| {
+        let mut body = json!({"package_id": "bc-standard", "reference": reference,
+                              "candidate": {"email": "a@b.c"}});
+        if let Some(c) = callback {
+            body["callback_url"] = json!(c);
+        }
+        body
+    };
+    let (_, _, pushed) = call(
+        &vendor,
+        Method::POST,
+        "/v1/checks",
+        Some(create("o-1", Some(&url))),
+        None,
+    )
+    .await;
+    let (_, _, polled) = call(
+        &vendor,
+        Method::POST,
+        "/v1/checks",
+        Some(create("o-2", None)),
+        None,
+    )
+    .await;
+    let pushed = pushed["id"].as_str().expect("id").to_owned();
+    let polled = polled["id"].as_str().expect("id").to_owned();
+
+    for status in ["processing", "consider"] {
+        let answer = vendor
+            .push_check_status(&pushed, status, CallbackSignature::Valid)
+            .await
+            .expect("pushed");
+        assert_eq!(answer, 202);
+        let (signature, body) = tokio::time::timeout(Duration::from_secs(5), received.recv())
+            .await
+            .expect("in time")
+            .expect("a push");
+        assert_eq!(
+            signature.as_deref(),
+            Some(sign_hex(WEBHOOK_SECRET, &body).as_str())
+        );
+        let event: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(event["event"], backcheck::CHECK_UPDATED);
+        assert_eq!(event["check"]["id"], pushed.as_str());
+        assert_eq!(event["check"]["reference"], "o-1");
+        assert_eq!(event["check"]["status"], status);
+        assert_eq!(
+            event["check"]["report_url"].is_null(),
+            status == "processing"
+        );
+    }
+    let check = &vendor.checks()[0];
+    assert_eq!(check.status, "consider");
+    assert_eq!(check.callback_statuses, [202, 202]);
+
+    let no_callback = vendor
+        .push_check_status(&polled, "clear", CallbackSignature::Valid)
+        .await;
+    assert!(
+        no_callback.is_err(),
+        "a check without a callback_url is only polled"
+    );
+    assert!(
+        vendor
+            .push_check_status("chk-404", "clear", CallbackSignature::Valid)
+            .await
+            .is_err()
+    );
 }
 
 #[test]
