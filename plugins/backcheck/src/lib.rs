@@ -11,9 +11,9 @@
 //! | `GET /v1/checks/{id}` | | a check |
 //!
 //! A check is `{"id", "reference", "status", "report_url", "completed_at"}`, its `status` one
-//! of `pending`, `processing`, `clear`, `consider`, `suspended`, `canceled`, `expired`. The
-//! mapping to StackOne's result is in [`status_value`]; the vendor's word is always kept as
-//! `source_value`.
+//! of `pending`, `processing` (or `in_progress`), `clear`, `consider`, `suspended`, `canceled`,
+//! `expired`. The mapping to StackOne's result is in [`status_value`]; the vendor's word is
+//! always kept as `source_value`.
 //!
 //! # How results come back
 //!

@@ -11,7 +11,7 @@ pub const FINAL_STATUSES: [&str; 5] = ["clear", "consider", "canceled", "cancell
 ///
 /// | BackCheck | StackOne |
 /// |---|---|
-/// | `pending`, `processing` | `in_progress` |
+/// | `pending`, `processing`, `in_progress` | `in_progress` |
 /// | `clear` | `passed` |
 /// | `consider` (findings a person must review) | `failed` |
 /// | `canceled` | `cancelled` |
@@ -19,7 +19,7 @@ pub const FINAL_STATUSES: [&str; 5] = ["clear", "consider", "canceled", "cancell
 /// | anything else, e.g. `suspended` | `unmapped_value` with the vendor's word |
 pub fn status_value(status: &str) -> ResultValue {
     match status {
-        "pending" | "processing" => ResultValue::InProgress,
+        "pending" | "processing" | "in_progress" => ResultValue::InProgress,
         "clear" => ResultValue::Passed,
         "consider" => ResultValue::Failed,
         "canceled" | "cancelled" => ResultValue::Cancelled,
@@ -73,6 +73,7 @@ mod tests {
         for (status, expected) in [
             ("pending", "InProgress"),
             ("processing", "InProgress"),
+            ("in_progress", "InProgress"),
             ("clear", "Passed"),
             ("consider", "Failed"),
             ("canceled", "Cancelled"),
@@ -97,7 +98,13 @@ mod tests {
 
     #[test]
     fn exactly_the_final_statuses_end_the_order() {
-        for status in ["pending", "processing", "suspended", "whatever"] {
+        for status in [
+            "pending",
+            "processing",
+            "in_progress",
+            "suspended",
+            "whatever",
+        ] {
             assert!(!status_value(status).is_final(), "{status}");
         }
         for status in FINAL_STATUSES {
