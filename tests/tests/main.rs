@@ -5,3 +5,4 @@ mod fixtures_built;
 mod pipeline;
 mod reload;
 mod runtime;
+mod vendor_flows;
