@@ -80,8 +80,9 @@
 //!
 //! The host watches its plugins folder: a new or replaced `.wasm` is compiled and swapped in
 //! without a restart; calls in flight finish on the old version, and a file that does not load
-//! leaves the old version serving (the host's `/readyz` and log say why). Copy the file in
-//! with a rename (`cp` to a temporary name, then `mv`) so the host never sees half a file.
+//! leaves the old version serving (the host's `/readyz` and log say why). The host waits for
+//! a file to settle before loading it; copying to a temporary name and renaming it into place
+//! (as `plugins/build.sh` does) makes the switch atomic as well.
 //! `assay plugin inspect quiz.wasm` shows what the host sees; `assay dev` rebuilds and
 //! reloads your crate on every save, with a local StackOne emulator.
 //!
