@@ -1,7 +1,9 @@
 //! The one integration-test binary of Assay. Each module is one subject; shared helpers live in
 //! the `assay_tests` library (`tests/src/`).
 
+mod example_plugins;
 mod fixtures_built;
 mod pipeline;
 mod reload;
 mod runtime;
+mod vendor_flows;

@@ -2,77 +2,73 @@
 //!
 //! # The vendor API it speaks
 //!
-//! All calls carry `Authorization: Bearer <api_token>`.
+//! Every call carries `Authorization: Bearer <api_token>`; paths are under `base_url`.
 //!
-//! - `GET {base_url}/v1/packages` →
-//!   `{"packages": [{"id", "name", "description", "checks": [{"id", "name"}]}]}`
-//! - `POST {base_url}/v1/checks` with
-//!   `{"package_id", "reference", "candidate": {"first_name", "last_name", "email"}}` →
-//!   `{"id", "status", "report_url"}`. `reference` is StackOne's order id; the vendor answers
-//!   the existing check for a reference it has seen.
-//! - `GET {base_url}/v1/checks/{id}` → `{"id", "status", "report_url", "completed_at"}`, with
-//!   `status` one of `pending`, `processing`, `clear`, `consider`, `suspended`, `canceled`,
-//!   `expired`.
+//! | call | request | answer |
+//! |---|---|---|
+//! | `GET /v1/packages` | | `{"packages": [{"id", "name", "description", "checks": [{"id", "name", "description"}]}]}` |
+//! | `POST /v1/checks` | header `Idempotency-Key: <StackOne order id>`; `{"package_id", "reference", "candidate": {"first_name", "last_name", "email"}, "callback_url"}` (`callback_url` only when configured) | `201` (`200` for a reference seen before) with a check |
+//! | `GET /v1/checks/{id}` | | a check |
 //!
-//! BackCheck has no callbacks: the host runs `poll-results` on the product's schedule
-//! (`poll_interval_s`), and the plugin reports checks that left `pending`.
+//! A check is `{"id", "reference", "status", "report_url", "completed_at"}`, its `status` one
+//! of `pending`, `processing` (or `in_progress`), `clear`, `consider`, `suspended`, `canceled`,
+//! `expired`. The mapping to StackOne's result is in [`status_value`]; the vendor's word is
+//! always kept as `source_value`.
+//!
+//! # How results come back
+//!
+//! **Polling** (set `poll_interval_s` on the product): `poll-results` GETs each waiting check
+//! and returns a result only for checks in a *final* status (`clear`, `consider`, `canceled`,
+//! `expired`). It keeps no state between polls (each call is a fresh instance), so it cannot
+//! tell a changed status from an unchanged one; a final result ends the order, so the host
+//! stops asking about it and each final result is delivered once. Progress (`processing`,
+//! `suspended`) is not reported by polling, because it would be delivered again on every poll.
+//!
+//! **Pushes** (optional, set `callback_url` and `webhook_secret`): BackCheck POSTs every status
+//! change to `callback_url` with `x-backcheck-signature: hex(HMAC-SHA256(webhook_secret, raw
+//! body))` and `{"event": "check.updated", "check": {…a check…}}`. Each push is one change, so
+//! progress is reported too. A bad signature is answered 401 with no results; pushes and polls
+//! can run side by side (a progress push after the final result is dropped by the host).
 //!
 //! # Settings
 //!
-//! `base_url`, `api_token`; `packages` (optional JSON array of
-//! `{"id", "name", "description", "checks": [{"id", "name"}]}`, answered without calling the
-//! vendor).
+//! | key | used by | |
+//! |---|---|---|
+//! | `base_url` | all but metadata | the vendor API |
+//! | `api_token` | all but metadata | secret |
+//! | `callback_url` | fulfil-order | optional: this host's callback route; BackCheck then pushes changes |
+//! | `webhook_secret` | handle-callback | secret the pushes are signed with; without it pushes are refused (404) |
+//! | `packages` | list-packages | optional JSON array `[{"id", "name", "description", "checks": [{"id", "name"}]}]`, answered without calling the vendor |
+
+mod api;
+mod status;
+
+use std::time::Duration;
 
 use assay_plugin_sdk::{
     AssessmentResult, CallbackOutcome, CallbackRequest, CallbackResponse, Fulfilment, Order,
-    OrderKind, OrderRef, OrderResult, Package, PackageQuery, PackageTest, PendingOrder, Plugin,
-    PluginError, PluginMetadata, ResultValue, export, http, log, settings,
+    OrderKind, OrderResult, Package, PackageQuery, PendingOrder, Plugin, PluginError,
+    PluginMetadata, ResultValue, export, http, log, settings, webhook,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use api::{Check, CheckCandidate, CheckEvent, NewCheck, Packages, VendorPackage};
+use status::check_result;
+pub use status::{FINAL_STATUSES, status_value};
+
+/// The header BackCheck signs its pushes in.
+pub const SIGNATURE_HEADER: &str = "x-backcheck-signature";
+/// The event of a push.
+pub const UPDATED_EVENT: &str = "check.updated";
+/// The longest wait for one check while polling, so one slow answer cannot use up the whole
+/// call's deadline.
+pub const POLL_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct BackCheck;
 
-#[derive(Deserialize)]
-struct Packages {
-    packages: Vec<VendorPackage>,
-}
-
-#[derive(Deserialize)]
-struct VendorPackage {
-    id: String,
-    name: String,
-    description: Option<String>,
-    #[serde(default)]
-    checks: Vec<VendorCheckType>,
-}
-
-#[derive(Deserialize)]
-struct VendorCheckType {
-    id: String,
-    name: String,
-}
-
-#[derive(Serialize)]
-struct NewCheck<'a> {
-    package_id: &'a str,
-    reference: &'a str,
-    candidate: CheckCandidate<'a>,
-}
-
-#[derive(Serialize)]
-struct CheckCandidate<'a> {
-    first_name: Option<&'a str>,
-    last_name: Option<&'a str>,
-    email: &'a str,
-}
-
-#[derive(Deserialize)]
-struct Check {
-    id: String,
-    status: String,
-    report_url: Option<String>,
-    completed_at: Option<String>,
+/// The vendor's API, from the settings.
+fn api() -> Result<http::Client, PluginError> {
+    Ok(http::Client::new(settings::require("base_url")?).bearer(&settings::require("api_token")?))
 }
 
 impl Plugin for BackCheck {
@@ -86,39 +82,18 @@ impl Plugin for BackCheck {
     }
 
     fn list_packages(_query: PackageQuery) -> Result<Vec<Package>, PluginError> {
-        let packages: Vec<VendorPackage> = match settings::get("packages") {
-            Some(catalogue) => serde_json::from_str(&catalogue).map_err(|e| {
-                PluginError::InvalidInput(format!(
-                    "the `packages` setting is not a JSON catalogue: {e}"
-                ))
-            })?,
+        let packages: Vec<VendorPackage> = match settings::json("packages")? {
+            Some(catalogue) => catalogue,
             None => {
-                let base = settings::require("base_url")?;
-                let p: Packages = http::Request::get(format!("{base}/v1/packages"))
-                    .bearer(&settings::require("api_token")?)
+                let answer: Packages = api()?
+                    .get("/v1/packages")
                     .send()?
                     .error_for_status()?
                     .json()?;
-                p.packages
+                answer.packages
             }
         };
-        Ok(packages
-            .into_iter()
-            .map(|p| Package {
-                id: p.id,
-                name: p.name,
-                description: p.description,
-                tests: p
-                    .checks
-                    .into_iter()
-                    .map(|c| PackageTest {
-                        id: c.id,
-                        name: c.name,
-                        description: None,
-                    })
-                    .collect(),
-            })
-            .collect())
+        Ok(packages.into_iter().map(VendorPackage::package).collect())
     }
 
     fn fulfil_order(order: Order) -> Result<Fulfilment, PluginError> {
@@ -128,7 +103,7 @@ impl Plugin for BackCheck {
         let email = order.candidate_email().ok_or_else(|| {
             PluginError::InvalidInput("the candidate has no e-mail address".into())
         })?;
-        let base = settings::require("base_url")?;
+        let callback_url = settings::get("callback_url").filter(|u| !u.is_empty());
         let body = NewCheck {
             package_id,
             reference: &order.id,
@@ -137,20 +112,32 @@ impl Plugin for BackCheck {
                 last_name: order.candidate.last_name.as_deref(),
                 email,
             },
+            callback_url: callback_url.as_deref(),
         };
-        let check: Check = http::Request::post(format!("{base}/v1/checks"))
-            .bearer(&settings::require("api_token")?)
+        let check: Check = api()?
+            .post("/v1/checks")
+            .header("idempotency-key", &order.id)
             .json(&body)?
             .send()?
             .error_for_status()?
             .json()?;
         log::info(
             "background check created",
-            &[("order", &order.id), ("check", &check.id)],
+            &[
+                ("order", &order.id),
+                ("check", &check.id),
+                ("status", &check.status),
+            ],
         );
-        let first = AssessmentResult {
-            summary: Some("Background check requested".into()),
-            ..AssessmentResult::status(ResultValue::Initiated, Some(check.status.clone()))
+        // A repeated call may find the check already finished; report that rather than
+        // `initiated`, which would be dropped after the final result anyway.
+        let first = if status_value(&check.status).is_final() {
+            check_result(&check)
+        } else {
+            AssessmentResult {
+                summary: Some("Background check requested".into()),
+                ..AssessmentResult::status(ResultValue::Initiated, Some(check.status.clone()))
+            }
         };
         Ok(Fulfilment {
             external_id: check.id,
@@ -159,59 +146,103 @@ impl Plugin for BackCheck {
         })
     }
 
-    fn handle_callback(_request: CallbackRequest) -> Result<CallbackOutcome, PluginError> {
-        // BackCheck does not push: results come from `poll-results`.
+    fn handle_callback(request: CallbackRequest) -> Result<CallbackOutcome, PluginError> {
+        let Some(secret) = settings::get("webhook_secret").filter(|s| !s.is_empty()) else {
+            return Ok(CallbackOutcome::reply(CallbackResponse::json(
+                404,
+                &json!({"error": "BackCheck pushes are not configured"}),
+            )));
+        };
+        if !request.method.eq_ignore_ascii_case("POST") {
+            return Ok(CallbackOutcome::reply(CallbackResponse::json(
+                405,
+                &json!({"error": "POST only"}),
+            )));
+        }
+        let signed = request
+            .header(SIGNATURE_HEADER)
+            .is_some_and(|sig| webhook::verify_hmac_sha256_hex(&secret, &request.body, sig));
+        if !signed {
+            log::warn(
+                "push with a missing or wrong signature refused",
+                &[("path", &request.path)],
+            );
+            return Ok(CallbackOutcome::reply(CallbackResponse::json(
+                401,
+                &json!({"error": "bad signature"}),
+            )));
+        }
+        let event: CheckEvent = match serde_json::from_slice(&request.body) {
+            Ok(e) => e,
+            Err(e) => {
+                return Ok(CallbackOutcome::reply(CallbackResponse::json(
+                    400,
+                    &json!({"error": format!("not a BackCheck event: {e}")}),
+                )));
+            }
+        };
+        if event.event != UPDATED_EVENT {
+            return Ok(CallbackOutcome::reply(CallbackResponse::json(
+                200,
+                &json!({"ok": true, "ignored": event.event}),
+            )));
+        }
+        log::info(
+            "check updated",
+            &[("check", &event.check.id), ("status", &event.check.status)],
+        );
         Ok(CallbackOutcome {
-            response: CallbackResponse::json(404, &json!({"error": "BackCheck has no callbacks"})),
-            results: vec![],
+            response: CallbackResponse::json(200, &json!({"ok": true})),
+            results: vec![OrderResult {
+                order: event.check.order_ref(),
+                result: check_result(&event.check),
+            }],
         })
     }
 
     fn poll_results(pending: Vec<PendingOrder>) -> Result<Vec<OrderResult>, PluginError> {
-        let base = settings::require("base_url")?;
-        let token = settings::require("api_token")?;
+        let api = api()?.timeout(POLL_REQUEST_TIMEOUT);
         let mut results = Vec::new();
-        for order in pending {
-            let check: Check =
-                http::Request::get(format!("{base}/v1/checks/{}", order.external_id))
-                    .bearer(&token)
-                    .send()?
-                    .error_for_status()?
-                    .json()?;
-            if let Some(result) = check_result(&check) {
-                results.push(OrderResult {
-                    order: OrderRef::ExternalId(check.id.clone()),
-                    result,
-                });
+        for order in &pending {
+            let path = format!("/v1/checks/{}", http::encode_component(&order.external_id));
+            let check = api
+                .get(path)
+                .send()
+                .and_then(http::Response::error_for_status)
+                .and_then(|r| r.json::<Check>());
+            match check {
+                Ok(check) => {
+                    if status_value(&check.status).is_final() {
+                        results.push(OrderResult {
+                            order: check.order_ref(),
+                            result: check_result(&check),
+                        });
+                    }
+                }
+                // Every other check would be refused too: the operator must act.
+                Err(e @ PluginError::Unauthorized(_)) => return Err(e),
+                // The vendor is struggling: stop asking. What was found is still delivered;
+                // the rest waits for the next poll.
+                Err(e @ PluginError::UpstreamRetryable(_)) => {
+                    log::warn(
+                        "polling stopped early",
+                        &[("check", &order.external_id), ("error", e.message())],
+                    );
+                    return if results.is_empty() {
+                        Err(e)
+                    } else {
+                        Ok(results)
+                    };
+                }
+                // One odd check must not hold up the others.
+                Err(e) => log::warn(
+                    "check skipped",
+                    &[("check", &order.external_id), ("error", e.message())],
+                ),
             }
         }
         Ok(results)
     }
-}
-
-/// The result of a check that left `pending`, or `None` while it is pending.
-fn check_result(check: &Check) -> Option<AssessmentResult> {
-    let (value, summary) = match check.status.as_str() {
-        "pending" => return None,
-        "processing" | "in_progress" => (ResultValue::InProgress, "The check is in progress"),
-        "clear" => (ResultValue::Passed, "Clear: nothing found"),
-        "consider" => (ResultValue::Failed, "Consider: findings need review"),
-        "canceled" | "cancelled" => (ResultValue::Cancelled, "The check was cancelled"),
-        "expired" => (
-            ResultValue::Expired,
-            "The candidate did not complete the check in time",
-        ),
-        other => (
-            ResultValue::UnmappedValue(other.to_owned()),
-            "See the report for the status",
-        ),
-    };
-    Some(AssessmentResult {
-        result_url: check.report_url.clone(),
-        submission_date: check.completed_at.clone(),
-        summary: Some(summary.into()),
-        ..AssessmentResult::status(value, Some(check.status.clone()))
-    })
 }
 
 export!(BackCheck);

@@ -1,88 +1,80 @@
-//! CodeTest: an example assessment plugin (coding tests).
+//! CodeTest: an example assessment plugin for a coding-test vendor.
 //!
 //! # The vendor API it speaks
 //!
-//! All calls carry `Authorization: Bearer <api_token>`.
+//! Every call carries `Authorization: Bearer <api_token>`; paths are under `base_url`.
 //!
-//! - `GET {base_url}/api/tests` → `{"tests": [{"id", "title", "description"}]}`
-//! - `POST {base_url}/api/invitations` with
-//!   `{"test_id", "reference", "candidate": {"name", "email"}, "callback_url"}` →
-//!   `{"id", "test_url", "status"}`. `reference` is StackOne's order id; the vendor answers the
-//!   existing invitation for a reference it has seen, which makes `fulfil-order` idempotent.
-//! - When the candidate finishes, the vendor POSTs to `callback_url` (this product's callback
-//!   route on the host) with `x-codetest-signature: hex(HMAC-SHA256(webhook_secret, body))`:
-//!   `{"event": "attempt.completed", "invitation_id", "score", "max_score", "started_at",
-//!   "submitted_at", "report_url"}`.
+//! | call | request | answer |
+//! |---|---|---|
+//! | `GET /api/tests` | | `{"tests": [{"id", "title", "description"}]}` |
+//! | `POST /api/invitations` | header `Idempotency-Key: <StackOne order id>`; `{"test_id", "reference", "candidate": {"name", "email"}, "callback_url"}` | `201` (or `200` for a reference seen before) `{"id", "test_url", "status"}` |
+//!
+//! `reference` is StackOne's order id, also sent as the idempotency key: CodeTest answers the
+//! existing invitation for one it has seen, which makes `fulfil-order` safe to repeat.
+//!
+//! When the candidate finishes, CodeTest POSTs to the invitation's `callback_url` (this
+//! product's callback route on the host) with
+//! `x-codetest-signature: hex(HMAC-SHA256(webhook_secret, raw body))`:
+//!
+//! ```json
+//! {"event": "attempt.completed", "invitation_id": "inv-1", "reference": "<order id>",
+//!  "score": 45, "max_score": 50, "started_at": "…", "submitted_at": "…",
+//!  "report_url": "https://…"}
+//! ```
+//!
+//! Other events are acknowledged and ignored.
 //!
 //! # Settings
 //!
-//! `base_url`, `api_token`, `webhook_secret`, `callback_url` (required for the calls that use
-//! them); `pass_threshold` (percent, default 70); `packages` (optional JSON array of
-//! `{"id", "name", "description"}`: a fixed catalogue answered without calling the vendor).
+//! | key | used by | |
+//! |---|---|---|
+//! | `base_url` | list-packages, fulfil-order | the vendor API, e.g. `https://api.codetest.example` |
+//! | `api_token` | list-packages, fulfil-order | secret |
+//! | `callback_url` | fulfil-order | this host's callback route, `https://<host>/v1/products/<product>/callbacks/attempts` |
+//! | `webhook_secret` | handle-callback | secret the vendor signs callbacks with |
+//! | `pass_threshold` | handle-callback | percent needed to pass, `0`–`100`; default [`DEFAULT_PASS_THRESHOLD`] |
+//! | `packages` | list-packages | optional JSON array `[{"id", "name", "description"}]`: a fixed catalogue answered without calling the vendor |
+//!
+//! # Callback answers
+//!
+//! | the request | the answer | results |
+//! |---|---|---|
+//! | not a `POST` | 405 | none |
+//! | missing or wrong signature | 401 `{"error": "bad signature"}` | none |
+//! | signed, but not JSON of the shape above | 400 | none |
+//! | another event | 200 `{"ok": true, "ignored": "<event>"}` | none |
+//! | `attempt.completed` | 200 `{"ok": true}` | one, once the host stored it |
+//!
+//! A bad signature is answered with a 401 *response* rather than an `unauthorized` error: the
+//! host turns that error into a 502 ("the vendor refused our credentials"), which would tell the
+//! caller the opposite of what happened. A missing `webhook_secret` or an invalid
+//! `pass_threshold` is a `permanent` error (the host answers 502): CodeTest retries a 5xx, so
+//! no result is lost while the operator fixes the setting.
+
+mod api;
+mod attempt;
 
 use assay_plugin_sdk::{
     AssessmentResult, CallbackOutcome, CallbackRequest, CallbackResponse, Fulfilment, Order,
-    OrderKind, OrderRef, OrderResult, Package, PackageQuery, PendingOrder, Plugin, PluginError,
-    PluginMetadata, ResultValue, Score, export, http, log, settings, webhook,
+    OrderKind, OrderResult, Package, PackageQuery, PendingOrder, Plugin, PluginError,
+    PluginMetadata, ResultValue, export, http, log, settings, webhook,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// The default pass mark, in percent.
-pub const DEFAULT_PASS_THRESHOLD: f64 = 70.0;
-/// The header the vendor signs callbacks in.
+use api::{AttemptEvent, CatalogueEntry, Invitation, InvitedCandidate, NewInvitation, Tests};
+pub use attempt::DEFAULT_PASS_THRESHOLD;
+use attempt::attempt_result;
+
+/// The header CodeTest signs its callbacks in.
 pub const SIGNATURE_HEADER: &str = "x-codetest-signature";
+/// The event that carries a finished attempt.
+pub const COMPLETED_EVENT: &str = "attempt.completed";
 
 struct CodeTest;
 
-#[derive(Deserialize)]
-struct Tests {
-    tests: Vec<Test>,
-}
-
-#[derive(Deserialize)]
-struct Test {
-    id: String,
-    title: String,
-    description: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CatalogueEntry {
-    id: String,
-    name: String,
-    description: Option<String>,
-}
-
-#[derive(Serialize)]
-struct NewInvitation<'a> {
-    test_id: &'a str,
-    reference: &'a str,
-    candidate: InvitedCandidate<'a>,
-    callback_url: &'a str,
-}
-
-#[derive(Serialize)]
-struct InvitedCandidate<'a> {
-    name: &'a str,
-    email: &'a str,
-}
-
-#[derive(Deserialize)]
-struct Invitation {
-    id: String,
-    test_url: String,
-}
-
-#[derive(Deserialize)]
-struct AttemptEvent {
-    event: String,
-    invitation_id: String,
-    score: Option<f64>,
-    max_score: Option<f64>,
-    started_at: Option<String>,
-    submitted_at: Option<String>,
-    report_url: Option<String>,
+/// The vendor's API, from the settings.
+fn api() -> Result<http::Client, PluginError> {
+    Ok(http::Client::new(settings::require("base_url")?).bearer(&settings::require("api_token")?))
 }
 
 impl Plugin for CodeTest {
@@ -96,38 +88,15 @@ impl Plugin for CodeTest {
     }
 
     fn list_packages(_query: PackageQuery) -> Result<Vec<Package>, PluginError> {
-        if let Some(catalogue) = settings::get("packages") {
-            let entries: Vec<CatalogueEntry> = serde_json::from_str(&catalogue).map_err(|e| {
-                PluginError::InvalidInput(format!(
-                    "the `packages` setting is not a JSON catalogue: {e}"
-                ))
-            })?;
-            return Ok(entries
-                .into_iter()
-                .map(|e| Package {
-                    id: e.id,
-                    name: e.name,
-                    description: e.description,
-                    tests: vec![],
-                })
-                .collect());
+        if let Some(catalogue) = settings::json::<Vec<CatalogueEntry>>("packages")? {
+            return Ok(catalogue.into_iter().map(CatalogueEntry::package).collect());
         }
-        let base = settings::require("base_url")?;
-        let tests: Tests = http::Request::get(format!("{base}/api/tests"))
-            .bearer(&settings::require("api_token")?)
+        let tests: Tests = api()?
+            .get("/api/tests")
             .send()?
             .error_for_status()?
             .json()?;
-        Ok(tests
-            .tests
-            .into_iter()
-            .map(|t| Package {
-                id: t.id,
-                name: t.title,
-                description: t.description,
-                tests: vec![],
-            })
-            .collect())
+        Ok(tests.tests.into_iter().map(|t| t.package()).collect())
     }
 
     fn fulfil_order(order: Order) -> Result<Fulfilment, PluginError> {
@@ -138,7 +107,6 @@ impl Plugin for CodeTest {
             PluginError::InvalidInput("the candidate has no e-mail address".into())
         })?;
         let name = order.candidate_name();
-        let base = settings::require("base_url")?;
         let callback_url = settings::require("callback_url")?;
         let body = NewInvitation {
             test_id,
@@ -146,8 +114,9 @@ impl Plugin for CodeTest {
             candidate: InvitedCandidate { name: &name, email },
             callback_url: &callback_url,
         };
-        let invitation: Invitation = http::Request::post(format!("{base}/api/invitations"))
-            .bearer(&settings::require("api_token")?)
+        let invitation: Invitation = api()?
+            .post("/api/invitations")
+            .header("idempotency-key", &order.id)
             .json(&body)?
             .send()?
             .error_for_status()?
@@ -159,7 +128,7 @@ impl Plugin for CodeTest {
         let first = AssessmentResult {
             result_url: Some(invitation.test_url.clone()),
             summary: Some("Invitation sent to the candidate".into()),
-            ..AssessmentResult::status(ResultValue::Initiated, Some("sent".into()))
+            ..AssessmentResult::status(ResultValue::Initiated, invitation.status)
         };
         Ok(Fulfilment {
             external_id: invitation.id,
@@ -169,40 +138,55 @@ impl Plugin for CodeTest {
     }
 
     fn handle_callback(request: CallbackRequest) -> Result<CallbackOutcome, PluginError> {
-        let secret = settings::require("webhook_secret")?;
+        if !request.method.eq_ignore_ascii_case("POST") {
+            return Ok(CallbackOutcome::reply(CallbackResponse::json(
+                405,
+                &json!({"error": "POST only"}),
+            )));
+        }
+        let secret = settings::require("webhook_secret").map_err(setting_error)?;
         let signed = request
             .header(SIGNATURE_HEADER)
             .is_some_and(|sig| webhook::verify_hmac_sha256_hex(&secret, &request.body, sig));
         if !signed {
-            log::warn("callback with a missing or wrong signature refused", &[]);
-            return Ok(CallbackOutcome {
-                response: CallbackResponse::json(401, &json!({"error": "bad signature"})),
-                results: vec![],
-            });
+            log::warn(
+                "callback with a missing or wrong signature refused",
+                &[("path", &request.path)],
+            );
+            return Ok(CallbackOutcome::reply(CallbackResponse::json(
+                401,
+                &json!({"error": "bad signature"}),
+            )));
         }
         let event: AttemptEvent = match serde_json::from_slice(&request.body) {
             Ok(e) => e,
             Err(e) => {
-                return Ok(CallbackOutcome {
-                    response: CallbackResponse::json(
-                        400,
-                        &json!({"error": format!("invalid event: {e}")}),
-                    ),
-                    results: vec![],
-                });
+                return Ok(CallbackOutcome::reply(CallbackResponse::json(
+                    400,
+                    &json!({"error": format!("not a CodeTest event: {e}")}),
+                )));
             }
         };
-        if event.event != "attempt.completed" {
-            return Ok(CallbackOutcome {
-                response: CallbackResponse::json(200, &json!({"ok": true, "ignored": event.event})),
-                results: vec![],
-            });
+        if event.event != COMPLETED_EVENT {
+            return Ok(CallbackOutcome::reply(CallbackResponse::json(
+                200,
+                &json!({"ok": true, "ignored": event.event}),
+            )));
         }
-        let result = attempt_result(&event, pass_threshold());
+        let threshold = settings::parse::<f64>("pass_threshold")
+            .map_err(setting_error)?
+            .unwrap_or(DEFAULT_PASS_THRESHOLD);
+        if !(0.0..=100.0).contains(&threshold) {
+            return Err(PluginError::Permanent(
+                "the setting `pass_threshold` must be between 0 and 100".into(),
+            ));
+        }
+        let result = attempt_result(&event, threshold);
+        log::info("attempt completed", &[("invitation", &event.invitation_id)]);
         Ok(CallbackOutcome {
             response: CallbackResponse::json(200, &json!({"ok": true})),
             results: vec![OrderResult {
-                order: OrderRef::ExternalId(event.invitation_id),
+                order: event.order_ref(),
                 result,
             }],
         })
@@ -214,38 +198,10 @@ impl Plugin for CodeTest {
     }
 }
 
-fn pass_threshold() -> f64 {
-    settings::get("pass_threshold")
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_PASS_THRESHOLD)
-}
-
-/// Maps a completed attempt to StackOne's result: the score as a percentage (0 to 100, as
-/// strings), passed or failed by the threshold, the report as the result link.
-fn attempt_result(event: &AttemptEvent, threshold: f64) -> AssessmentResult {
-    let percent = match (event.score, event.max_score) {
-        (Some(score), Some(max)) if max > 0.0 => Some((score / max * 100.0).clamp(0.0, 100.0)),
-        (Some(score), None) => Some(score.clamp(0.0, 100.0)),
-        _ => None,
-    };
-    let (value, source) = match percent {
-        Some(p) if p >= threshold => (ResultValue::Passed, "passed"),
-        Some(_) => (ResultValue::Failed, "failed"),
-        None => (ResultValue::Completed, "completed"),
-    };
-    AssessmentResult {
-        score: percent.map(|p| Score {
-            label: Some("Overall".into()),
-            value: Some(format!("{}", p.round() as i64)),
-            min: Some("0".into()),
-            max: Some("100".into()),
-        }),
-        result_url: event.report_url.clone(),
-        start_date: event.started_at.clone(),
-        submission_date: event.submitted_at.clone(),
-        summary: percent.map(|p| format!("Scored {:.0}% (pass mark {threshold:.0}%)", p)),
-        ..AssessmentResult::status(value, Some(source.into()))
-    }
+/// A setting problem met while the vendor calls back: a 5xx, so the vendor retries once the
+/// operator has fixed it.
+fn setting_error(error: PluginError) -> PluginError {
+    PluginError::Permanent(error.message().to_owned())
 }
 
 export!(CodeTest);

@@ -1,16 +1,27 @@
 //! Logging into the host's log, tagged with the product and this plugin's version.
 //!
-//! Never log settings values or candidate data you don't need: the host's log is read by
-//! operators.
+//! ```ignore
+//! log::info("invitation created", &[("order", &order.id), ("invitation", &invitation.id)]);
+//! ```
+//!
+//! A line is a message plus `key = value` fields; the host writes it through its own logger
+//! (JSON or text), truncating very long messages and long field lists. Never log settings
+//! values, and only the candidate data you need: operators read this log.
 
 use crate::bindings::assay::plugin::host::{self, LogLevel};
 
-fn write(level: LogLevel, message: &str, fields: &[(&str, &str)]) {
+/// Writes one line at `level`.
+pub fn write(level: LogLevel, message: &str, fields: &[(&str, &str)]) {
     let fields = fields
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect::<Vec<_>>();
     host::log(level, message, &fields);
+}
+
+/// Logs at trace level.
+pub fn trace(message: &str, fields: &[(&str, &str)]) {
+    write(LogLevel::Trace, message, fields);
 }
 
 /// Logs at debug level.
