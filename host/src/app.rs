@@ -23,7 +23,7 @@ use crate::products::{self, Products};
 use crate::relay::{Relay, Target, Targets};
 use crate::reload::{ConfigLoader, Reloader};
 use crate::runtime::{Runtime, RuntimeOptions};
-use crate::store::{SqliteStore, Store};
+use crate::store::{SqliteOptions, SqliteStore, Store};
 use crate::{poller, worker::Worker};
 
 /// How to start a host beyond its configuration.
@@ -83,10 +83,15 @@ impl Host {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&store_path))
-            .await
-            .context("opening the store")?
-            .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
+        let store_options = SqliteOptions {
+            max_batch: config.store.max_batch,
+            ..SqliteOptions::default()
+        };
+        let store =
+            tokio::task::spawn_blocking(move || SqliteStore::open_with(&store_path, store_options))
+                .await
+                .context("opening the store")?
+                .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
         let store: Arc<dyn Store> = Arc::new(store);
         let runtime = Arc::new(
             Runtime::new(RuntimeOptions {

@@ -26,6 +26,9 @@
 //!
 //! [store]
 //! path = "data/assay.db"           # the SQLite file                  env ASSAY_STORE_PATH
+//! max_batch = 256                  # most writes committed in one transaction (group
+//!                                  # commit); 1 to 4096. 1 commits each write on its own:
+//!                                  # slower, the benchmarks' baseline
 //!
 //! [stackone]
 //! base_url = "https://api.stackone.com"  # http(s) URL        env ASSAY_STACKONE_BASE_URL
@@ -168,6 +171,8 @@ pub struct ServerConfig {
 pub struct StoreConfig {
     /// The SQLite file.
     pub path: PathBuf,
+    /// The most writes committed in one transaction (`store.max_batch`).
+    pub max_batch: usize,
 }
 
 /// `[stackone]`: StackOne's API, where results go.

@@ -69,6 +69,10 @@ where
                 }
             },
         };
+        // Answers are written whole; Nagle's delay would only hold back their last segment.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
         let handler = handler.clone();
         let service = service_fn(move |req| {
             let fut = handler(req, peer);

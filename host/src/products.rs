@@ -94,11 +94,16 @@ pub fn context_for(config: &ProductConfig) -> Result<ProductContext, String> {
 /// Loads every product of `config`. A plugin that fails to load is recorded with its error;
 /// loading goes on with the other products.
 pub async fn load_all(runtime: &Runtime, config: &Config) -> ProductTable {
-    let mut products = BTreeMap::new();
-    for (name, product) in &config.products {
-        products.insert(name.clone(), Arc::new(load_one(runtime, product, 1).await));
+    // Concurrently: a cold start compiles every plugin, and compiles overlap well (each is
+    // partly single-threaded: parsing, validation, linking, writing the artifact).
+    let loaded =
+        futures::future::join_all(config.products.iter().map(|(name, product)| async move {
+            (name.clone(), Arc::new(load_one(runtime, product, 1).await))
+        }))
+        .await;
+    ProductTable {
+        products: loaded.into_iter().collect(),
     }
-    ProductTable { products }
 }
 
 /// Loads one product's plugin.

@@ -14,7 +14,7 @@
 //!   its product answer 503 naming the missing file.
 //! - A changed configuration (or a secret file it reads) is validated as a whole first: an
 //!   invalid file changes nothing. Products added, removed or changed take effect at once;
-//!   `server.listen` and `store.path` need a restart, which the log says.
+//!   `server.listen`, `store.path` and `store.max_batch` need a restart, which the log says.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -243,6 +243,13 @@ impl Reloader {
         let old = self.config.load_full();
         if new.server.listen != old.server.listen {
             tracing::warn!(old = %old.server.listen, new = %new.server.listen, "server.listen changed: restart assay to apply it");
+        }
+        if new.store.max_batch != old.store.max_batch {
+            tracing::warn!(
+                old = old.store.max_batch,
+                new = new.store.max_batch,
+                "store.max_batch changed: restart assay to apply it"
+            );
         }
         if new.store.path != old.store.path {
             tracing::warn!(old = %old.store.path.display(), new = %new.store.path.display(), "store.path changed: restart assay to apply it");

@@ -53,7 +53,7 @@ pub use model::{
     OrderKind, OrderRef, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody, ResultRecorded,
     ResultRejection,
 };
-pub use sqlite::{SqliteOptions, SqliteStore, StoreReader, WriteStats};
+pub use sqlite::{DEFAULT_MAX_BATCH, SqliteOptions, SqliteStore, StoreReader, WriteStats};
 pub use state::{OrderState, OutboxState};
 pub use time::Timestamp;
 pub use view::{

@@ -43,6 +43,7 @@ pub(crate) struct RawServer {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     pub path: Option<Spanned<String>>,
+    pub max_batch: Option<Spanned<u64>>,
 }
 
 /// `[stackone]`

@@ -18,6 +18,8 @@ use super::*;
 
 /// The origin of values from [`Overrides`].
 const COMMAND_LINE: &str = "command line";
+/// Upper bound of `store.max_batch`: larger batches only lengthen the slowest acknowledgement.
+const MAX_STORE_BATCH: usize = 4096;
 
 /// Parses, checks and resolves `text`, the contents of the file called `origin`.
 pub(super) fn load(
@@ -70,6 +72,22 @@ impl Context<'_> {
                 .join(DEFAULT_CACHE_DIR_NAME),
         };
         let stackone = self.stackone(&raw, overrides)?;
+        let max_batch = match &raw.store.max_batch {
+            None => crate::store::DEFAULT_MAX_BATCH,
+            Some(n) => usize::try_from(*n.get_ref())
+                .ok()
+                .filter(|n| (1..=MAX_STORE_BATCH).contains(n))
+                .ok_or_else(|| {
+                    self.invalid(
+                        n.span(),
+                        "store.max_batch",
+                        format!(
+                            "must be between 1 and {MAX_STORE_BATCH}, got {}",
+                            n.get_ref()
+                        ),
+                    )
+                })?,
+        };
 
         let mut products = BTreeMap::new();
         for (name, product) in raw.products {
@@ -79,7 +97,10 @@ impl Context<'_> {
 
         Ok(Config {
             server,
-            store: StoreConfig { path: store_path },
+            store: StoreConfig {
+                path: store_path,
+                max_batch,
+            },
             stackone,
             plugins: PluginsConfig {
                 dir: plugins_dir,

@@ -88,6 +88,10 @@ fn validation_errors_name_the_product_and_key() {
             "config.toml:2:18: server.max_body_bytes: must be at least 1",
         ),
         (
+            "[store]\nmax_batch = 0\n",
+            "config.toml:2:13: store.max_batch: must be between 1 and 4096, got 0",
+        ),
+        (
             "timeout_ms = 300001\n",
             "config.toml:8:14: products.codetest.timeout_ms: must be between 1 and 300000 \
              (5 minutes), got 300001",

@@ -1,0 +1,288 @@
+//! The figures as Markdown tables, and the targets they are held to.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::scenarios::{Ingest, PackageList, Pipeline, Reload, Start};
+use crate::wrk::Load;
+
+/// Everything one run measured.
+pub struct Figures {
+    pub package_list: PackageList,
+    pub ingest: Ingest,
+    pub reload: Reload,
+    pub starts: Vec<Start>,
+    pub pipeline: Pipeline,
+}
+
+/// One target of the issue and whether this run met it.
+pub struct Target {
+    pub what: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+fn rate(r: f64) -> String {
+    if r >= 100.0 {
+        let whole = r.round() as u64;
+        let (thousands, rest) = (whole / 1000, whole % 1000);
+        if thousands > 0 {
+            format!("{thousands},{rest:03}")
+        } else {
+            whole.to_string()
+        }
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+pub fn median(values: &[Duration]) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
+fn max(values: &[Duration]) -> Duration {
+    values.iter().max().copied().unwrap_or_default()
+}
+
+pub fn targets(f: &Figures) -> Vec<Target> {
+    let mut out = Vec::new();
+    if let Some(top) = f.package_list.levels.last() {
+        let worst = f
+            .package_list
+            .levels
+            .iter()
+            .map(|l| (l.concurrency, l.assay.per_sec() / l.bare.per_sec()))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, 0.0));
+        out.push(Target {
+            what: "package list: Assay ≥ 0.5× the bare server's throughput".into(),
+            measured: format!("lowest {:.2}× (at concurrency {})", worst.1, worst.0),
+            met: worst.1 >= 0.5,
+        });
+        out.push(Target {
+            what: format!(
+                "package list: p99 < 2 ms at concurrency {}",
+                top.concurrency
+            ),
+            measured: ms(top.assay.p99),
+            met: top.assay.p99 < Duration::from_millis(2),
+        });
+    }
+    if let Some(top) = f.ingest.levels.last() {
+        let c = top.concurrency;
+        out.push(Target {
+            what: format!("webhook ingest: ≥ 2,000 durable webhooks/s at concurrency {c}"),
+            measured: format!("{}/s", rate(top.group.per_sec())),
+            met: top.group.per_sec() >= 2000.0,
+        });
+        let ratio = top.group.per_sec() / top.per_event.per_sec();
+        out.push(Target {
+            what: format!("webhook ingest: ≥ 8× one-commit-per-event at concurrency {c}"),
+            measured: format!("{ratio:.1}×"),
+            met: ratio >= 8.0,
+        });
+        out.push(Target {
+            what: format!("webhook ingest: p99 < 50 ms at concurrency {c}"),
+            measured: ms(top.group.p99),
+            met: top.group.p99 < Duration::from_millis(50),
+        });
+    }
+    out.push(Target {
+        what: format!(
+            "reload under load: 0 failed requests over {} swaps",
+            f.reload.swaps.len()
+        ),
+        measured: format!(
+            "{} failed of {}",
+            f.reload.load.failed, f.reload.load.requests
+        ),
+        met: f.reload.load.failed == 0 && f.reload.swaps_under_load == f.reload.swaps.len(),
+    });
+    if let Some(ten) = f.starts.iter().find(|s| s.products == 10) {
+        out.push(Target {
+            what: "memory: < 64 MiB resident, idle, 10 products".into(),
+            measured: format!("{:.1} MiB", ten.idle.resident as f64 / MIB),
+            met: ten.idle.resident < 64 * 1024 * 1024,
+        });
+    }
+    out
+}
+
+pub fn markdown(f: &Figures) -> String {
+    let mut s = String::new();
+    let pl = &f.package_list;
+    let _ = writeln!(
+        s,
+        "### 1. Package list (POST, Basic auth + signature + fresh plugin instance + JSON)\n\n\
+         The bare server is hyper's HTTP/1 server answering the same {} JSON bytes without \
+         auth, signature, plugin or store.\n",
+        pl.answer_bytes
+    );
+    side_by_side(
+        &mut s,
+        ["bare", "Assay", "Assay / bare"],
+        pl.levels.iter().map(|l| (l.concurrency, &l.bare, &l.assay)),
+    );
+
+    let ing = &f.ingest;
+    let _ = writeln!(
+        s,
+        "\n### 2. Durable webhook ingest (`synchronous=FULL`, acknowledged after commit)\n\n\
+         Distinct signed order webhooks of {} bytes. Baseline: the same binary with \
+         `store.max_batch = 1`, which commits each write on its own. Each run is a fresh \
+         `assay serve` whose worker fulfils the orders against the demo vendor while they \
+         arrive. {} webhooks acknowledged in the group-commit runs, {} orders in their stores \
+         afterwards (wrk stops at its deadline without reading the answers in flight, whose \
+         webhooks are committed all the same).\n",
+        ing.body_bytes, ing.acknowledged, ing.stored
+    );
+    side_by_side(
+        &mut s,
+        ["per-event commits", "group commit", "group / per-event"],
+        ing.levels
+            .iter()
+            .map(|l| (l.concurrency, &l.per_event, &l.group)),
+    );
+
+    let r = &f.reload;
+    let _ = writeln!(
+        s,
+        "\n### 3. Reload under load\n\n\
+         {} swaps of the plugin file (new bytes each time, so each includes a compile) while \
+         the package list runs at concurrency {}; {} of them while the load ran.\n\n\
+         | requests | failed | rename → new generation, median | p90 | max |\n|---:|---:|---:|---:|---:|\n\
+         | {} | {} | {} | {} | {} |",
+        r.swaps.len(),
+        r.connections,
+        r.swaps_under_load,
+        r.load.requests,
+        r.load.failed,
+        ms(median(&r.swaps)),
+        ms(percentile(&r.swaps, 0.9)),
+        ms(max(&r.swaps)),
+    );
+
+    let _ = writeln!(
+        s,
+        "\n### 4. Start to ready (`assay serve` spawned → `/readyz` 200)\n\n\
+         Each product has its own plugin file (distinct bytes), so a cold start compiles \
+         every one. Median of {} runs.\n\n\
+         | products | artifact cache cold | artifact cache warm |\n|---:|---:|---:|",
+        f.starts.first().map_or(0, |s| s.cold.len())
+    );
+    for st in &f.starts {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            st.products,
+            ms(median(&st.cold)),
+            ms(median(&st.warm))
+        );
+    }
+
+    let _ = writeln!(
+        s,
+        "\n### 5. Memory (resident set, from `/proc/<pid>/status`)\n\n\
+         | process | resident |\n|---|---:|"
+    );
+    for st in &f.starts {
+        let _ = writeln!(
+            s,
+            "| Assay, {} product(s), idle 1 s after ready | {:.1} MiB |",
+            st.products,
+            st.idle.resident as f64 / MIB
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| Assay, peak over the package-list runs (up to concurrency {}) | {:.1} MiB |\n\
+         | bare server, peak over the same runs | {:.1} MiB |",
+        pl.levels.last().map_or(0, |l| l.concurrency),
+        pl.assay_memory.peak as f64 / MIB,
+        pl.bare_memory.peak as f64 / MIB,
+    );
+
+    let p = &f.pipeline;
+    let _ = writeln!(
+        s,
+        "\n### 6. Pipeline, end to end\n\n\
+         {} orders: signed webhook → store → plugin fulfils against the demo vendor → \
+         \"initiated\" update to the emulator → candidate completes → vendor's signed callback \
+         → plugin → final result delivered to the emulator (schema-checked: {} of {} updates \
+         invalid).\n\n\
+         | orders | webhooks acknowledged in | all final results delivered in | orders/s |\n|---:|---:|---:|---:|\n\
+         | {} | {} | {} | {} |",
+        p.orders,
+        p.invalid,
+        p.deliveries,
+        p.orders,
+        ms(p.webhooks_sent),
+        ms(p.elapsed),
+        rate(p.orders as f64 / p.elapsed.as_secs_f64()),
+    );
+
+    let _ = writeln!(
+        s,
+        "\n### Targets\n\n| target | this run | met |\n|---|---:|:---:|"
+    );
+    for t in targets(f) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            t.what,
+            t.measured,
+            if t.met { "yes" } else { "**no**" }
+        );
+    }
+    s
+}
+
+/// A table of a baseline and Assay's figure, per concurrency level: `names` are the
+/// baseline's, the measured one's, and their ratio's column titles.
+fn side_by_side<'a>(
+    s: &mut String,
+    [baseline, measured, ratio]: [&str; 3],
+    levels: impl Iterator<Item = (usize, &'a Load, &'a Load)>,
+) {
+    let _ = writeln!(
+        s,
+        "| concurrency | {baseline} /s | p50 | p99 | {measured} /s | p50 | p99 | {ratio} | failed |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (concurrency, base, this) in levels {
+        let _ = writeln!(
+            s,
+            "| {concurrency} | {} | {} | {} | {} | {} | {} | {:.2}× | {} |",
+            rate(base.per_sec()),
+            ms(base.p50),
+            ms(base.p99),
+            rate(this.per_sec()),
+            ms(this.p50),
+            ms(this.p99),
+            this.per_sec() / base.per_sec(),
+            this.failed + base.failed,
+        );
+    }
+}
+
+fn percentile(values: &[Duration], p: f64) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}

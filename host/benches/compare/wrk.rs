@@ -1,0 +1,269 @@
+//! The load generator: `wrk` (Debian's package), driven by a Lua script that replays a file of
+//! pre-signed requests, so every webhook is a new event with a valid signature.
+//!
+//! wrk runs closed-loop: each of its `c` connections sends the next request when the previous
+//! one is answered, so "concurrency c" is `c` requests in flight. Latency percentiles are
+//! wrk's own histogram. Requests answered 4xx/5xx, and connect/read/write/timeout errors, are
+//! counted as failed.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// The script: each line of the requests file is `<path>\t<signature>\t<body>`; of `n` wrk
+/// threads, thread `k` sends lines `k, k+n, k+2n, …` in order and starts over at its end
+/// (counted in `wrapped`, so a run that ran out of distinct events is detected).
+const SCRIPT: &str = r#"
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local file, nthreads, auth = args[1], tonumber(args[2]), args[3]
+  requests = {}
+  local i = 0
+  for line in io.lines(file) do
+    if i % nthreads == tid then
+      local path, sig, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      local headers = { ["Content-Type"] = "application/json", ["x-stackone-signature"] = sig }
+      if auth ~= nil and auth ~= "" then headers["Authorization"] = auth end
+      requests[#requests + 1] = wrk.format("POST", path, headers, body)
+    end
+    i = i + 1
+  end
+  next_index = 1
+  wrapped = 0
+end
+
+function request()
+  local r = requests[next_index]
+  next_index = next_index + 1
+  if next_index > #requests then
+    next_index = 1
+    wrapped = wrapped + 1
+  end
+  return r
+end
+
+function done(summary, latency, requests)
+  local wrapped = 0
+  for _, t in ipairs(threads) do wrapped = wrapped + (t:get("wrapped") or 0) end
+  local e = summary.errors
+  io.write(string.format(
+    "ASSAY-WRK requests=%d duration_us=%d connect=%d read=%d write=%d status=%d timeout=%d p50_us=%d p99_us=%d max_us=%d wrapped=%d\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max, wrapped))
+end
+"#;
+
+/// One request of a requests file.
+pub struct Signed<'a> {
+    /// Path and query, e.g. `/v1/products/p0/webhooks`.
+    pub path: &'a str,
+    /// The `x-stackone-signature` value.
+    pub signature: &'a str,
+    /// The body: one line of JSON.
+    pub body: &'a str,
+}
+
+/// Writes a requests file for [`Wrk::run`].
+pub fn write_requests<'a>(
+    path: &Path,
+    requests: impl IntoIterator<Item = Signed<'a>>,
+) -> anyhow::Result<usize> {
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    let mut n = 0;
+    for r in requests {
+        anyhow::ensure!(
+            !r.body.contains(['\n', '\t']),
+            "a request body must be one line without tabs"
+        );
+        writeln!(out, "{}\t{}\t{}", r.path, r.signature, r.body)?;
+        n += 1;
+    }
+    out.flush()?;
+    Ok(n)
+}
+
+/// What one wrk run measured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Load {
+    /// Requests completed (answered or failed).
+    pub requests: u64,
+    /// The run's length.
+    pub duration: Duration,
+    /// Requests answered 4xx/5xx plus socket errors and timeouts.
+    pub failed: u64,
+    /// Median latency.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+    /// How many times a thread ran out of requests and started over.
+    pub wrapped: u64,
+}
+
+impl Load {
+    /// Completed requests per second.
+    pub fn per_sec(&self) -> f64 {
+        self.requests as f64 / self.duration.as_secs_f64().max(1e-9)
+    }
+}
+
+/// What one run is: where, how many connections, how long.
+pub struct Run<'a> {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: &'a str,
+    /// The requests file.
+    pub requests: &'a Path,
+    /// The `Authorization` header for every request, if any.
+    pub authorization: Option<&'a str>,
+    /// Connections, i.e. requests in flight.
+    pub connections: usize,
+    /// Whole seconds (wrk's resolution).
+    pub seconds: u64,
+}
+
+/// A located `wrk` and the directory its script is written to.
+#[derive(Clone)]
+pub struct Wrk {
+    program: PathBuf,
+    script: PathBuf,
+}
+
+impl Wrk {
+    /// Finds `wrk` on the PATH; if it is missing and this is a Debian-like machine where we
+    /// are root, installs Debian's `wrk` package. Writes the script into `dir`.
+    pub fn locate(dir: &Path) -> anyhow::Result<Wrk> {
+        let program = match which("wrk") {
+            Some(p) => p,
+            None => {
+                install_wrk()?;
+                which("wrk").context("wrk was installed but is not on the PATH")?
+            }
+        };
+        let script = dir.join("assay-bench.lua");
+        std::fs::write(&script, SCRIPT).with_context(|| format!("writing {}", script.display()))?;
+        Ok(Wrk { program, script })
+    }
+
+    /// `wrk debian/4.1.0 …`: the first line `wrk -v` prints.
+    pub fn version(&self) -> String {
+        Command::new(&self.program)
+            .arg("-v")
+            .output()
+            .ok()
+            .and_then(|o| {
+                let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr);
+                text.lines()
+                    .next()
+                    .map(|l| l.split(" Copyright").next().unwrap_or(l).trim().to_owned())
+            })
+            .unwrap_or_else(|| "wrk".into())
+    }
+
+    /// Runs wrk once and parses what the script printed.
+    pub fn run(&self, run: &Run<'_>) -> anyhow::Result<Load> {
+        // One wrk thread per core the machine has, capped by the connections; this machine
+        // size (2 cores) means wrk and the server under test share the cores.
+        let threads = run.connections.clamp(1, 2);
+        let output = Command::new(&self.program)
+            .arg(format!("-t{threads}"))
+            .arg(format!("-c{}", run.connections))
+            .arg(format!("-d{}s", run.seconds))
+            .arg("--timeout")
+            .arg("10s")
+            .arg("-s")
+            .arg(&self.script)
+            .arg(run.base_url)
+            .arg("--")
+            .arg(run.requests)
+            .arg(threads.to_string())
+            .arg(run.authorization.unwrap_or(""))
+            .output()
+            .with_context(|| format!("running {}", self.program.display()))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            bail!(
+                "wrk failed ({}): {}{}",
+                output.status,
+                stdout,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        parse(&stdout).with_context(|| format!("reading wrk's output:\n{stdout}"))
+    }
+}
+
+fn parse(stdout: &str) -> anyhow::Result<Load> {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ASSAY-WRK "))
+        .context("no ASSAY-WRK line")?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .with_context(|| format!("no {name}="))?
+            .parse()
+            .with_context(|| format!("{name} is not a number"))
+    };
+    Ok(Load {
+        requests: field("requests")?,
+        duration: Duration::from_micros(field("duration_us")?),
+        failed: field("connect")?
+            + field("read")?
+            + field("write")?
+            + field("status")?
+            + field("timeout")?,
+        p50: Duration::from_micros(field("p50_us")?),
+        p99: Duration::from_micros(field("p99_us")?),
+        wrapped: field("wrapped")?,
+    })
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn install_wrk() -> anyhow::Result<()> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root || which("apt-get").is_none() {
+        bail!(
+            "the benchmarks need the load generator wrk: install it (Debian/Ubuntu: \
+             `apt-get install wrk`, macOS: `brew install wrk`) and run again"
+        );
+    }
+    eprintln!("installing the load generator: apt-get install -y wrk");
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "wrk"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+    };
+    if install()?.success() {
+        return Ok(());
+    }
+    // A fresh machine may have no package lists yet.
+    let updated = Command::new("apt-get").args(["update", "-q"]).status()?;
+    if !updated.success() || !install()?.success() {
+        bail!("apt-get install wrk failed; install wrk by hand and run again");
+    }
+    Ok(())
+}
