@@ -96,6 +96,14 @@ impl Reloader {
             }
         }
         tracing::info!(dirs = ?watched, "watching for plugin and configuration changes");
+        let store = self.config.load().store.path.clone();
+        if let Some(dir) = store.parent()
+            && watched.iter().any(|w| same_dir(w, dir))
+        {
+            // The kernel reports every write of the database and its WAL to the watcher,
+            // which wakes for each one: measurable CPU under load (BENCHMARKS.md).
+            tracing::warn!(store = %store.display(), dir = %dir.display(), "the store is in a watched folder, so every write wakes the reload watcher: put it in a folder of its own (the default is data/assay.db)");
+        }
         Ok(Watching {
             _watcher: watcher,
             events: rx,
@@ -293,6 +301,14 @@ impl Reloader {
         self.products.store(ProductTable { products: next });
         metrics::counter!("assay_config_reloads_total", "outcome" => "ok").increment(1);
         tracing::info!(file = %path.display(), "configuration reloaded");
+    }
+}
+
+/// Whether `a` and `b` name the same folder (compared canonically when both exist).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 

@@ -108,6 +108,54 @@ impl Server {
         }
     }
 
+    /// Starts `perf record` on this process for the length of a load run (the benchmark's
+    /// seconds), writing `<dir>/<name>.data`.
+    pub fn profile(&self, dir: &Path, name: &str) -> anyhow::Result<Child> {
+        std::fs::create_dir_all(dir)?;
+        let seconds = std::env::var("ASSAY_BENCH_SECS").unwrap_or_else(|_| "5".into());
+        Command::new("perf")
+            .args([
+                "record",
+                "-q",
+                "-e",
+                "cpu-clock",
+                "-F",
+                "499",
+                "--call-graph",
+                "dwarf,16384",
+            ])
+            .arg("-p")
+            .arg(self.child.id().to_string())
+            .arg("-o")
+            .arg(dir.join(format!("{name}.data")))
+            .args(["--", "sleep", &seconds])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting perf record (ASSAY_BENCH_PROFILE needs perf on the PATH)")
+    }
+
+    /// CPU time the process has used so far, user and system, all threads.
+    pub fn cpu(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .context("reading /proc/<pid>/stat (the CPU figures need Linux)")?;
+        // Fields after the command name, which is in parentheses and may hold spaces:
+        // state is the 3rd field of the line, utime the 14th, stime the 15th.
+        let rest = stat
+            .rsplit_once(')')
+            .context("no `)` in /proc/<pid>/stat")?
+            .1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| -> anyhow::Result<u64> {
+            fields
+                .get(i)
+                .and_then(|f| f.parse().ok())
+                .context("short /proc/<pid>/stat")
+        };
+        let total = ticks(11)? + ticks(12)?;
+        Ok(Duration::from_secs_f64(total as f64 / clock_ticks()))
+    }
+
     /// Resident memory now and its peak so far (`VmRSS`, `VmHWM`), in bytes.
     pub fn memory(&self) -> anyhow::Result<Memory> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -132,6 +180,19 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Clock ticks per second of `/proc` CPU times (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 /// Resident memory of a process, in bytes.

@@ -33,6 +33,10 @@ fn ms(d: Duration) -> String {
     }
 }
 
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
 fn rate(r: f64) -> String {
     if r >= 100.0 {
         let whole = r.round() as u64;
@@ -259,19 +263,21 @@ fn side_by_side<'a>(
 ) {
     let _ = writeln!(
         s,
-        "| concurrency | {baseline} /s | p50 | p99 | {measured} /s | p50 | p99 | {ratio} | failed |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| concurrency | {baseline} /s | p50 | p99 | CPU/request | {measured} /s | p50 | p99 | CPU/request | {ratio} | failed |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (concurrency, base, this) in levels {
         let _ = writeln!(
             s,
-            "| {concurrency} | {} | {} | {} | {} | {} | {} | {:.2}× | {} |",
+            "| {concurrency} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2}× | {} |",
             rate(base.per_sec()),
             ms(base.p50),
             ms(base.p99),
+            us(base.cpu_per_request()),
             rate(this.per_sec()),
             ms(this.p50),
             ms(this.p99),
+            us(this.cpu_per_request()),
             this.per_sec() / base.per_sec(),
             this.failed + base.failed,
         );

@@ -59,27 +59,29 @@ pub async fn package_list(
 
     let requests = deployment.dir.join("list.requests");
     setup::write_list_requests(&requests, "p0")?;
-    let run = |server: &Server, connections: usize, seconds: u64| {
-        wrk.run(&Run {
-            base_url: &server.base_url,
-            requests: &requests,
-            authorization: Some(&request.authorization),
-            connections,
-            seconds,
+    let run = |server: &Server, name: &str, connections: usize, seconds: u64| {
+        measured(server, name, connections, || {
+            wrk.run(&Run {
+                base_url: &server.base_url,
+                requests: &requests,
+                authorization: Some(&request.authorization),
+                connections,
+                seconds,
+            })
         })
     };
     // Warm both (connection setup, first instances, page faults) before measuring.
-    run(&bare, 16, 1)?;
-    run(&assay, 16, 1)?;
+    run(&bare, "warm-up", 16, 1)?;
+    run(&assay, "warm-up", 16, 1)?;
     let mut levels = Vec::new();
     for &c in &settings.concurrency {
         // Alternate which goes first so neither always runs on a warmer machine.
         let (bare_load, assay_load) = if levels.len() % 2 == 0 {
-            let b = run(&bare, c, settings.seconds)?;
-            (b, run(&assay, c, settings.seconds)?)
+            let b = run(&bare, "list-bare", c, settings.seconds)?;
+            (b, run(&assay, "list-assay", c, settings.seconds)?)
         } else {
-            let a = run(&assay, c, settings.seconds)?;
-            (run(&bare, c, settings.seconds)?, a)
+            let a = run(&assay, "list-assay", c, settings.seconds)?;
+            (run(&bare, "list-bare", c, settings.seconds)?, a)
         };
         levels.push(ListLevel {
             concurrency: c,
@@ -93,6 +95,28 @@ pub async fn package_list(
         assay_memory: assay.memory()?,
         bare_memory: bare.memory()?,
     })
+}
+
+/// Runs `load` and records the CPU time `server` used meanwhile. With `ASSAY_BENCH_PROFILE`
+/// set to a folder, runs at concurrency 64 are also recorded by `perf` into
+/// `<folder>/<name>.data` (read with `perf report -i … --no-children --sort dso,symbol`).
+fn measured(
+    server: &Server,
+    name: &str,
+    connections: usize,
+    load: impl FnOnce() -> anyhow::Result<Load>,
+) -> anyhow::Result<Load> {
+    let profile = std::env::var_os("ASSAY_BENCH_PROFILE")
+        .filter(|_| connections == 64)
+        .map(|dir| server.profile(Path::new(&dir), name))
+        .transpose()?;
+    let before = server.cpu()?;
+    let mut result = load()?;
+    result.server_cpu = server.cpu()?.saturating_sub(before);
+    if let Some(mut perf) = profile {
+        perf.wait()?;
+    }
+    Ok(result)
 }
 
 /// Item 2: one concurrency level, per-event commits and group commit.
@@ -154,12 +178,14 @@ pub async fn ingest(
             // A fresh process per run: no run inherits another's fulfilment backlog. The
             // worker fulfils orders while webhooks arrive, as in production.
             let (assay, _) = deployment.serve().await?;
-            let load = wrk.run(&Run {
-                base_url: &assay.base_url,
-                requests: &requests,
-                authorization: None,
-                connections: c,
-                seconds: settings.seconds,
+            let load = measured(&assay, &name, c, || {
+                wrk.run(&Run {
+                    base_url: &assay.base_url,
+                    requests: &requests,
+                    authorization: None,
+                    connections: c,
+                    seconds: settings.seconds,
+                })
             })?;
             ensure!(
                 load.wrapped == 0,
@@ -169,7 +195,7 @@ pub async fn ingest(
             drop(assay);
             if mode == 0 {
                 acknowledged += load.requests - load.failed;
-                stored += count_orders(&deployment.dir.join("assay.db"))?;
+                stored += count_orders(&deployment.dir.join("data").join("assay.db"))?;
             }
             std::fs::remove_file(&requests)?;
             loads[mode] = load;

@@ -81,7 +81,8 @@ pub fn catalogue() -> String {
 
 /// A deployment directory for one `assay serve`.
 pub struct Deployment {
-    /// The directory: config.toml, plugins/, assay.db, cache/, assay.log.
+    /// The directory: config.toml, plugins/, data/assay.db (out of the watched folder, as in
+    /// the default layout), cache/, assay.log.
     pub dir: PathBuf,
     /// The address `assay serve` listens on.
     pub addr: SocketAddr,
@@ -155,7 +156,7 @@ impl Deployment {
         let host = format!("http://{}", self.addr);
         let mut text = format!(
             "[server]\nlisten = \"{addr}\"\n\
-             [store]\npath = \"assay.db\"\n{batch}\
+             [store]\npath = \"data/assay.db\"\n{batch}\
              [stackone]\nbase_url = \"{stackone}\"\napi_key = \"env:BENCH_STACKONE_KEY\"\n\
              [plugins]\ndir = \"plugins\"\ncache_dir = \"cache\"\n",
             addr = self.addr,

@@ -110,9 +110,17 @@ pub struct Load {
     pub p99: Duration,
     /// How many times a thread ran out of requests and started over.
     pub wrapped: u64,
+    /// CPU time the server under test used during the run (user + system, all threads);
+    /// set by the caller, which knows the server.
+    pub server_cpu: Duration,
 }
 
 impl Load {
+    /// The server's CPU time per completed request.
+    pub fn cpu_per_request(&self) -> Duration {
+        Duration::from_secs_f64(self.server_cpu.as_secs_f64() / self.requests.max(1) as f64)
+    }
+
     /// Completed requests per second.
     pub fn per_sec(&self) -> f64 {
         self.requests as f64 / self.duration.as_secs_f64().max(1e-9)
@@ -228,6 +236,7 @@ fn parse(stdout: &str) -> anyhow::Result<Load> {
         p50: Duration::from_micros(field("p50_us")?),
         p99: Duration::from_micros(field("p99_us")?),
         wrapped: field("wrapped")?,
+        server_cpu: Duration::ZERO,
     })
 }
 
