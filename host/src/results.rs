@@ -7,7 +7,7 @@
 
 use crate::runtime::types::{AssessmentResult, OrderRef as PluginOrderRef, OrderResult};
 use crate::stackone::convert::result_body;
-use crate::store::{self, ResultRecorded, ResultRejection, Store, StoreError};
+use crate::store::{self, OrderState, ResultRecorded, ResultRejection, Store, StoreError};
 
 /// The stored form of a plugin's result.
 pub fn to_store(result: AssessmentResult) -> store::ResultBody {
@@ -26,6 +26,10 @@ pub struct Recorded {
     pub superseded: usize,
     /// Results the store refused (unknown order, order not waiting), with the reason.
     pub rejected: Vec<String>,
+    /// Of `rejected`, those that can be right later: the order is still being fulfilled (or
+    /// waits to be retried), or it is named by an external id that fulfilment may not have
+    /// recorded yet. A vendor's callback carrying one is answered 503 so that it is sent again.
+    pub retry_later: Vec<String>,
 }
 
 /// Records `results` of `product` in one transaction. An `Err` means none was stored.
@@ -55,11 +59,28 @@ pub async fn record(
             Err(rejection) => {
                 let reason = describe(&rejection);
                 tracing::warn!(product, reason, "plugin result refused");
+                if may_be_accepted_later(&rejection) {
+                    recorded.retry_later.push(reason.clone());
+                }
                 recorded.rejected.push(reason);
             }
         }
     }
     Ok(recorded)
+}
+
+/// Whether a refused result may be accepted when sent again: a vendor can call back before
+/// the host has recorded the vendor's acceptance of the order (the `fulfil-order` call is still
+/// running, or is waiting for its retry). A StackOne order id the host never received, or an
+/// order that failed, stays refused.
+pub fn may_be_accepted_later(rejection: &ResultRejection) -> bool {
+    match rejection {
+        ResultRejection::NotAwaitingResult { state, .. } => {
+            matches!(state, OrderState::Received | OrderState::Fulfilling)
+        }
+        ResultRejection::UnknownOrder(store::OrderRef::ExternalId(_)) => true,
+        ResultRejection::UnknownOrder(store::OrderRef::OrderId(_)) => false,
+    }
 }
 
 fn describe(rejection: &ResultRejection) -> String {
@@ -68,5 +89,28 @@ fn describe(rejection: &ResultRejection) -> String {
         ResultRejection::NotAwaitingResult { order, state } => {
             format!("order {order} is {state:?}, not waiting for a result")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_be_accepted_later;
+    use crate::store::{OrderId, OrderRef, OrderState, ResultRejection};
+
+    #[test]
+    fn only_refusals_that_time_can_fix_are_retried() {
+        let not_waiting = |state| ResultRejection::NotAwaitingResult {
+            order: OrderId(7),
+            state,
+        };
+        assert!(may_be_accepted_later(&not_waiting(OrderState::Received)));
+        assert!(may_be_accepted_later(&not_waiting(OrderState::Fulfilling)));
+        assert!(!may_be_accepted_later(&not_waiting(OrderState::Failed)));
+        assert!(may_be_accepted_later(&ResultRejection::UnknownOrder(
+            OrderRef::ExternalId("inv-1".into())
+        )));
+        assert!(!may_be_accepted_later(&ResultRejection::UnknownOrder(
+            OrderRef::OrderId("never-received".into())
+        )));
     }
 }

@@ -155,3 +155,58 @@ async fn backcheck_pushes_reach_stackone_without_polling() {
             .ends_with(&format!("/reports/{}", check.id))
     );
 }
+
+#[tokio::test]
+async fn a_callback_before_fulfilment_is_recorded_is_refused_until_it_can_be_kept() {
+    let d = Deployment::start().await;
+    let order = d.order("codetest", 12).await;
+    // The vendor already has the invitation (its answer to fulfil-order got lost, say), and
+    // the host's next fulfil-order call fails, so the order waits for its retry.
+    let created = reqwest::Client::new()
+        .post(format!("{}/api/invitations", d.vendor.base_url()))
+        .bearer_auth(d.secrets.vendor_token.expose())
+        .header("idempotency-key", &order.order_id)
+        .json(&serde_json::json!({
+            "test_id": order.package.id,
+            "reference": order.order_id,
+            "candidate": {"name": "Ada Lovelace", "email": "ada@candidate.example"},
+            "callback_url": format!("{}/v1/products/codetest/callbacks/attempts", d.url()),
+        }))
+        .send()
+        .await
+        .expect("created");
+    assert_eq!(created.status(), 201);
+    let invitation = d.vendor.invitations().remove(0);
+    d.vendor
+        .fail_next(1, http::StatusCode::SERVICE_UNAVAILABLE, Some(1));
+    assert_eq!(d.send("codetest", &order).await, 200);
+    d.eventually("the failed fulfil-order call", || {
+        d.vendor
+            .calls()
+            .into_iter()
+            .find(|c| c.path == "/api/invitations" && c.status == 503)
+    })
+    .await;
+
+    // The candidate finishes now: the plugin accepts the callback, but the host cannot keep a
+    // result for an order the vendor has not confirmed, so the vendor must send it again.
+    let status = d
+        .vendor
+        .complete_invitation(&invitation.id, 45, 50)
+        .await
+        .expect("sent");
+    assert_eq!(status, 503, "refused for now, not answered 200 and lost");
+
+    // The retried fulfil-order finds the invitation (same idempotency key); then the
+    // vendor's second attempt is kept and delivered.
+    wait_for_value(&d, &order.order_id, "initiated").await;
+    let status = d
+        .vendor
+        .complete_invitation(&invitation.id, 45, 50)
+        .await
+        .expect("sent");
+    assert_eq!(status, 200);
+    wait_for_value(&d, &order.order_id, "passed").await;
+    assert_eq!(d.vendor.invitations().len(), 1, "no second invitation");
+    assert_eq!(d.vendor.invitations()[0].callback_statuses, [503, 200]);
+}

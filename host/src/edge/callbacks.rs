@@ -4,6 +4,13 @@
 //! the request into results. The results are committed to the outbox before the plugin's
 //! response is returned, so a vendor that got its 2xx never has to send again; if the store
 //! cannot commit, the vendor gets a 503 and retries.
+//!
+//! A vendor may call back before the host has recorded that it accepted the order (the
+//! `fulfil-order` call is still running, or waits for a retry). A result the store refuses for
+//! that reason ([`results::may_be_accepted_later`]) must not be lost behind the plugin's 200:
+//! the vendor gets a 503 with `Retry-After` instead, and sends the callback again. Results of
+//! the same callback that were stored are stored again then; StackOne receives the same
+//! update twice, which changes nothing there.
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Response, StatusCode, request::Parts};
@@ -17,6 +24,10 @@ use crate::products::Product;
 use crate::results;
 use crate::runtime::types::{CallbackRequest, Header};
 use crate::store::Store;
+
+/// What a vendor is asked to wait before sending again a callback that came too early: about
+/// one fulfilment retry (the first is 2 s after a failure).
+const CALLBACK_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Response headers a plugin may not set: they belong to the connection, not the message.
 const HOP_BY_HOP: [&str; 7] = [
@@ -73,6 +84,17 @@ pub async fn handle(
         .map_err(store_error)?;
     if recorded.queued > 0 {
         relay.notify_one();
+    }
+    if !recorded.retry_later.is_empty() {
+        return Err(EdgeError::Unavailable {
+            message: format!(
+                "{} result(s) name an order whose fulfilment is not recorded yet; send the \
+                 callback again",
+                recorded.retry_later.len()
+            ),
+            cause: recorded.retry_later.join("; "),
+            retry_after: Some(CALLBACK_RETRY_AFTER),
+        });
     }
     let mut response = Response::new(Body::from(outcome.response.body));
     *response.status_mut() = StatusCode::from_u16(outcome.response.status).map_err(|_| {
