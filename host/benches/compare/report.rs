@@ -227,8 +227,8 @@ pub fn markdown(f: &Figures) -> String {
          \"initiated\" update to the emulator → candidate completes → vendor's signed callback \
          → plugin → final result delivered to the emulator (schema-checked: {} of {} updates \
          invalid).\n\n\
-         | orders | webhooks acknowledged in | all final results delivered in | orders/s |\n|---:|---:|---:|---:|\n\
-         | {} | {} | {} | {} |",
+         | orders | webhooks acknowledged in | all final results delivered in | orders/s | host CPU per order |\n|---:|---:|---:|---:|---:|\n\
+         | {} | {} | {} | {} | {} |",
         p.orders,
         p.invalid,
         p.deliveries,
@@ -236,6 +236,7 @@ pub fn markdown(f: &Figures) -> String {
         ms(p.webhooks_sent),
         ms(p.elapsed),
         rate(p.orders as f64 / p.elapsed.as_secs_f64()),
+        us(p.host_cpu / p.orders.max(1) as u32),
     );
 
     let _ = writeln!(

@@ -55,7 +55,7 @@ pub async fn package_list(
     let answer = response.bytes().await?;
     let answer_file = deployment.dir.join("answer.json");
     std::fs::write(&answer_file, &answer)?;
-    let bare = Server::bare(&answer_file, &deployment.dir.join("bare.log")).await?;
+    let bare = Server::bare(&answer_file, &deployment.dir.join("logs").join("bare.log")).await?;
 
     let requests = deployment.dir.join("list.requests");
     setup::write_list_requests(&requests, "p0")?;
@@ -106,10 +106,11 @@ fn measured(
     connections: usize,
     load: impl FnOnce() -> anyhow::Result<Load>,
 ) -> anyhow::Result<Load> {
-    let profile = std::env::var_os("ASSAY_BENCH_PROFILE")
-        .filter(|_| connections == 64)
-        .map(|dir| server.profile(Path::new(&dir), name))
-        .transpose()?;
+    let profile = if connections == 64 {
+        profile_if_asked(server, name)?
+    } else {
+        None
+    };
     let before = server.cpu()?;
     let mut result = load()?;
     result.server_cpu = server.cpu()?.saturating_sub(before);
@@ -117,6 +118,13 @@ fn measured(
         perf.wait()?;
     }
     Ok(result)
+}
+
+/// `perf record` on `server` into `$ASSAY_BENCH_PROFILE/<name>.data`, if that is set.
+fn profile_if_asked(server: &Server, name: &str) -> anyhow::Result<Option<std::process::Child>> {
+    std::env::var_os("ASSAY_BENCH_PROFILE")
+        .map(|dir| server.profile(Path::new(&dir), name))
+        .transpose()
 }
 
 /// Item 2: one concurrency level, per-event commits and group commit.
@@ -242,7 +250,9 @@ pub async fn reload_under_load(
     setup::write_list_requests(&requests, "p0")?;
     let authorization = setup::list_request().authorization;
     let connections = *settings.concurrency.last().context("no concurrency")?;
-    let seconds = settings.swaps as u64 * 6 / 10 + 3;
+    // Long enough for every swap to happen under load (about half a second each on the
+    // development machine, more on a slower or busier one); the report counts any that did not.
+    let seconds = settings.swaps as u64 * 6 / 10 + 6;
     let base_url = assay.base_url.clone();
     let load = {
         let (requests, wrk) = (requests.clone(), wrk.clone());
@@ -357,6 +367,8 @@ pub struct Pipeline {
     pub webhooks_sent: Duration,
     pub deliveries: usize,
     pub invalid: usize,
+    /// CPU time the host process used from the first webhook to the last final result.
+    pub host_cpu: Duration,
 }
 
 pub async fn pipeline(settings: &Settings, work: &Path, plugin: &[u8]) -> anyhow::Result<Pipeline> {
@@ -379,6 +391,8 @@ pub async fn pipeline(settings: &Settings, work: &Path, plugin: &[u8]) -> anyhow
         peers.emulator.register_order(order);
     }
     let secret = Secret::new(setup::WEBHOOK_SECRET);
+    let profile = profile_if_asked(&assay, "pipeline")?;
+    let cpu_before = assay.cpu()?;
     let started = Instant::now();
     // The candidates: each invitation the vendor receives is completed, which makes the vendor
     // call the host back with the score.
@@ -430,7 +444,11 @@ pub async fn pipeline(settings: &Settings, work: &Path, plugin: &[u8]) -> anyhow
             )
         })?;
     let elapsed = started.elapsed();
+    let host_cpu = assay.cpu()?.saturating_sub(cpu_before);
     candidate.abort();
+    if let Some(mut perf) = profile {
+        perf.wait()?;
+    }
     Ok(Pipeline {
         orders: want,
         elapsed,
@@ -440,6 +458,7 @@ pub async fn pipeline(settings: &Settings, work: &Path, plugin: &[u8]) -> anyhow
             .iter()
             .filter(|d| !d.violations.is_empty())
             .count(),
+        host_cpu,
     })
 }
 

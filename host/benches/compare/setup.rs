@@ -82,7 +82,7 @@ pub fn catalogue() -> String {
 /// A deployment directory for one `assay serve`.
 pub struct Deployment {
     /// The directory: config.toml, plugins/, data/assay.db (out of the watched folder, as in
-    /// the default layout), cache/, assay.log.
+    /// the default layout), cache/, logs/assay.log.
     pub dir: PathBuf,
     /// The address `assay serve` listens on.
     pub addr: SocketAddr,
@@ -118,6 +118,7 @@ impl Deployment {
     pub fn create(dir: PathBuf, plugin: &[u8], layout: &Layout<'_>) -> anyhow::Result<Self> {
         let addr = crate::process::free_addr()?;
         std::fs::create_dir_all(dir.join("plugins"))?;
+        std::fs::create_dir_all(dir.join("logs"))?;
         for i in 0..layout.products {
             std::fs::write(
                 dir.join("plugins").join(format!("p{i}.wasm")),
@@ -133,8 +134,10 @@ impl Deployment {
         self.dir.join("config.toml")
     }
 
+    /// The host's log. Not in `dir`, which the host watches for configuration changes:
+    /// every line written there would wake its watcher.
     pub fn log_path(&self) -> PathBuf {
-        self.dir.join("assay.log")
+        self.dir.join("logs").join("assay.log")
     }
 
     pub fn plugins_dir(&self) -> PathBuf {
