@@ -99,7 +99,7 @@ pub async fn package_list(
 
 /// Runs `load` and records the CPU time `server` used meanwhile. With `ASSAY_BENCH_PROFILE`
 /// set to a folder, runs at concurrency 64 are also recorded by `perf` into
-/// `<folder>/<name>.data` (read with `perf report -i … --no-children --sort dso,symbol`).
+/// `<folder>/<name>.data` (the pipeline is recorded too; read with `perf report -i … --no-children --sort dso,symbol`).
 fn measured(
     server: &Server,
     name: &str,
