@@ -98,8 +98,8 @@ pub async fn package_list(
 }
 
 /// Runs `load` and records the CPU time `server` used meanwhile. With `ASSAY_BENCH_PROFILE`
-/// set to a folder, runs at concurrency 64 are also recorded by `perf` into
-/// `<folder>/<name>.data` (the pipeline is recorded too; read with `perf report -i … --no-children --sort dso,symbol`).
+/// set to a folder, runs at concurrency 64 (and the pipeline) are also recorded by `perf`
+/// into `<folder>/<name>.data`; read one with `perf report -i … --no-inline --children`.
 fn measured(
     server: &Server,
     name: &str,
