@@ -167,6 +167,57 @@ async fn an_enormous_answer_is_contained() {
     other_product_answers(&rt).await;
 }
 
+#[tokio::test]
+async fn an_answer_over_the_cap_is_refused_even_when_the_plugin_had_the_memory() {
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("huge")).await.expect("loads");
+    // 20 names of 1 MiB: 20 MiB, over the 16 MiB cap, built within a 256 MiB memory limit, so
+    // it is the host's answer cap that stops it, not the plugin's memory.
+    let mut c = ctx(
+        "huge",
+        &[
+            (contract::HUGE_COUNT_SETTING, "20".into()),
+            (contract::HUGE_NAME_LEN_SETTING, (1usize << 20).to_string()),
+        ],
+        &[],
+    );
+    c.memory_limit_bytes = 256 << 20;
+    c.timeout = Duration::from_secs(10);
+    let err = plugin
+        .list_packages(&c, query())
+        .await
+        .expect_err("refused");
+    match err.kind {
+        CallErrorKind::AnswerTooLarge { size, limit } => {
+            assert_eq!(limit, assay::runtime::MAX_ANSWER_BYTES);
+            assert!(size > limit, "{size} > {limit}");
+        }
+        other => panic!("expected AnswerTooLarge, got {other:?}"),
+    }
+    other_product_answers(&rt).await;
+}
+
+#[tokio::test]
+async fn a_plugin_printing_megabytes_still_answers() {
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("huge")).await.expect("loads");
+    // 4 MiB of stdout: the host keeps the first 64 KiB, counts the rest, and never fails the
+    // plugin's writes.
+    let mut c = ctx(
+        "huge",
+        &[
+            (contract::HUGE_PRINT_SETTING, (4usize << 20).to_string()),
+            (contract::HUGE_COUNT_SETTING, "2".into()),
+            (contract::HUGE_NAME_LEN_SETTING, "10".into()),
+        ],
+        &[],
+    );
+    c.timeout = Duration::from_secs(10);
+    let packages = plugin.list_packages(&c, query()).await.expect("answers");
+    assert_eq!(packages.len(), 2);
+    other_product_answers(&rt).await;
+}
+
 fn denied_message(err: &assay::runtime::CallError) -> &str {
     match err.plugin_error() {
         Some(PluginError::Permanent(m)) => m,
