@@ -29,7 +29,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
-    let config = args.load()?;
+    let host = start_watching(args, args.load()?, args.overrides()).await?;
+    host.run_until(shutdown_signal()).await;
+    Ok(())
+}
+
+/// Binds `config`'s listen address and starts a host that reloads plugins and the
+/// configuration file of `args` (read again with `overrides`) when they change.
+pub(crate) async fn start_watching(
+    args: &ConfigArgs,
+    config: crate::config::Config,
+    overrides: crate::config::Overrides,
+) -> anyhow::Result<Host> {
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding {}", config.server.listen))?;
@@ -37,13 +48,11 @@ async fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
         metrics: telemetry::init_metrics(),
         config_source: Some((
             args.config_path(),
-            reload::config_loader(args.config_path(), args.overrides()),
+            reload::config_loader(args.config_path(), overrides),
         )),
         watch: true,
     };
-    let host = Host::start(config, listener, options).await?;
-    host.run_until(shutdown_signal()).await;
-    Ok(())
+    Host::start(config, listener, options).await
 }
 
 async fn emulate(args: &EmulateArgs) -> anyhow::Result<()> {

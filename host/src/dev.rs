@@ -18,12 +18,10 @@ use notify::{RecursiveMode, Watcher as _};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::app::{Host, HostOptions};
 use crate::cli::{ConfigArgs, shutdown_signal};
 use crate::emulator::Emulator;
 use crate::plugin_build;
 use crate::reload::{self, MAX_SETTLE, SETTLE};
-use crate::telemetry;
 
 /// A product's plugin source: where it is, what it is called, where it goes.
 #[derive(Debug, Clone)]
@@ -73,18 +71,7 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
     for source in &sources {
         rebuild(source).await;
     }
-    let listener = TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("binding {}", config.server.listen))?;
-    let options = HostOptions {
-        metrics: telemetry::init_metrics(),
-        config_source: Some((
-            args.config_path(),
-            reload::config_loader(args.config_path(), overrides),
-        )),
-        watch: true,
-    };
-    let host = Host::start(config, listener, options).await?;
+    let host = crate::commands::start_watching(args, config, overrides).await?;
     println!(
         "Assay serving on {}; watching {} plugin source(s). Ctrl-C to stop.",
         host.base_url(),

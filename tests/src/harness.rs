@@ -163,6 +163,27 @@ impl Deployment {
             .as_u16()
     }
 
+    /// A Package's List request for `product` with `body`, authenticated and signed as
+    /// StackOne sends it; the caller sends it.
+    pub fn package_list_request(
+        &self,
+        client: &reqwest::Client,
+        product: &str,
+        body: &'static [u8],
+    ) -> reqwest::RequestBuilder {
+        client
+            .post(format!("{}/v1/products/{product}/packages", self.url()))
+            .header(
+                "authorization",
+                assay::basic_auth::header_value(&self.secrets.package_key),
+            )
+            .header(
+                "x-stackone-signature",
+                assay::signature::sign(body, &self.secrets.whsec),
+            )
+            .body(body)
+    }
+
     /// Waits until `check` holds, polling (the state lives in other tasks and processes).
     pub async fn eventually<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
         let deadline = Instant::now() + WAIT;

@@ -26,17 +26,12 @@ async fn package_lists_are_stackone_shaped() {
         .unwrap_or_else(|e| panic!("{product}: {e}"));
         assert!(!page.data.is_empty(), "{product} lists packages");
     }
-    let raw: Value = reqwest::Client::new()
-        .post(format!("{}/v1/products/backcheck/packages", d.url()))
-        .header(
-            "authorization",
-            assay::basic_auth::header_value(&d.secrets.package_key),
+    let raw: Value = d
+        .package_list_request(
+            &reqwest::Client::new(),
+            "backcheck",
+            br#"{"account_id":"a"}"#,
         )
-        .header(
-            "x-stackone-signature",
-            assay::signature::sign(br#"{"account_id":"a"}"#, &d.secrets.whsec),
-        )
-        .body(r#"{"account_id":"a"}"#)
         .send()
         .await
         .expect("send")
@@ -91,12 +86,7 @@ async fn an_assessment_goes_from_order_to_recruiter_view() {
         200
     );
     d.stackone
-        .wait_until(WAIT, |all| {
-            all.iter()
-                .filter(|x| x.order_id == order.order_id && x.accepted())
-                .count()
-                == 2
-        })
+        .wait_for_accepted_count(&order.order_id, 2, WAIT)
         .await
         .expect("final result delivered");
     let deliveries = d.stackone.deliveries_for(&order.order_id);
@@ -136,15 +126,7 @@ async fn a_background_check_is_polled_to_its_result() {
         .expect("initiated");
     assert!(d.vendor.set_check_status(&check.id, "consider"));
     d.stackone
-        .wait_until(WAIT, |all| {
-            all.iter().any(|x| {
-                x.order_id == order.order_id
-                    && x.accepted()
-                    && x.json
-                        .as_ref()
-                        .is_some_and(|j| j["result"]["value"] == "failed")
-            })
-        })
+        .wait_for_value(&order.order_id, "failed", WAIT)
         .await
         .expect("final result delivered");
     let last = d
@@ -492,12 +474,7 @@ async fn a_restart_in_the_middle_loses_nothing_and_delivers_once() {
         200
     );
     d.stackone
-        .wait_until(WAIT, |all| {
-            all.iter()
-                .filter(|x| x.order_id == order.order_id && x.accepted())
-                .count()
-                == 2
-        })
+        .wait_for_accepted_count(&order.order_id, 2, WAIT)
         .await
         .expect("final delivered");
     let d = d.restart().await;
@@ -512,19 +489,8 @@ async fn a_restart_in_the_middle_loses_nothing_and_delivers_once() {
         .await
         .expect("json");
     assert_eq!(status["outbox"]["pending"], 0, "{status}");
-    let accepted: Vec<String> = d
-        .stackone
-        .deliveries_for(&order.order_id)
-        .iter()
-        .filter(|x| x.accepted())
-        .filter_map(|x| {
-            x.json
-                .as_ref()
-                .and_then(|j| j["result"]["value"].as_str().map(str::to_owned))
-        })
-        .collect();
     assert_eq!(
-        accepted,
+        d.stackone.accepted_values(&order.order_id),
         ["initiated", "failed"],
         "each result delivered exactly once, in order"
     );

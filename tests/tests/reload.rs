@@ -12,18 +12,12 @@ use serde_json::Value;
 
 /// Package ids the `codetest` product answers with, whichever plugin generation serves it.
 async fn package_ids(client: &reqwest::Client, d: &Deployment) -> Result<Vec<String>, String> {
-    let body = br#"{"account_id":"acc","provider":"recruitee"}"#;
-    let response = client
-        .post(format!("{}/v1/products/codetest/packages", d.url()))
-        .header(
-            "authorization",
-            assay::basic_auth::header_value(&d.secrets.package_key),
+    let response = d
+        .package_list_request(
+            client,
+            "codetest",
+            br#"{"account_id":"acc","provider":"recruitee"}"#,
         )
-        .header(
-            "x-stackone-signature",
-            assay::signature::sign(body, &d.secrets.whsec),
-        )
-        .body(&body[..])
         .send()
         .await
         .map_err(|e| e.to_string())?;

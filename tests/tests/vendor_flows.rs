@@ -2,36 +2,12 @@
 //! forged callbacks, and BackCheck's pushes with polling off.
 
 use assay::demo::vendor::CallbackSignature;
-use assay::emulator::Delivery;
 use assay_tests::harness::{Deployment, WAIT};
-
-/// The `result.value` of each delivery StackOne accepted for `order_id`, in order.
-fn accepted_values(d: &Deployment, order_id: &str) -> Vec<String> {
-    d.stackone
-        .deliveries_for(order_id)
-        .iter()
-        .filter(|x| x.accepted())
-        .filter_map(|x| {
-            x.json
-                .as_ref()?
-                .pointer("/result/value")?
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect()
-}
 
 /// Waits until StackOne accepted a result with `value` for `order_id`.
 async fn wait_for_value(d: &Deployment, order_id: &str, value: &str) {
-    let matches = |x: &Delivery| {
-        x.order_id == order_id
-            && x.accepted()
-            && x.json
-                .as_ref()
-                .is_some_and(|j| j["result"]["value"] == value)
-    };
     d.stackone
-        .wait_until(WAIT, |all| all.iter().any(matches))
+        .wait_for_value(order_id, value, WAIT)
         .await
         .unwrap_or_else(|_| panic!("a `{value}` result for {order_id} reached StackOne"));
 }
@@ -77,7 +53,7 @@ async fn forged_codetest_callbacks_are_refused_and_deliver_nothing() {
     // The host stores a callback's results before it answers, so a forged callback that had
     // produced a result would be in the outbox ahead of the genuine one.
     assert_eq!(
-        accepted_values(&d, &order.order_id),
+        d.stackone.accepted_values(&order.order_id),
         ["initiated", "failed"],
         "the forged callbacks added nothing"
     );
@@ -138,7 +114,7 @@ async fn backcheck_pushes_reach_stackone_without_polling() {
     wait_for_value(&d, &order.order_id, "passed").await;
 
     assert_eq!(
-        accepted_values(&d, &order.order_id),
+        d.stackone.accepted_values(&order.order_id),
         ["initiated", "in_progress", "passed"]
     );
     let last = d

@@ -108,11 +108,10 @@ impl Server {
         }
     }
 
-    /// Starts `perf record` on this process for the length of a load run (the benchmark's
-    /// seconds), writing `<dir>/<name>.data`.
-    pub fn profile(&self, dir: &Path, name: &str) -> anyhow::Result<Child> {
+    /// Starts `perf record` on this process, writing `<dir>/<name>.data`, until
+    /// [`Profile::stop`].
+    pub fn profile(&self, dir: &Path, name: &str) -> anyhow::Result<Profile> {
         std::fs::create_dir_all(dir)?;
-        let seconds = std::env::var("ASSAY_BENCH_SECS").unwrap_or_else(|_| "5".into());
         Command::new("perf")
             .args([
                 "record",
@@ -128,10 +127,10 @@ impl Server {
             .arg(self.child.id().to_string())
             .arg("-o")
             .arg(dir.join(format!("{name}.data")))
-            .args(["--", "sleep", &seconds])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
+            .map(Profile)
             .context("starting perf record (ASSAY_BENCH_PROFILE needs perf on the PATH)")
     }
 
@@ -179,6 +178,21 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A running `perf record`.
+pub struct Profile(Child);
+
+impl Profile {
+    /// Stops recording (SIGINT, as Ctrl-C would) and waits until perf has written its file.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status()
+            .context("stopping perf record")?;
+        self.0.wait()?;
+        Ok(())
     }
 }
 

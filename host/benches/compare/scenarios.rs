@@ -9,7 +9,7 @@ use assay::secret::Secret;
 use serde_json::Value;
 
 use crate::Settings;
-use crate::process::{Memory, Server};
+use crate::process::{Memory, Profile, Server};
 use crate::setup::{self, Deployment, Layout, Peers};
 use crate::wrk::{Load, Run, Wrk};
 
@@ -114,14 +114,14 @@ fn measured(
     let before = server.cpu()?;
     let mut result = load()?;
     result.server_cpu = server.cpu()?.saturating_sub(before);
-    if let Some(mut perf) = profile {
-        perf.wait()?;
+    if let Some(perf) = profile {
+        perf.stop()?;
     }
     Ok(result)
 }
 
 /// `perf record` on `server` into `$ASSAY_BENCH_PROFILE/<name>.data`, if that is set.
-fn profile_if_asked(server: &Server, name: &str) -> anyhow::Result<Option<std::process::Child>> {
+fn profile_if_asked(server: &Server, name: &str) -> anyhow::Result<Option<Profile>> {
     std::env::var_os("ASSAY_BENCH_PROFILE")
         .map(|dir| server.profile(Path::new(&dir), name))
         .transpose()
@@ -446,8 +446,8 @@ pub async fn pipeline(settings: &Settings, work: &Path, plugin: &[u8]) -> anyhow
     let elapsed = started.elapsed();
     let host_cpu = assay.cpu()?.saturating_sub(cpu_before);
     candidate.abort();
-    if let Some(mut perf) = profile {
-        perf.wait()?;
+    if let Some(perf) = profile {
+        perf.stop()?;
     }
     Ok(Pipeline {
         orders: want,

@@ -239,6 +239,46 @@ impl Emulator {
         })
     }
 
+    /// The `result.value` of each update StackOne accepted for `order_id`, in arrival order.
+    pub fn accepted_values(&self, order_id: &str) -> Vec<String> {
+        self.deliveries_for(order_id)
+            .iter()
+            .filter(|d| d.accepted())
+            .filter_map(|d| result_value(d).map(str::to_owned))
+            .collect()
+    }
+
+    /// Waits until StackOne has accepted an update for `order_id` whose `result.value` is
+    /// `value`; returns all deliveries so far.
+    pub async fn wait_for_value(
+        &self,
+        order_id: &str,
+        value: &str,
+        within: Duration,
+    ) -> Result<Vec<Delivery>, WaitTimeout> {
+        self.wait_until(within, |all| {
+            all.iter()
+                .any(|d| d.order_id == order_id && d.accepted() && result_value(d) == Some(value))
+        })
+        .await
+    }
+
+    /// Waits until StackOne has accepted `n` updates for `order_id`.
+    pub async fn wait_for_accepted_count(
+        &self,
+        order_id: &str,
+        n: usize,
+        within: Duration,
+    ) -> Result<Vec<Delivery>, WaitTimeout> {
+        self.wait_until(within, |all| {
+            all.iter()
+                .filter(|d| d.order_id == order_id && d.accepted())
+                .count()
+                == n
+        })
+        .await
+    }
+
     /// Waits until `done` holds for the deliveries so far, re-checking on each arrival (no
     /// polling); returns them.
     pub async fn wait_until<F>(
@@ -309,6 +349,11 @@ impl RunningEmulator {
             None => Ok(()),
         }
     }
+}
+
+/// A delivery's `result.value`, if it has one.
+fn result_value(d: &Delivery) -> Option<&str> {
+    d.json.as_ref()?.pointer("/result/value")?.as_str()
 }
 
 impl Deref for RunningEmulator {

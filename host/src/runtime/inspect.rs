@@ -25,15 +25,7 @@ impl Runtime {
     /// and describes it.
     pub async fn inspect(&self, path: &Path) -> Result<Inspection, LoadError> {
         let plugin = self.load(path).await?;
-        let ty = plugin.component().component_type();
-        let exports: Vec<String> = ty
-            .exports(&self.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
-        let imports: Vec<String> = ty
-            .imports(&self.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
+        let (exports, imports) = self.export_and_import_names(plugin.component());
         let contract_version =
             contract_version(exports.iter().chain(&imports).map(String::as_str)).map(str::to_owned);
         Ok(Inspection {

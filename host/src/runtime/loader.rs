@@ -64,15 +64,7 @@ impl Runtime {
             content_hash,
             source,
         } = compiled;
-        let ty = component.component_type();
-        let exports: Vec<String> = ty
-            .exports(&self.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
-        let imports: Vec<String> = ty
-            .imports(&self.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
+        let (exports, imports) = self.export_and_import_names(&component);
         check_contract(path, &exports, &imports)?;
         let pre = self
             .linker
@@ -126,6 +118,25 @@ pub(super) struct Compiled {
     pub component: Component,
     pub content_hash: [u8; 32],
     pub source: LoadSource,
+}
+
+impl Runtime {
+    /// The names a component exports and imports (interfaces and functions), in its order.
+    pub(super) fn export_and_import_names(
+        &self,
+        component: &Component,
+    ) -> (Vec<String>, Vec<String>) {
+        let ty = component.component_type();
+        let exports = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        (exports, imports)
+    }
 }
 
 /// The version of the `assay:plugin` package named by a component's imports or exports, e.g.
