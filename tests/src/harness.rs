@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use assay::app::{Host, HostOptions};
 use assay::config::{Config, Overrides};
-use assay::demo::vendor::{DemoVendor, RunningVendor};
-use assay::emulator::{self, Emulator, OrderBuilder, OrderKind, OrderWebhook, RunningEmulator};
 use assay::reload::ConfigLoader;
-use assay::secret::Secret;
+use assay_emulator::vendor::{DemoVendor, RunningVendor};
+use assay_emulator::{
+    self as emulator, Emulator, OrderBuilder, OrderKind, OrderWebhook, RunningEmulator,
+};
+use assay_wire::secret::Secret;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
@@ -175,11 +177,11 @@ impl Deployment {
             .post(format!("{}/v1/products/{product}/packages", self.url()))
             .header(
                 "authorization",
-                assay::basic_auth::header_value(&self.secrets.package_key),
+                assay_wire::basic_auth::header_value(&self.secrets.package_key),
             )
             .header(
                 "x-stackone-signature",
-                assay::signature::sign(body, &self.secrets.whsec),
+                assay_wire::signature::sign(body, &self.secrets.whsec),
             )
             .body(body)
     }

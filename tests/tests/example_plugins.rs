@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use assay::demo::vendor::{DemoVendor, RunningVendor};
-use assay::runtime::types::{
+use assay::convert::order_from_json;
+use assay_emulator::vendor::{DemoVendor, RunningVendor};
+use assay_runtime::types::{
     CallbackOutcome, CallbackRequest, Header, Order, OrderKind, OrderRef, OrderResult,
     PackageQuery, PendingOrder, PluginError, ResultValue,
 };
-use assay::runtime::{AllowedHost, CallError, Plugin, ProductContext, Runtime, RuntimeOptions};
-use assay::secret::Secret;
-use assay::stackone::convert::order_from_json;
+use assay_runtime::{AllowedHost, CallError, Plugin, ProductContext, Runtime, RuntimeOptions};
 use assay_tests::fixtures::example_plugin_path;
+use assay_wire::secret::Secret;
 use hmac::{Hmac, Mac};
 use http::StatusCode;
 use serde_json::{Value, json};

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use assay::emulator::{self, ScriptTarget, ScriptedResponse};
-use assay::store::{OrderFilter, StoreReader};
+use assay_emulator::{self as emulator, ScriptTarget, ScriptedResponse};
+use assay_store::{OrderFilter, StoreReader};
 use assay_tests::harness::{Deployment, WAIT};
 use serde_json::Value;
 
@@ -185,8 +185,8 @@ async fn every_rejection_has_its_status_and_message() {
     .await;
     let client = reqwest::Client::new();
     let body = br#"{"account_id":"a","provider":"recruitee"}"#;
-    let sig = assay::signature::sign(body, &d.secrets.whsec);
-    let auth = assay::basic_auth::header_value(&d.secrets.package_key);
+    let sig = assay_wire::signature::sign(body, &d.secrets.whsec);
+    let auth = assay_wire::basic_auth::header_value(&d.secrets.package_key);
     let post = |path: &str| client.post(format!("{}{path}", d.url()));
 
     let (s, b) = status_of(
@@ -262,7 +262,7 @@ async fn every_rejection_has_its_status_and_message() {
             .header("authorization", &auth)
             .header(
                 "x-stackone-signature",
-                assay::signature::sign(missing_account, &d.secrets.whsec),
+                assay_wire::signature::sign(missing_account, &d.secrets.whsec),
             )
             .body(&missing_account[..])
             .send()
@@ -284,7 +284,7 @@ async fn every_rejection_has_its_status_and_message() {
         &d.url(),
         "codetest",
         bytes::Bytes::from_static(no_id),
-        Some(&assay::signature::sign(no_id, &d.secrets.whsec)),
+        Some(&assay_wire::signature::sign(no_id, &d.secrets.whsec)),
         None,
     )
     .await
@@ -294,7 +294,7 @@ async fn every_rejection_has_its_status_and_message() {
         post("/v1/products/codetest/webhooks")
             .header(
                 "x-stackone-signature",
-                assay::signature::sign(no_id, &d.secrets.whsec),
+                assay_wire::signature::sign(no_id, &d.secrets.whsec),
             )
             .body(&no_id[..])
             .send()
@@ -309,7 +309,7 @@ async fn every_rejection_has_its_status_and_message() {
         &d.url(),
         "codetest",
         bytes::Bytes::from_static(other),
-        Some(&assay::signature::sign(other, &d.secrets.whsec)),
+        Some(&assay_wire::signature::sign(other, &d.secrets.whsec)),
         None,
     )
     .await

@@ -187,7 +187,7 @@ async fn deleting_a_plugin_gives_503_for_its_product_only() {
         .await;
     assert!(err.contains("codetest"), "{err}");
     // The other product still answers.
-    let page = assay::emulator::fetch_packages(
+    let page = assay_emulator::fetch_packages(
         &d.url(),
         "backcheck",
         "acc",

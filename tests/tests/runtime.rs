@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use assay::runtime::types::{PackageQuery, PluginError};
-use assay::runtime::{
+use assay_runtime::types::{PackageQuery, PluginError};
+use assay_runtime::{
     AllowedHost, CallErrorKind, LoadError, LoadSource, ProductContext, Runtime, RuntimeOptions,
 };
-use assay::secret::Secret;
 use assay_tests::fixtures::{contract, fixture_path};
+use assay_wire::secret::Secret;
 
 fn runtime() -> Runtime {
     Runtime::new(RuntimeOptions::default()).expect("runtime")
@@ -86,7 +86,7 @@ async fn a_trap_fails_that_call_only() {
         "{err}"
     );
     // The same plugin's other export still works in a fresh instance.
-    let req = assay::runtime::types::CallbackRequest {
+    let req = assay_runtime::types::CallbackRequest {
         method: "POST".into(),
         path: "x".into(),
         query: None,
@@ -189,7 +189,7 @@ async fn an_answer_over_the_cap_is_refused_even_when_the_plugin_had_the_memory()
         .expect_err("refused");
     match err.kind {
         CallErrorKind::AnswerTooLarge { size, limit } => {
-            assert_eq!(limit, assay::runtime::MAX_ANSWER_BYTES);
+            assert_eq!(limit, assay_runtime::MAX_ANSWER_BYTES);
             assert!(size > limit, "{size} > {limit}");
         }
         other => panic!("expected AnswerTooLarge, got {other:?}"),
@@ -218,7 +218,7 @@ async fn a_plugin_printing_megabytes_still_answers() {
     other_product_answers(&rt).await;
 }
 
-fn denied_message(err: &assay::runtime::CallError) -> &str {
+fn denied_message(err: &assay_runtime::CallError) -> &str {
     match err.plugin_error() {
         Some(PluginError::Permanent(m)) => m,
         _ => panic!("expected the plugin's permanent error, got {err}"),
@@ -245,9 +245,9 @@ async fn loopback_is_denied_unless_listed_explicitly() {
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let server = tokio::spawn(assay::http_server::serve(
+    let server = tokio::spawn(assay_wire::http_server::serve(
         listener,
-        |_req, _peer| async { http::Response::new(assay::http_server::Body::from("ok")) },
+        |_req, _peer| async { http::Response::new(assay_wire::http_server::Body::from("ok")) },
         std::future::pending(),
     ));
     let rt = runtime();
@@ -379,7 +379,7 @@ async fn every_call_gets_a_fresh_instance() {
     let rt = runtime();
     let plugin = rt.load(&fixture_path("wellbehaved")).await.expect("loads");
     for _ in 0..5 {
-        let req = assay::runtime::types::CallbackRequest {
+        let req = assay_runtime::types::CallbackRequest {
             method: "POST".into(),
             path: "".into(),
             query: None,

@@ -1,7 +1,7 @@
 //! The example plugins against the demo vendor's less travelled paths: idempotency keys,
 //! forged callbacks, and BackCheck's pushes with polling off.
 
-use assay::demo::vendor::CallbackSignature;
+use assay_emulator::vendor::CallbackSignature;
 use assay_tests::harness::{Deployment, WAIT};
 
 /// Waits until StackOne accepted a result with `value` for `order_id`.

@@ -1,0 +1,197 @@
+//! The plugin runtime: wasmtime with the component model, running product plugins that
+//! target the `assay:plugin/plugin` world (`wit/plugin.wit`).
+//!
+//! - One [`Runtime`] per process: one engine (async, epoch interruption, pooling allocator,
+//!   copy-on-write memory images), one linker, the artifact cache, the epoch ticker.
+//! - [`Runtime::load`] reads a `.wasm`, compiles it off the async threads (or loads the cached
+//!   artifact), links it once into an `InstancePre`, and calls `metadata` to validate it.
+//! - Each call of a [`Plugin`] gets a fresh `Store` and instance with a deadline (epoch
+//!   callback plus an outer timeout), a memory limit, the product's settings, logging into
+//!   `tracing`, and outbound HTTP filtered by the product's `allowed_hosts`
+//!   ([`outbound`]). A plugin gets no preopened directories, environment, arguments or sockets.
+//!
+//! # Layout
+//!
+//! - [`contract`]: the plugin contract, one module per WIT version (the only `bindgen!`).
+//! - `engine`: the engine and its epoch ticker.
+//! - `cache`: compiled artifacts on disk.
+//! - `loader`: checking, compiling and linking a plugin file.
+//! - `inspect`: describing a plugin file.
+//! - `state`: what a call's store holds, and the `assay:plugin/host` imports.
+//! - `capture`: the plugin's stdout and stderr.
+//! - `plugin`: a loaded plugin and its calls.
+//! - `answer_size`: how big an answer is.
+//! - [`outbound`]: the outbound HTTP filter.
+//! - `error`: load and call errors.
+
+mod answer_size;
+mod cache;
+mod capture;
+pub mod contract;
+mod engine;
+mod error;
+mod inspect;
+mod loader;
+pub mod outbound;
+mod plugin;
+mod state;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+pub use answer_size::MAX_PLUGIN_ERROR_MESSAGE;
+pub use cache::LoadSource;
+pub use capture::MAX_STDIO_BYTES;
+pub use engine::{EPOCH_TICK, POOL_INSTANCES, POOL_MAX_MEMORY};
+pub use error::{CallError, CallErrorKind, LoadError};
+pub use inspect::Inspection;
+pub use outbound::{AllowedHost, AllowedHostError};
+pub use plugin::{DEADLINE_GRACE, MAX_TRAP_MESSAGE, Plugin};
+pub use state::{MAX_LOG_FIELD_CHARS, MAX_LOG_FIELDS, MAX_LOG_MESSAGE};
+
+use assay_wire::secret::Secret;
+
+/// The contract's types, as the rest of the host uses them.
+pub mod types {
+    pub use crate::contract::latest::assay::plugin::types::*;
+}
+
+/// The default deadline of one plugin call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Accepted memory limits of one call, in MiB; the pooling allocator reserves the largest.
+pub const MEMORY_LIMIT_MB_RANGE: std::ops::RangeInclusive<u64> = 1..=4096;
+/// The default memory limit of one plugin call.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 64 * 1024 * 1024;
+/// The deadline of the `metadata` call made while loading.
+pub const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+/// The WIT package of the plugin contract.
+pub const CONTRACT_PACKAGE: &str = contract::PACKAGE;
+/// The newest version of the plugin contract this host speaks (`wit/plugin.wit`).
+pub const CONTRACT_VERSION: &str = contract::latest::VERSION;
+/// The export every plugin of the newest contract version has.
+pub const PRODUCT_EXPORT: &str = contract::latest::PRODUCT_EXPORT;
+/// The largest answer (approximate bytes of text and data) the host accepts from one call.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// What every call of one product runs with.
+#[derive(Debug, Clone)]
+pub struct ProductContext {
+    /// The product's name.
+    pub product: Arc<str>,
+    /// The product's settings, secrets included.
+    pub settings: Arc<BTreeMap<String, Secret>>,
+    /// Where the plugin may send HTTP requests.
+    pub allowed_hosts: Arc<[AllowedHost]>,
+    /// The deadline of one call.
+    pub timeout: Duration,
+    /// The memory limit of one call, in bytes.
+    pub memory_limit_bytes: u64,
+}
+
+impl ProductContext {
+    /// A context with no settings, no outbound HTTP and the default limits.
+    pub fn new(product: impl Into<Arc<str>>) -> Self {
+        Self {
+            product: product.into(),
+            settings: Arc::new(BTreeMap::new()),
+            allowed_hosts: Arc::from(Vec::new()),
+            timeout: DEFAULT_TIMEOUT,
+            memory_limit_bytes: DEFAULT_MEMORY_LIMIT,
+        }
+    }
+}
+
+/// How to build the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Use the pooling allocator (fast instantiation); off means on-demand allocation.
+    pub pooling: bool,
+    /// Where compiled artifacts are cached; `None` compiles every load.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            pooling: true,
+            cache_dir: None,
+        }
+    }
+}
+
+/// The process's plugin runtime.
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<state::StoreState>>,
+    cache: Option<cache::ArtifactCache>,
+    _ticker: engine::Ticker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine, the linker and the ticker. Falls back to on-demand allocation if
+    /// the pooling allocator cannot reserve its memory.
+    pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
+        let engine = match engine::build(options.pooling) {
+            Ok(e) => e,
+            Err(e) if options.pooling => {
+                tracing::warn!(error = %e, "pooling allocator unavailable; using on-demand allocation");
+                engine::build(false).map_err(wasm_error)?
+            }
+            Err(e) => return Err(wasm_error(e)),
+        };
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasm_error)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wasm_error)?;
+        contract::latest::assay::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(wasm_error)?;
+        let cache = options
+            .cache_dir
+            .map(|dir| cache::ArtifactCache::new(dir, &engine));
+        let ticker = engine::Ticker::start(&engine)?;
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            cache,
+            _ticker: ticker,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// wasmtime has its own error type; the glue code speaks anyhow.
+fn wasm_error(e: wasmtime::Error) -> anyhow::Error {
+    anyhow::anyhow!("{e:#}")
+}
+
+impl From<types::OrderKind> for assay_wire::order_kind::OrderKind {
+    fn from(k: types::OrderKind) -> Self {
+        match k {
+            types::OrderKind::Assessment => Self::Assessment,
+            types::OrderKind::BackgroundCheck => Self::BackgroundCheck,
+        }
+    }
+}
+
+impl From<assay_wire::order_kind::OrderKind> for types::OrderKind {
+    fn from(k: assay_wire::order_kind::OrderKind) -> Self {
+        match k {
+            assay_wire::order_kind::OrderKind::Assessment => Self::Assessment,
+            assay_wire::order_kind::OrderKind::BackgroundCheck => Self::BackgroundCheck,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! A loaded plugin and its calls: a fresh instance per call, with a deadline and a memory
+//! limit, so no state leaks from one order to the next and one bad call fails alone.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, UpdateDeadline};
+
+use super::answer_size::{AnswerSize, truncate_at_char, truncate_plugin_error};
+use super::error::{CallError, CallErrorKind};
+use super::outbound::Outbound;
+use super::state::StoreState;
+use super::types::{
+    CallbackOutcome, CallbackRequest, Fulfilment, Order, OrderResult, Package, PackageQuery,
+    PendingOrder, PluginError, PluginMetadata,
+};
+use super::{LoadSource, MAX_ANSWER_BYTES, ProductContext};
+use crate::contract::latest::{Plugin as Bindings, PluginPre};
+
+/// Longest trap or instantiation message kept in a [`CallError`] (a wasm backtrace can be
+/// long).
+pub const MAX_TRAP_MESSAGE: usize = 2048;
+
+/// Extra time the outer timeout gives the epoch deadline before it gives up on the call.
+pub const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+
+/// A plugin, compiled and linked, ready to be instantiated for each call.
+pub struct Plugin {
+    pub(super) pre: PluginPre<StoreState>,
+    pub(super) metadata: PluginMetadata,
+    pub(super) label: Arc<str>,
+    pub(super) content_hash: [u8; 32],
+    pub(super) path: PathBuf,
+    pub(super) source: LoadSource,
+    pub(super) component: wasmtime::component::Component,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("label", &self.label)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error a deadline callback raises; recognised when classifying a failed call.
+#[derive(Debug)]
+struct DeadlineExceeded;
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline exceeded")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+impl Plugin {
+    /// What the plugin said about itself.
+    pub fn metadata(&self) -> &PluginMetadata {
+        &self.metadata
+    }
+
+    /// `name@version`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// SHA-256 of the `.wasm` file.
+    pub fn content_hash(&self) -> &[u8] {
+        &self.content_hash
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether it was compiled or loaded from the artifact cache.
+    pub fn source(&self) -> LoadSource {
+        self.source
+    }
+
+    /// The compiled component (for inspection).
+    pub fn component(&self) -> &wasmtime::component::Component {
+        &self.component
+    }
+
+    /// `metadata`, in a fresh instance like every call (loading calls it once).
+    pub(super) async fn metadata_call(
+        &self,
+        ctx: &ProductContext,
+    ) -> Result<PluginMetadata, CallError> {
+        let (mut store, instance) = self.instantiate(ctx).await?;
+        let called = tokio::time::timeout(
+            ctx.timeout + DEADLINE_GRACE,
+            instance.assay_plugin_product().call_metadata(&mut store),
+        )
+        .await
+        .map(|r| r.map(Ok));
+        self.finish(ctx, &store, called)
+    }
+
+    /// `list-packages`.
+    pub async fn list_packages(
+        &self,
+        ctx: &ProductContext,
+        query: PackageQuery,
+    ) -> Result<Vec<Package>, CallError> {
+        let (mut store, instance) = self.instantiate(ctx).await?;
+        let called = tokio::time::timeout(
+            ctx.timeout + DEADLINE_GRACE,
+            instance
+                .assay_plugin_product()
+                .call_list_packages(&mut store, &query),
+        )
+        .await;
+        self.finish(ctx, &store, called)
+    }
+
+    /// `fulfil-order`.
+    pub async fn fulfil_order(
+        &self,
+        ctx: &ProductContext,
+        order: Order,
+    ) -> Result<Fulfilment, CallError> {
+        let (mut store, instance) = self.instantiate(ctx).await?;
+        let called = tokio::time::timeout(
+            ctx.timeout + DEADLINE_GRACE,
+            instance
+                .assay_plugin_product()
+                .call_fulfil_order(&mut store, &order),
+        )
+        .await;
+        self.finish(ctx, &store, called)
+    }
+
+    /// `handle-callback`.
+    pub async fn handle_callback(
+        &self,
+        ctx: &ProductContext,
+        request: CallbackRequest,
+    ) -> Result<CallbackOutcome, CallError> {
+        let (mut store, instance) = self.instantiate(ctx).await?;
+        let called = tokio::time::timeout(
+            ctx.timeout + DEADLINE_GRACE,
+            instance
+                .assay_plugin_product()
+                .call_handle_callback(&mut store, &request),
+        )
+        .await;
+        self.finish(ctx, &store, called)
+    }
+
+    /// `poll-results`.
+    pub async fn poll_results(
+        &self,
+        ctx: &ProductContext,
+        pending: Vec<PendingOrder>,
+    ) -> Result<Vec<OrderResult>, CallError> {
+        let (mut store, instance) = self.instantiate(ctx).await?;
+        let called = tokio::time::timeout(
+            ctx.timeout + DEADLINE_GRACE,
+            instance
+                .assay_plugin_product()
+                .call_poll_results(&mut store, &pending),
+        )
+        .await;
+        self.finish(ctx, &store, called)
+    }
+
+    /// A fresh store and instance for one call, with its deadline and limits armed.
+    pub(super) async fn instantiate(
+        &self,
+        ctx: &ProductContext,
+    ) -> Result<(Store<StoreState>, Bindings), CallError> {
+        let hooks = Outbound {
+            product: Arc::clone(&ctx.product),
+            allowed: Arc::clone(&ctx.allowed_hosts),
+        };
+        let state = StoreState::new(
+            Arc::clone(&ctx.product),
+            Arc::clone(&self.label),
+            Arc::clone(&ctx.settings),
+            hooks,
+            ctx.memory_limit_bytes,
+        );
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| s.limiter());
+        let deadline = Instant::now() + ctx.timeout;
+        store.set_epoch_deadline(1);
+        // Every tick: yield to other tasks, and stop the call once its deadline has passed.
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        match self.pre.instantiate_async(&mut store).await {
+            Ok(instance) => Ok((store, instance)),
+            Err(e) => Err(self.error(ctx, classify(&e, &store, ctx, "instantiate"))),
+        }
+    }
+
+    fn finish<T: AnswerSize>(
+        &self,
+        ctx: &ProductContext,
+        store: &Store<StoreState>,
+        called: Result<wasmtime::Result<Result<T, PluginError>>, tokio::time::error::Elapsed>,
+    ) -> Result<T, CallError> {
+        store.data().flush_stdio();
+        match called {
+            Ok(Ok(Ok(value))) => {
+                let size = value.answer_size();
+                if size > MAX_ANSWER_BYTES {
+                    return Err(self.error(
+                        ctx,
+                        CallErrorKind::AnswerTooLarge {
+                            size,
+                            limit: MAX_ANSWER_BYTES,
+                        },
+                    ));
+                }
+                Ok(value)
+            }
+            Ok(Ok(Err(plugin_error))) => Err(self.error(
+                ctx,
+                CallErrorKind::Plugin(truncate_plugin_error(plugin_error)),
+            )),
+            Ok(Err(e)) => Err(self.error(ctx, classify(&e, store, ctx, "call"))),
+            Err(_) => Err(self.error(ctx, CallErrorKind::Timeout(ctx.timeout))),
+        }
+    }
+
+    fn error(&self, ctx: &ProductContext, kind: CallErrorKind) -> CallError {
+        CallError {
+            product: ctx.product.to_string(),
+            plugin: self.label.to_string(),
+            kind,
+        }
+    }
+}
+
+/// Tells a deadline and a memory limit from other traps.
+fn classify(
+    e: &wasmtime::Error,
+    store: &Store<StoreState>,
+    ctx: &ProductContext,
+    stage: &str,
+) -> CallErrorKind {
+    if e.downcast_ref::<DeadlineExceeded>().is_some()
+        || e.chain().any(|c| c.is::<DeadlineExceeded>())
+    {
+        return CallErrorKind::Timeout(ctx.timeout);
+    }
+    if store.data().limit_hit() {
+        return CallErrorKind::MemoryLimit(ctx.memory_limit_bytes);
+    }
+    let mut text = format!("{e:#}");
+    truncate_at_char(&mut text, MAX_TRAP_MESSAGE);
+    if stage == "instantiate" {
+        CallErrorKind::Instantiate(text)
+    } else {
+        CallErrorKind::Trap(text)
+    }
+}

@@ -1,0 +1,252 @@
+//! What a plugin's `Store` holds for one call: WASI without any ambient authority, the
+//! filtered `wasi:http`, the memory limiter and the `assay:plugin/host` imports.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::answer_size::truncate_at_char;
+use super::capture::OutputCapture;
+use super::outbound::Outbound;
+use crate::contract::latest::assay::plugin::host::{Host, LogLevel};
+use assay_wire::secret::Secret;
+
+/// Longest log message kept from a plugin; longer ones are cut.
+pub const MAX_LOG_MESSAGE: usize = 4096;
+/// Most fields kept on one plugin log line.
+pub const MAX_LOG_FIELDS: usize = 32;
+/// Longest field name or value kept on a plugin log line; longer ones are cut.
+pub const MAX_LOG_FIELD_CHARS: usize = 1024;
+
+/// The per-call state of a plugin's store.
+pub struct StoreState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: Outbound,
+    limiter: Limiter,
+    /// The product, for log lines.
+    product: Arc<str>,
+    /// `name@version` of the plugin, for log lines.
+    plugin: Arc<str>,
+    settings: Arc<BTreeMap<String, Secret>>,
+    stdout: OutputCapture,
+    stderr: OutputCapture,
+}
+
+impl StoreState {
+    /// A fresh state: no preopened directories, no environment, no arguments, no sockets, an
+    /// empty stdin, and stdout/stderr captured for the log.
+    pub fn new(
+        product: Arc<str>,
+        plugin: Arc<str>,
+        settings: Arc<BTreeMap<String, Secret>>,
+        hooks: Outbound,
+        memory_limit: u64,
+    ) -> Self {
+        let stdout = OutputCapture::new();
+        let stderr = OutputCapture::new();
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(usize::try_from(memory_limit).unwrap_or(usize::MAX))
+            .instances(64)
+            .tables(64)
+            .memories(16)
+            .build();
+        Self {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks,
+            limiter: Limiter {
+                inner: limits,
+                refused: false,
+            },
+            product,
+            plugin,
+            settings,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The limiter, for `Store::limiter`.
+    pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
+        &mut self.limiter
+    }
+
+    /// Whether a memory or table growth was refused during the call.
+    pub fn limit_hit(&self) -> bool {
+        self.limiter.refused
+    }
+
+    /// Writes what the plugin printed to stdout/stderr to the debug log.
+    pub fn flush_stdio(&self) {
+        for (stream, capture) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let (bytes, dropped) = capture.take();
+            if !bytes.is_empty() {
+                tracing::debug!(
+                    product = %self.product,
+                    plugin = %self.plugin,
+                    stream,
+                    dropped_bytes = dropped,
+                    output = %String::from_utf8_lossy(&bytes),
+                    "plugin output"
+                );
+            }
+        }
+    }
+}
+
+/// `StoreLimits`, remembering whether it refused something so the caller can tell a memory
+/// limit from another trap.
+struct Limiter {
+    inner: StoreLimits,
+    refused: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = self.inner.memory_growing(current, desired, maximum)?;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = self.inner.table_growing(current, desired, maximum)?;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl Host for StoreState {
+    fn log(
+        &mut self,
+        level: LogLevel,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
+        let (message, fields) = bounded_log(message, fields);
+        let (product, plugin) = (&*self.product, &*self.plugin);
+        match level {
+            LogLevel::Trace => tracing::trace!(product, plugin, fields, "{message}"),
+            LogLevel::Debug => tracing::debug!(product, plugin, fields, "{message}"),
+            LogLevel::Info => tracing::info!(product, plugin, fields, "{message}"),
+            LogLevel::Warn => tracing::warn!(product, plugin, fields, "{message}"),
+            LogLevel::Error => tracing::error!(product, plugin, fields, "{message}"),
+        }
+        Ok(())
+    }
+
+    fn setting(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.settings.get(&key).map(|s| s.expose().to_owned()))
+    }
+
+    fn setting_keys(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(self.settings.keys().cloned().collect())
+    }
+}
+
+/// A plugin's log line cut to the limits: the message to [`MAX_LOG_MESSAGE`] bytes, at most
+/// [`MAX_LOG_FIELDS`] fields of at most [`MAX_LOG_FIELD_CHARS`] bytes each, rendered as
+/// `key=value` pairs (a field count beyond the limit is noted).
+fn bounded_log(mut message: String, fields: Vec<(String, String)>) -> (String, String) {
+    truncate_at_char(&mut message, MAX_LOG_MESSAGE);
+    let total = fields.len();
+    let mut rendered: Vec<String> = fields
+        .into_iter()
+        .take(MAX_LOG_FIELDS)
+        .map(|(mut k, mut v)| {
+            truncate_at_char(&mut k, MAX_LOG_FIELD_CHARS);
+            truncate_at_char(&mut v, MAX_LOG_FIELD_CHARS);
+            format!("{k}={v}")
+        })
+        .collect();
+    if total > MAX_LOG_FIELDS {
+        rendered.push(format!("(+{} more fields)", total - MAX_LOG_FIELDS));
+    }
+    (message, rendered.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_and_many_fields_are_cut() {
+        let fields: Vec<(String, String)> = (0..MAX_LOG_FIELDS + 5)
+            .map(|i| (format!("k{i}"), "v".repeat(MAX_LOG_FIELD_CHARS * 2)))
+            .collect();
+        let (message, rendered) = bounded_log("m".repeat(MAX_LOG_MESSAGE * 3), fields);
+        assert!(message.len() <= MAX_LOG_MESSAGE + '…'.len_utf8());
+        assert_eq!(rendered.matches('=').count(), MAX_LOG_FIELDS);
+        assert!(
+            rendered.ends_with("(+5 more fields)"),
+            "{}",
+            &rendered[rendered.len() - 40..]
+        );
+        let longest = rendered.split(' ').map(str::len).max().unwrap_or(0);
+        assert!(longest <= 2 * (MAX_LOG_FIELD_CHARS + '…'.len_utf8()) + 1);
+    }
+
+    #[test]
+    fn short_lines_pass_unchanged() {
+        let (message, rendered) = bounded_log("hello".into(), vec![("order".into(), "o-1".into())]);
+        assert_eq!(
+            (message.as_str(), rendered.as_str()),
+            ("hello", "order=o-1")
+        );
+    }
+}

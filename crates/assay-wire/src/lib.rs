@@ -1,0 +1,20 @@
+//! What crosses the wire between StackOne, a vendor and Assay, with no plugin runtime and no
+//! store in its build graph: the host, the StackOne emulator and the demo vendor all speak it.
+//!
+//! # Layout
+//!
+//! - [`secret`]: the [`secret::Secret`] type that keeps keys and tokens out of logs.
+//! - [`signature`]: StackOne's `x-stackone-signature` (HMAC-SHA256), signing and checking.
+//! - [`basic_auth`]: Basic authentication of the Package's List Endpoint.
+//! - [`order_kind`]: assessment or background check, and the result endpoint each uses.
+//! - [`stackone`]: StackOne's wire formats as serde types.
+//! - [`http_server`]: the hyper accept loop with connection cap and graceful drain, which the
+//!   host's edge, the emulator and the demo vendor share. It lives here rather than in a crate
+//!   of its own because it is the one piece of HTTP plumbing every side of the wire needs.
+
+pub mod basic_auth;
+pub mod http_server;
+pub mod order_kind;
+pub mod secret;
+pub mod signature;
+pub mod stackone;

@@ -1,0 +1,217 @@
+//! What each subcommand does. `main` parses flags and calls [`run`].
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::app::{Host, HostOptions};
+use crate::cli::{
+    Cli, Command, ConfigArgs, EmulateArgs, OrdersCommand, PluginCommand, shutdown_signal,
+};
+use crate::reload;
+use crate::telemetry;
+use assay_emulator::{self as emulator, EmulateOptions, EmulatedProduct};
+use assay_runtime::{Runtime, RuntimeOptions};
+use assay_store::{OrderDetail, OrderFilter, OrderId, SqliteStore, StoreReader, render};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    telemetry::init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => serve(&args).await,
+        Command::Emulate(args) => emulate(&args).await,
+        Command::Demo(args) => crate::demo::run(&args).await,
+        Command::Dev(args) => crate::dev::run(&args).await,
+        Command::Orders(cmd) => orders(cmd).await,
+        Command::Plugin(PluginCommand::Inspect { file }) => inspect(&file).await,
+    }
+}
+
+async fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
+    let host = start_watching(args, args.load()?, args.overrides()).await?;
+    host.run_until(shutdown_signal()).await;
+    Ok(())
+}
+
+/// Binds `config`'s listen address and starts a host that reloads plugins and the
+/// configuration file of `args` (read again with `overrides`) when they change.
+pub(crate) async fn start_watching(
+    args: &ConfigArgs,
+    config: crate::config::Config,
+    overrides: crate::config::Overrides,
+) -> anyhow::Result<Host> {
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))?;
+    let options = HostOptions {
+        metrics: telemetry::init_metrics(),
+        config_source: Some((
+            args.config_path(),
+            reload::config_loader(args.config_path(), overrides),
+        )),
+        watch: true,
+    };
+    Host::start(config, listener, options).await
+}
+
+async fn emulate(args: &EmulateArgs) -> anyhow::Result<()> {
+    let config = args.config.load()?;
+    let key = config
+        .products
+        .values()
+        .map(|p| p.stackone_api_key.clone())
+        .collect::<Vec<_>>();
+    let mut options =
+        EmulateOptions::new(args.host.trim_end_matches('/'), args.emulator_listen, key);
+    for (name, product) in &config.products {
+        if !args.products.is_empty() && !args.products.contains(name) {
+            continue;
+        }
+        let api_key = product
+            .package_list_keys
+            .first()
+            .cloned()
+            .with_context(|| format!("product `{name}` has no package_list_keys"))?;
+        let signing_secret = product
+            .webhook_secrets
+            .first()
+            .cloned()
+            .with_context(|| format!("product `{name}` has no webhook_secrets"))?;
+        options.products.push(EmulatedProduct {
+            name: name.clone(),
+            kind: emulator_kind(product.kind),
+            api_key,
+            signing_secret,
+            token: product.webhook_token.clone(),
+        });
+    }
+    let mut out = std::io::stdout();
+    emulator::run_emulate(&options, &mut out).await?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The emulator keeps its own order-kind type on purpose (it checks the host from outside).
+pub fn emulator_kind(kind: assay_wire::order_kind::OrderKind) -> emulator::OrderKind {
+    match kind {
+        assay_wire::order_kind::OrderKind::Assessment => emulator::OrderKind::Assessment,
+        assay_wire::order_kind::OrderKind::BackgroundCheck => emulator::OrderKind::BackgroundCheck,
+    }
+}
+
+async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
+    let config = match &cmd {
+        OrdersCommand::List { config, .. } | OrdersCommand::Show { config, .. } => config,
+    };
+    let path = store_path(config)?;
+    let reader = SqliteStore::open_read_only(&path)
+        .with_context(|| format!("reading the store {}", path.display()))?;
+    let text = match cmd {
+        OrdersCommand::List {
+            product,
+            limit,
+            json,
+            ..
+        } => {
+            let filter = OrderFilter {
+                product,
+                limit,
+                ..Default::default()
+            };
+            let orders = reader.list_orders(filter).await?;
+            if json {
+                serde_json::to_string_pretty(&orders)? + "\n"
+            } else {
+                render::order_table(&orders)
+            }
+        }
+        OrdersCommand::Show { id, json, .. } => {
+            let detail = find_order(&reader, &id).await?;
+            if json {
+                serde_json::to_string_pretty(&detail)? + "\n"
+            } else {
+                render::order_detail(&detail)
+            }
+        }
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// The order `id` names: Assay's order number, or else StackOne's order id (which must name
+/// one order across products).
+async fn find_order(reader: &StoreReader, id: &str) -> anyhow::Result<OrderDetail> {
+    if let Ok(n) = id.parse::<i64>()
+        && let Some(detail) = reader.get_order(OrderId(n)).await?
+    {
+        return Ok(detail);
+    }
+    let filter = OrderFilter {
+        order_id: Some(id.to_owned()),
+        limit: 10,
+        ..Default::default()
+    };
+    let matches = reader.list_orders(filter).await?;
+    match matches.as_slice() {
+        [] => anyhow::bail!("no order {id} in {}", reader.path().display()),
+        [one] => reader
+            .get_order(one.id)
+            .await?
+            .with_context(|| format!("order {} vanished from {}", one.id, reader.path().display())),
+        several => anyhow::bail!(
+            "StackOne order id {id} names orders of several products; show one by its ID:\n{}",
+            render::order_table(several).trim_end()
+        ),
+    }
+}
+
+/// The store's path from the configuration file, without resolving its secrets (the operator
+/// reading orders need not have them).
+fn store_path(args: &ConfigArgs) -> anyhow::Result<std::path::PathBuf> {
+    if let Some(p) = &args.store {
+        return Ok(p.clone());
+    }
+    if let Ok(p) = std::env::var("ASSAY_STORE_PATH")
+        && !p.is_empty()
+    {
+        return Ok(p.into());
+    }
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
+    let value: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", args.config.display()))?;
+    let configured = value
+        .get("store")
+        .and_then(|s| s.get("path"))
+        .and_then(|p| p.as_str())
+        .unwrap_or(crate::config::DEFAULT_STORE_PATH);
+    let base = args.config.parent().unwrap_or(std::path::Path::new("."));
+    Ok(base.join(configured))
+}
+
+async fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
+    let runtime = Runtime::new(RuntimeOptions {
+        pooling: false,
+        cache_dir: None,
+    })?;
+    let i = runtime.inspect(file).await?;
+    let kinds: Vec<&str> = i
+        .metadata
+        .kinds
+        .iter()
+        .map(|k| assay_wire::order_kind::OrderKind::from(*k).as_str())
+        .collect();
+    println!("file        {}", file.display());
+    println!("sha256      {}", i.sha256);
+    println!("plugin      {} {}", i.metadata.name, i.metadata.version);
+    println!("about       {}", i.metadata.description);
+    println!("serves      {}", kinds.join(", "));
+    println!(
+        "contract    assay:plugin@{}",
+        i.contract_version.as_deref().unwrap_or("?")
+    );
+    println!("exports     {}", i.exports.join("\n            "));
+    println!("imports     {}", i.imports.join("\n            "));
+    Ok(())
+}

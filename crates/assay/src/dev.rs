@@ -1,0 +1,230 @@
+//! `assay dev`: the plugin author's loop.
+//!
+//! It runs the host (with hot reload) and a local StackOne emulator that receives the results,
+//! and watches the source crate of every product that names one (`source` in the product's
+//! table). When a source file changes and settles, the crate is rebuilt with
+//! `cargo build --release --target wasm32-wasip2`; the new `.wasm` is written into the plugins
+//! folder through a temporary file and a rename, and the host swaps it in. A build that fails
+//! prints the compiler's output and changes nothing: the last good plugin keeps serving.
+//! Build outputs (`target/`) and the plugins folder are not watched, so a build never
+//! triggers another.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use notify::{RecursiveMode, Watcher as _};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::cli::{ConfigArgs, shutdown_signal};
+use crate::plugin_build;
+use crate::reload::{self, MAX_SETTLE, SETTLE};
+use assay_emulator::Emulator;
+
+/// A product's plugin source: where it is, what it is called, where it goes.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The product.
+    pub product: String,
+    /// The crate's folder.
+    pub dir: PathBuf,
+    /// The crate's package name.
+    pub package: String,
+    /// The plugin file to write.
+    pub plugin: PathBuf,
+}
+
+/// Runs the loop until Ctrl-C.
+pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
+    let emulator_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let emulator_url = format!("http://{}", emulator_listener.local_addr()?);
+    let mut overrides = args.overrides();
+    overrides.stackone_base_url = Some(emulator_url.clone());
+    let config =
+        crate::config::Config::load(&args.config_path(), &overrides, crate::config::process_env)
+            .with_context(|| format!("loading {}", args.config.display()))?;
+    let sources: Vec<Source> = config
+        .products
+        .values()
+        .filter_map(|p| p.source.as_ref().map(|dir| (p, dir)))
+        .map(|(p, dir)| {
+            Ok(Source {
+                product: p.name.clone(),
+                dir: dir.clone(),
+                package: package_name(dir)?,
+                plugin: p.plugin.clone(),
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let keys = config
+        .products
+        .values()
+        .map(|p| p.stackone_api_key.clone())
+        .collect();
+    let emulator = Emulator::new(keys);
+    emulator.set_reject_unknown_orders(false);
+    let emulator = emulator.start_on(emulator_listener)?;
+    println!("StackOne emulator receiving results on {emulator_url}");
+
+    for source in &sources {
+        rebuild(source).await;
+    }
+    let host = crate::commands::start_watching(args, config, overrides).await?;
+    println!(
+        "Assay serving on {}; watching {} plugin source(s). Ctrl-C to stop.",
+        host.base_url(),
+        sources.len()
+    );
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && reload::changes_content(&event.kind)
+        {
+            for path in event.paths {
+                let _ = tx.send(path);
+            }
+        }
+    })?;
+    for source in &sources {
+        watcher
+            .watch(&source.dir, RecursiveMode::Recursive)
+            .with_context(|| format!("watching {}", source.dir.display()))?;
+    }
+    let mut pending: HashMap<usize, (Instant, Instant)> = HashMap::new();
+    let mut ticker = tokio::time::interval(SETTLE / 3);
+    let mut seen = 0;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            Some(path) = rx.recv() => {
+                if let Some(i) = owner(&sources, &path) {
+                    let now = Instant::now();
+                    pending.entry(i).and_modify(|(_, last)| *last = now).or_insert((now, now));
+                }
+            }
+            _ = ticker.tick() => {
+                let now = Instant::now();
+                let due: Vec<usize> = pending
+                    .iter()
+                    .filter(|(_, (first, last))| now - *last >= SETTLE || now - *first >= MAX_SETTLE)
+                    .map(|(i, _)| *i)
+                    .collect();
+                for i in due {
+                    pending.remove(&i);
+                    rebuild(&sources[i]).await;
+                }
+                let delivered = emulator.deliveries();
+                for d in delivered.iter().skip(seen) {
+                    println!("StackOne received {} -> {} {}", d.path, d.status, d.json.as_ref().map(|j| j.to_string()).unwrap_or_default());
+                }
+                seen = delivered.len();
+            }
+        }
+    }
+    drop(watcher);
+    host.shutdown().await;
+    let _ = emulator.stop().await;
+    Ok(())
+}
+
+/// Which source a changed path belongs to; `None` for build outputs and unrelated files.
+fn owner(sources: &[Source], path: &Path) -> Option<usize> {
+    if path.components().any(|c| c.as_os_str() == "target") {
+        return None;
+    }
+    let relevant = path
+        .extension()
+        .is_some_and(|e| e == "rs" || e == "toml" || e == "wit")
+        || path.is_dir();
+    if !relevant {
+        return None;
+    }
+    sources.iter().position(|s| path.starts_with(&s.dir))
+}
+
+/// Rebuilds one plugin and installs it; prints the compiler's output on failure.
+async fn rebuild(source: &Source) {
+    let started = Instant::now();
+    println!("[{}] building {} …", source.product, source.package);
+    let s = source.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        let manifest = s.dir.join("Cargo.toml");
+        // A crate inside a workspace builds into the workspace's target folder.
+        let target = s
+            .dir
+            .parent()
+            .filter(|p| p.join("Cargo.toml").is_file())
+            .map_or_else(|| s.dir.join("target"), |p| p.join("target"));
+        let files = plugin_build::build(&manifest, &target, &[s.package.as_str()])?;
+        let dir = s.plugin.parent().map(Path::to_path_buf).unwrap_or_default();
+        let name = s
+            .plugin
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        plugin_build::install(&files[0], &dir, &name)
+    })
+    .await;
+    match built {
+        Ok(Ok(path)) => println!(
+            "[{}] installed {} in {:.1?}; the host reloads it",
+            source.product,
+            path.display(),
+            started.elapsed()
+        ),
+        Ok(Err(e)) => println!(
+            "[{}] {e}\n[{}] the last good plugin keeps serving",
+            source.product, source.product
+        ),
+        Err(e) => println!("[{}] build task failed: {e}", source.product),
+    }
+}
+
+/// The `[package] name` of the crate in `dir`.
+fn package_name(dir: &Path) -> anyhow::Result<String> {
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    let value: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
+    value
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("{} has no [package] name", manifest.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_outputs_and_other_files_are_not_sources() {
+        let sources = vec![Source {
+            product: "p".into(),
+            dir: "/w/plugins/p".into(),
+            package: "p".into(),
+            plugin: "/w/plugins/p.wasm".into(),
+        }];
+        assert_eq!(
+            owner(&sources, Path::new("/w/plugins/p/src/lib.rs")),
+            Some(0)
+        );
+        assert_eq!(
+            owner(&sources, Path::new("/w/plugins/p/Cargo.toml")),
+            Some(0)
+        );
+        assert_eq!(
+            owner(&sources, Path::new("/w/plugins/p/target/release/x.rs")),
+            None
+        );
+        assert_eq!(owner(&sources, Path::new("/w/plugins/p.wasm")), None);
+        assert_eq!(owner(&sources, Path::new("/w/plugins/p/notes.md")), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! `/v1/products/{product}/callbacks/{rest…}`: the vendor's system calling the plugin.
+//!
+//! The plugin checks the vendor's signature itself (its secrets are in its settings) and turns
+//! the request into results. The results are committed to the outbox before the plugin's
+//! response is returned, so a vendor that got its 2xx never has to send again; if the store
+//! cannot commit, the vendor gets a 503 and retries.
+//!
+//! A vendor may call back before the host has recorded that it accepted the order (the
+//! `fulfil-order` call is still running, or waits for a retry). A result the store refuses for
+//! that reason ([`results::may_be_accepted_later`]) must not be lost behind the plugin's 200:
+//! the vendor gets a 503 with `Retry-After` instead, and sends the callback again. Results of
+//! the same callback that were stored are stored again then; StackOne receives the same
+//! update twice, which changes nothing there.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, StatusCode, request::Parts};
+use tokio::sync::Notify;
+
+use super::error::EdgeError;
+use super::plugin_errors::call_error;
+use super::stackone_routes::store_error;
+use crate::pipeline::results;
+use crate::products::Product;
+use assay_runtime::types::{CallbackRequest, Header};
+use assay_store::Store;
+use assay_wire::http_server::Body;
+
+/// What a vendor is asked to wait before sending again a callback that came too early: about
+/// one fulfilment retry (the first is 2 s after a failure).
+const CALLBACK_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Response headers a plugin may not set: they belong to the connection, not the message.
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+];
+
+/// Runs the product's `handle-callback`, stores its results, returns its response.
+pub async fn handle(
+    product: &Product,
+    store: &dyn Store,
+    relay: &Notify,
+    parts: &Parts,
+    rest: &str,
+    body: Bytes,
+) -> Result<Response<Body>, EdgeError> {
+    let plugin = product
+        .plugin
+        .clone()
+        .map_err(|cause| EdgeError::Unavailable {
+            message: format!(
+                "the plugin of product `{}` is not loaded",
+                product.config.name
+            ),
+            cause,
+            retry_after: Some(std::time::Duration::from_secs(5)),
+        })?;
+    let request = CallbackRequest {
+        method: parts.method.as_str().to_owned(),
+        path: rest.to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| Header {
+                name: name.as_str().to_owned(),
+                value: value.as_bytes().to_vec(),
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    let started = std::time::Instant::now();
+    let called = plugin.handle_callback(&product.context, request).await;
+    metrics::histogram!("assay_plugin_call_seconds", "product" => product.config.name.clone(), "call" => "handle-callback", "outcome" => if called.is_ok() { "ok" } else { "error" })
+        .record(started.elapsed().as_secs_f64());
+    let outcome = called.map_err(call_error)?;
+    let recorded = results::record(store, &product.config.name, outcome.results)
+        .await
+        .map_err(store_error)?;
+    if recorded.queued > 0 {
+        relay.notify_one();
+    }
+    if !recorded.retry_later.is_empty() {
+        return Err(EdgeError::Unavailable {
+            message: format!(
+                "{} result(s) name an order whose fulfilment is not recorded yet; send the \
+                 callback again",
+                recorded.retry_later.len()
+            ),
+            cause: recorded.retry_later.join("; "),
+            retry_after: Some(CALLBACK_RETRY_AFTER),
+        });
+    }
+    let mut response = Response::new(Body::from(outcome.response.body));
+    *response.status_mut() = StatusCode::from_u16(outcome.response.status).map_err(|_| {
+        EdgeError::Internal(format!(
+            "plugin answered an invalid status {}",
+            outcome.response.status
+        ))
+    })?;
+    for h in outcome.response.headers {
+        let lower = h.name.to_ascii_lowercase();
+        if HOP_BY_HOP.contains(&lower.as_str()) {
+            continue;
+        }
+        match (
+            HeaderName::from_bytes(lower.as_bytes()),
+            HeaderValue::from_bytes(&h.value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                response.headers_mut().append(name, value);
+            }
+            _ => tracing::warn!(
+                product = product.config.name,
+                header = h.name,
+                "plugin response header is invalid; dropped"
+            ),
+        }
+    }
+    Ok(response)
+}

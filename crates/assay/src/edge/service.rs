@@ -1,0 +1,183 @@
+//! The edge's request handler: dispatch, body limits, metrics, and the one error mapping.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Body as HttpBody;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::Notify;
+
+use super::error::EdgeError;
+use super::route::{Route, route};
+use super::{callbacks, operator, stackone_routes};
+use crate::config::ServerConfig;
+use crate::products::{Product, Products};
+use assay_store::Store;
+use assay_wire::http_server::Body;
+
+/// What the edge needs to answer requests. Shared by every connection.
+pub struct Edge {
+    /// Server settings (body limit, request timeout, admin token); swapped on reload.
+    pub server: ArcSwap<ServerConfig>,
+    /// The products.
+    pub products: Products,
+    /// The durable store.
+    pub store: Arc<dyn Store>,
+    /// Wakes the order worker after an order is committed.
+    pub worker: Arc<Notify>,
+    /// Wakes the outbox relay after results are committed.
+    pub relay: Arc<Notify>,
+    /// Renders `/metrics`; `None` when no recorder is installed.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl Edge {
+    /// Handles one request; never fails (errors become responses).
+    pub async fn handle<B>(self: Arc<Self>, request: Request<B>) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let routed = route(&method, &path);
+        let (label, product) = describe(&routed);
+        let timeout = self.server.load().request_timeout;
+        let answer = tokio::time::timeout(timeout, self.dispatch(routed.clone(), request)).await;
+        let response = match answer {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                error.log(product, label);
+                error.into_response()
+            }
+            Err(_) => {
+                let error = EdgeError::Unavailable {
+                    message: "the request took too long".into(),
+                    cause: format!("request timeout of {timeout:?} reached"),
+                    retry_after: Some(Duration::from_secs(1)),
+                };
+                error.log(product, label);
+                error.into_response()
+            }
+        };
+        metrics::counter!("assay_http_requests_total", "product" => product.unwrap_or("-").to_owned(), "route" => label, "status" => response.status().as_u16().to_string())
+            .increment(1);
+        metrics::histogram!("assay_http_request_seconds", "route" => label)
+            .record(started.elapsed().as_secs_f64());
+        response
+    }
+
+    async fn dispatch<B>(
+        &self,
+        routed: Route<'_>,
+        request: Request<B>,
+    ) -> Result<Response<Body>, EdgeError>
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        match routed {
+            Route::Packages { product } => {
+                let product = self.product(product)?;
+                let (parts, body) = self.read(request).await?;
+                stackone_routes::packages(&product, &parts, &body).await
+            }
+            Route::PackagesPreflight { product } => {
+                let product = self.product(product)?;
+                stackone_routes::preflight(&product, request.headers())
+            }
+            Route::Webhooks { product } => {
+                let product = self.product(product)?;
+                let (parts, body) = self.read(request).await?;
+                let response =
+                    stackone_routes::webhook(&product, self.store.as_ref(), &parts, body).await?;
+                self.worker.notify_one();
+                Ok(response)
+            }
+            Route::Callback { product, rest } => {
+                let product = self.product(product)?;
+                let rest = rest.to_owned();
+                let (parts, body) = self.read(request).await?;
+                callbacks::handle(
+                    &product,
+                    self.store.as_ref(),
+                    &self.relay,
+                    &parts,
+                    &rest,
+                    body,
+                )
+                .await
+            }
+            Route::Healthz => Ok(operator::healthz()),
+            Route::Readyz => operator::readyz(&self.products, self.store.as_ref()).await,
+            Route::Metrics => operator::metrics(self.metrics.as_ref()),
+            Route::AdminStatus => {
+                operator::authorize(&self.server.load(), request.headers())?;
+                operator::status(&self.products, self.store.as_ref()).await
+            }
+            Route::AdminOrder { id } => {
+                operator::authorize(&self.server.load(), request.headers())?;
+                operator::order(self.store.as_ref(), id).await
+            }
+            Route::MethodNotAllowed { allow } => Err(EdgeError::MethodNotAllowed { allow }),
+            Route::NotFound => Err(EdgeError::NotFound),
+        }
+    }
+
+    fn product(&self, name: &str) -> Result<Arc<Product>, EdgeError> {
+        self.products
+            .get(name)
+            .ok_or_else(|| EdgeError::UnknownProduct(name.to_owned()))
+    }
+
+    /// Reads the whole body, refusing more than `server.max_body_bytes` (413) before it is
+    /// all in memory.
+    async fn read<B>(&self, request: Request<B>) -> Result<(http::request::Parts, Bytes), EdgeError>
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let limit = self.server.load().max_body_bytes;
+        let (parts, body) = request.into_parts();
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(EdgeError::PayloadTooLarge { limit });
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok((parts, collected.to_bytes())),
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                Err(EdgeError::PayloadTooLarge { limit })
+            }
+            Err(e) => Err(EdgeError::BadRequest(format!(
+                "could not read the request body: {e}"
+            ))),
+        }
+    }
+}
+
+/// The metric/log label of a route and the product it names.
+fn describe<'a>(routed: &Route<'a>) -> (&'static str, Option<&'a str>) {
+    match routed {
+        Route::Packages { product } => ("packages", Some(product)),
+        Route::PackagesPreflight { product } => ("packages_preflight", Some(product)),
+        Route::Webhooks { product } => ("webhooks", Some(product)),
+        Route::Callback { product, .. } => ("callbacks", Some(product)),
+        Route::Healthz => ("healthz", None),
+        Route::Readyz => ("readyz", None),
+        Route::Metrics => ("metrics", None),
+        Route::AdminStatus | Route::AdminOrder { .. } => ("admin", None),
+        Route::MethodNotAllowed { .. } | Route::NotFound => ("unmatched", None),
+    }
+}

@@ -1,0 +1,42 @@
+//! Assay: a host for StackOne assessment and background-check partner integrations.
+//!
+//! This crate is the host itself (library and `assay` binary). The concepts it builds on are
+//! crates of their own, each with no backward imports:
+//!
+//! - [`assay_wire`]: secrets, signatures, Basic auth, order kinds, StackOne's wire types, the
+//!   HTTP serve loop.
+//! - [`assay_runtime`]: the wasmtime embedding, the plugin contract per WIT version, the
+//!   outbound HTTP filter, the artifact cache.
+//! - [`assay_store`]: the `Store` trait, SQLite with group commit, the order state machine.
+//! - [`assay_emulator`]: StackOne's side and the demo vendor (behind the default-on `emulator`
+//!   feature).
+//!
+//! # Layout
+//!
+//! - [`app`]: the whole host assembled: [`app::Host::start`] on a listener.
+//! - [`config`]: `config.toml`, `ASSAY_*` variables and flags, loaded into a checked
+//!   [`config::Config`].
+//! - [`edge`]: the HTTP edge: routing, authentication, error responses.
+//! - [`convert`]: the plugin contract's types to and from StackOne's wire types.
+//! - [`products`]: the product table (configuration, plugin, context), swapped atomically.
+//! - [`pipeline`]: the order path after the edge: fulfilment, polling, results, delivery.
+//! - [`reload`]: hot reload of plugins and configuration.
+//! - [`plugin_build`]: building plugin crates and installing the `.wasm`.
+//! - [`demo`]: `assay demo`, the whole story on loopback.
+//! - [`dev`]: `assay dev`, the plugin author's rebuild-and-reload loop.
+//! - [`cli`], [`commands`]: the command line and what each subcommand does.
+//! - [`telemetry`]: logging and metrics set-up.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod convert;
+pub mod demo;
+pub mod dev;
+pub mod edge;
+pub mod pipeline;
+pub mod plugin_build;
+pub mod products;
+pub mod reload;
+pub mod telemetry;

@@ -1,0 +1,388 @@
+//! The outbox relay: delivers stored results to StackOne.
+//!
+//! It claims due outbox rows from the [`Store`], PATCHes each to
+//! `{base}/unified/ats/{assessments|background_checks}/orders/{id}/result` with
+//! `Authorization: Basic base64(api_key + ":")` and `x-account-id`, and records the outcome:
+//!
+//! | StackOne answers | the relay |
+//! |---|---|
+//! | 2xx | marks the row delivered |
+//! | 408, 429, 5xx, a timeout or a connection error | retries with [`DELIVERY_BACKOFF`], never sooner than `Retry-After` |
+//! | any other 4xx | dead-letters the row with StackOne's message: a person must act |
+//!
+//! A retryable failure that persists for [`MAX_DELIVERY_ATTEMPTS`] is dead-lettered too, so a
+//! result never retries forever unseen. Because rows are claimed with a lease, a relay that
+//! dies mid-delivery leaves the row to be claimed again after a restart.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::StatusCode;
+use tokio::sync::Notify;
+
+use crate::pipeline::backoff::{DELIVERY_BACKOFF, parse_retry_after};
+use assay_store::{OutboxDelivery, Store, StoreError, Timestamp};
+use assay_wire::basic_auth;
+use assay_wire::secret::Secret;
+use assay_wire::stackone::ErrorBody;
+
+/// How many results are delivered at once.
+pub const DELIVERY_CONCURRENCY: usize = 16;
+/// How long a claimed row is exclusive to this relay; longer than one delivery can take.
+pub const DELIVERY_LEASE: Duration = Duration::from_secs(120);
+/// The timeout of one PATCH, connection included.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// After this many failed attempts a retryable failure is dead-lettered.
+pub const MAX_DELIVERY_ATTEMPTS: u32 = 25;
+/// How often the relay looks for due rows when nothing woke it.
+pub const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Where and with which key a product's results go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// StackOne's API base URL, e.g. `https://api.stackone.com`.
+    pub base_url: String,
+    /// The StackOne API key of the product's project.
+    pub api_key: Secret,
+}
+
+/// Looks up a product's [`Target`]; `None` when the product is not configured (any more).
+/// A closure rather than a config snapshot, so a configuration reload takes effect at once.
+pub type Targets = Arc<dyn Fn(&str) -> Option<Target> + Send + Sync>;
+
+/// The outbox relay. Cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    store: Arc<dyn Store>,
+    targets: Targets,
+    client: reqwest::Client,
+    wake: Arc<Notify>,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Delivered(u16),
+    Retry {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    DeadLetter {
+        status: Option<u16>,
+        message: String,
+    },
+}
+
+impl Relay {
+    /// A relay over `store`, delivering with the keys `targets` gives.
+    pub fn new(store: Arc<dyn Store>, targets: Targets) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(DELIVERY_TIMEOUT)
+            .user_agent(concat!("assay/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            store,
+            targets,
+            client,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Wakes the relay: call it after committing a result, so delivery starts at once.
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+
+    /// A handle that wakes the relay, for the parts that commit results.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// Delivers until `shutdown` completes; deliveries in flight then finish.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let wake = Arc::clone(&self.wake);
+        let claimer = self.clone();
+        crate::pipeline::claim_loop::run(
+            "relay",
+            DELIVERY_CONCURRENCY,
+            IDLE_POLL,
+            wake,
+            shutdown,
+            move |n| {
+                let store = Arc::clone(&claimer.store);
+                async move {
+                    store
+                        .claim_outbox(n, Timestamp::now(), DELIVERY_LEASE)
+                        .await
+                }
+            },
+            move |row| {
+                let relay = self.clone();
+                async move { relay.deliver(row).await }
+            },
+        )
+        .await;
+    }
+
+    /// Delivers one row and records the outcome.
+    async fn deliver(&self, row: OutboxDelivery) {
+        let started = std::time::Instant::now();
+        let outcome = self.attempt(&row).await;
+        let product = row.product.clone();
+        let label = match &outcome {
+            Outcome::Delivered(_) => "delivered",
+            Outcome::Retry { .. } if row.claim.attempt >= MAX_DELIVERY_ATTEMPTS => "dead_letter",
+            Outcome::Retry { .. } => "retry",
+            Outcome::DeadLetter { .. } => "dead_letter",
+        };
+        metrics::counter!("assay_deliveries_total", "product" => product.clone(), "outcome" => label).increment(1);
+        metrics::histogram!("assay_delivery_seconds", "product" => product.clone())
+            .record(started.elapsed().as_secs_f64());
+        let result = match outcome {
+            Outcome::Delivered(status) => {
+                tracing::info!(product, order_id = row.order_id, result = ?row.result_value, status, "result delivered to StackOne");
+                self.store.outbox_delivered(row.claim, status).await
+            }
+            Outcome::Retry { error, .. } if row.claim.attempt >= MAX_DELIVERY_ATTEMPTS => {
+                let message = format!(
+                    "gave up after {} attempts; last error: {error}",
+                    row.claim.attempt
+                );
+                tracing::error!(
+                    product,
+                    order_id = row.order_id,
+                    message,
+                    "result dead-lettered"
+                );
+                self.store
+                    .outbox_dead_letter(row.claim, None, message)
+                    .await
+            }
+            Outcome::Retry { error, retry_after } => {
+                let delay = DELIVERY_BACKOFF.delay(row.claim.attempt, retry_after);
+                tracing::warn!(product, order_id = row.order_id, attempt = row.claim.attempt, error, retry_in = ?delay, "result delivery will be retried");
+                let not_before = Timestamp::now().plus(delay);
+                let done = self.store.outbox_retry(row.claim, not_before, error).await;
+                self.wake_at(delay);
+                done
+            }
+            Outcome::DeadLetter { status, message } => {
+                tracing::error!(
+                    product,
+                    order_id = row.order_id,
+                    status,
+                    message,
+                    "StackOne refused the result; dead-lettered"
+                );
+                self.store
+                    .outbox_dead_letter(row.claim, status, message)
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            // The lease expires and the row is claimed again: nothing is lost, at worst sent twice
+            // (the PATCH is idempotent).
+            log_store_error(&row, &e);
+        }
+    }
+
+    /// Wakes the loop when a scheduled retry falls due, so it is not late by up to a poll.
+    fn wake_at(&self, delay: Duration) {
+        let wake = Arc::clone(&self.wake);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            wake.notify_one();
+        });
+    }
+
+    async fn attempt(&self, row: &OutboxDelivery) -> Outcome {
+        let Some(target) = (self.targets)(&row.product) else {
+            return Outcome::Retry {
+                error: format!(
+                    "product `{}` is not configured; keeping the result until it is",
+                    row.product
+                ),
+                retry_after: None,
+            };
+        };
+        let url = match result_url(&target.base_url, row) {
+            Ok(url) => url,
+            Err(message) => {
+                return Outcome::DeadLetter {
+                    status: None,
+                    message,
+                };
+            }
+        };
+        let response = self
+            .client
+            .patch(url)
+            .header(
+                http::header::AUTHORIZATION,
+                basic_auth::header_value(&target.api_key),
+            )
+            .header("x-account-id", &row.account_id)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(row.body_json.clone())
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                return Outcome::Retry {
+                    error: describe_transport_error(&e),
+                    retry_after: None,
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = response.bytes().await.unwrap_or_default();
+        classify(status, retry_after, &body)
+    }
+}
+
+/// What a StackOne answer means for the row.
+fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Outcome {
+    if status.is_success() {
+        return Outcome::Delivered(status.as_u16());
+    }
+    let message = serde_json::from_slice::<ErrorBody>(body)
+        .map(|e| e.describe())
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned());
+    let message = format!("StackOne answered {status}: {message}");
+    let retryable = status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error();
+    if retryable {
+        Outcome::Retry {
+            error: message,
+            retry_after,
+        }
+    } else {
+        Outcome::DeadLetter {
+            status: Some(status.as_u16()),
+            message,
+        }
+    }
+}
+
+/// `{base}/unified/ats/{segment}/orders/{id}/result`, with the id percent-encoded.
+fn result_url(base: &str, row: &OutboxDelivery) -> Result<url::Url, String> {
+    let mut url =
+        url::Url::parse(base).map_err(|e| format!("StackOne base URL `{base}` is invalid: {e}"))?;
+    url.path_segments_mut()
+        .map_err(|()| format!("StackOne base URL `{base}` cannot take a path"))?
+        .pop_if_empty()
+        .extend([
+            "unified",
+            "ats",
+            row.kind.api_segment(),
+            "orders",
+            &row.order_id,
+            "result",
+        ]);
+    Ok(url)
+}
+
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    // reqwest's Display omits the cause chain (connection refused, DNS failure…).
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn log_store_error(row: &OutboxDelivery, e: &StoreError) {
+    tracing::error!(product = row.product, order_id = row.order_id, error = %e, "relay: could not record the delivery outcome");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assay_store::{OrderId, OrderKind, OutboxClaim};
+
+    fn row(kind: OrderKind, order_id: &str) -> OutboxDelivery {
+        OutboxDelivery {
+            claim: OutboxClaim { id: 1, attempt: 1 },
+            order: OrderId(1),
+            product: "p".into(),
+            kind,
+            account_id: "acc".into(),
+            order_id: order_id.into(),
+            body_json: "{}".into(),
+            result_value: None,
+            created_at: Timestamp::now(),
+            lease_until: Timestamp::now(),
+        }
+    }
+
+    #[test]
+    fn urls_per_kind_with_encoded_ids() {
+        let url = result_url(
+            "https://api.stackone.com",
+            &row(OrderKind::Assessment, "o-1"),
+        )
+        .expect("url");
+        assert_eq!(
+            url.as_str(),
+            "https://api.stackone.com/unified/ats/assessments/orders/o-1/result"
+        );
+        let url = result_url(
+            "http://127.0.0.1:9/base/",
+            &row(OrderKind::BackgroundCheck, "a/b c"),
+        )
+        .expect("url");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/base/unified/ats/background_checks/orders/a%2Fb%20c/result"
+        );
+        assert!(result_url("not a url", &row(OrderKind::Assessment, "o")).is_err());
+    }
+
+    #[test]
+    fn classification_follows_the_protocol() {
+        let after = Some(Duration::from_secs(2));
+        assert_eq!(classify(StatusCode::OK, None, b""), Outcome::Delivered(200));
+        for s in [408, 429, 500, 502, 503, 504] {
+            let status = StatusCode::from_u16(s).expect("status");
+            assert!(
+                matches!(classify(status, after, b""), Outcome::Retry { retry_after, .. } if retry_after == after),
+                "{s}"
+            );
+        }
+        for s in [400, 401, 403, 404, 409, 412, 422] {
+            let status = StatusCode::from_u16(s).expect("status");
+            assert!(
+                matches!(classify(status, None, b""), Outcome::DeadLetter { status: Some(x), .. } if x == s),
+                "{s}"
+            );
+        }
+        let body = br#"{"statusCode":422,"message":"score.value must be a string","timestamp":"2026-01-01T00:00:00Z"}"#;
+        match classify(StatusCode::UNPROCESSABLE_ENTITY, None, body) {
+            Outcome::DeadLetter { message, .. } => {
+                assert_eq!(
+                    message,
+                    "StackOne answered 422 Unprocessable Entity: score.value must be a string"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod delivery_tests;

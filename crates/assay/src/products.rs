@@ -1,0 +1,148 @@
+//! The products a host serves: each one's configuration, plugin and call context.
+//!
+//! The table is immutable and shared through an [`ArcSwap`]: a request takes a snapshot
+//! ([`Products::get`]) and finishes on it even if a reload swaps in a new table meanwhile, so
+//! requests in flight end on the generation they started with. A product whose plugin failed
+//! to load stays in the table with its error, so its routes answer 503 naming the problem
+//! instead of 404.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::config::{Config, ProductConfig};
+use assay_runtime::{AllowedHost, Plugin, ProductContext, Runtime};
+
+/// One product: its configuration, its plugin (or why it has none), its call context.
+#[derive(Debug)]
+pub struct Product {
+    /// The product's configuration.
+    pub config: ProductConfig,
+    /// The context every plugin call of this product runs with.
+    pub context: ProductContext,
+    /// The loaded plugin, or the reason it is not loaded (shown to operators).
+    pub plugin: Result<Arc<Plugin>, String>,
+    /// Counts the plugins this product has had; 1 for the first.
+    pub generation: u64,
+    /// The last reload's failure while an older generation keeps serving.
+    pub last_error: Option<String>,
+}
+
+impl Product {
+    /// The plugin's `name@version`, or `-` when none is loaded.
+    pub fn plugin_label(&self) -> String {
+        match &self.plugin {
+            Ok(p) => format!("{}@{}", p.metadata().name, p.metadata().version),
+            Err(_) => "-".to_owned(),
+        }
+    }
+}
+
+/// All products, by name.
+#[derive(Debug, Default)]
+pub struct ProductTable {
+    /// The products.
+    pub products: BTreeMap<String, Arc<Product>>,
+}
+
+/// The shared, swappable product table.
+#[derive(Debug, Clone, Default)]
+pub struct Products(Arc<ArcSwap<ProductTable>>);
+
+impl Products {
+    /// A table to start with.
+    pub fn new(table: ProductTable) -> Self {
+        Self(Arc::new(ArcSwap::from_pointee(table)))
+    }
+
+    /// The product `name` in the current table.
+    pub fn get(&self, name: &str) -> Option<Arc<Product>> {
+        self.0.load().products.get(name).cloned()
+    }
+
+    /// A snapshot of the whole table.
+    pub fn snapshot(&self) -> Arc<ProductTable> {
+        self.0.load_full()
+    }
+
+    /// Replaces the table atomically.
+    pub fn store(&self, table: ProductTable) {
+        self.0.store(Arc::new(table));
+    }
+}
+
+/// The call context of a product.
+pub fn context_for(config: &ProductConfig) -> Result<ProductContext, String> {
+    let allowed_hosts = config
+        .allowed_hosts
+        .iter()
+        .map(|h| {
+            h.parse::<AllowedHost>()
+                .map_err(|e| format!("allowed_hosts entry `{h}`: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ProductContext {
+        product: Arc::from(config.name.as_str()),
+        settings: Arc::new(config.settings.clone()),
+        allowed_hosts: allowed_hosts.into(),
+        timeout: config.timeout,
+        memory_limit_bytes: config.memory_limit_bytes as u64,
+    })
+}
+
+/// Loads every product of `config`. A plugin that fails to load is recorded with its error;
+/// loading goes on with the other products.
+pub async fn load_all(runtime: &Runtime, config: &Config) -> ProductTable {
+    // Concurrently: a cold start compiles every plugin, and compiles overlap well (each is
+    // partly single-threaded: parsing, validation, linking, writing the artifact).
+    let loaded =
+        futures::future::join_all(config.products.iter().map(|(name, product)| async move {
+            (name.clone(), Arc::new(load_one(runtime, product, 1).await))
+        }))
+        .await;
+    ProductTable {
+        products: loaded.into_iter().collect(),
+    }
+}
+
+/// Loads one product's plugin.
+pub async fn load_one(runtime: &Runtime, config: &ProductConfig, generation: u64) -> Product {
+    let context = match context_for(config) {
+        Ok(c) => c,
+        Err(e) => {
+            // The configuration validated the entries already; this is a second line of defence.
+            tracing::error!(product = config.name, error = e, "product disabled");
+            ProductContext::new(config.name.clone())
+        }
+    };
+    let plugin = match runtime.load(&config.plugin).await {
+        Ok(plugin) => {
+            let m = plugin.metadata();
+            tracing::info!(product = config.name, plugin = %config.plugin.display(), name = m.name, version = m.version, generation, "plugin loaded");
+            Ok(plugin)
+        }
+        Err(e) => {
+            tracing::error!(product = config.name, plugin = %config.plugin.display(), error = %e, "plugin failed to load");
+            metrics::counter!("assay_plugin_load_failures_total", "product" => config.name.clone())
+                .increment(1);
+            Err(e.to_string())
+        }
+    };
+    Product {
+        config: config.clone(),
+        context,
+        plugin,
+        generation,
+        last_error: None,
+    }
+}
+
+/// Whether `path` still holds the bytes `plugin` was loaded from.
+pub fn unchanged(plugin: &Plugin, path: &std::path::Path) -> bool {
+    use sha2::Digest as _;
+    match std::fs::read(path) {
+        Ok(bytes) => sha2::Sha256::digest(&bytes).as_slice() == plugin.content_hash(),
+        Err(_) => false,
+    }
+}
