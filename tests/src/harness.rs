@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use assay::app::{Host, HostOptions};
+use assay::app::{App, AppOptions};
 use assay::config::{Config, Overrides};
 use assay::reload::ConfigLoader;
 use assay_emulator::vendor::{DemoVendor, RunningVendor};
@@ -46,7 +46,7 @@ pub struct Secrets {
 /// A running deployment.
 pub struct Deployment {
     /// The host.
-    pub host: Host,
+    pub host: App,
     /// StackOne.
     pub stackone: RunningEmulator,
     /// The vendor.
@@ -124,7 +124,7 @@ impl Deployment {
     /// crash or a deploy.
     pub async fn restart(mut self) -> Deployment {
         let addr = self.host.addr();
-        self.host.shutdown().await;
+        self.host.shutdown().await.expect("no background task died");
         let listener = TcpListener::bind(addr)
             .await
             .expect("rebind the same address");
@@ -235,7 +235,7 @@ async fn start_host(
     dir: &Path,
     secrets: &Secrets,
     listener: TcpListener,
-) -> Host {
+) -> App {
     let path = dir.join("config.toml");
     std::fs::write(&path, config_text).expect("write the configuration");
     let s = secrets.clone();
@@ -257,11 +257,11 @@ async fn start_host(
     let loader_path = path.clone();
     let loader: ConfigLoader =
         Arc::new(move || Config::load(&loader_path, &Overrides::default(), env.clone()));
-    let options = HostOptions {
+    let options = AppOptions {
         config_source: Some((path, loader)),
-        ..HostOptions::default()
+        ..AppOptions::default()
     };
-    Host::start(config, listener, options)
+    App::start(config, listener, options)
         .await
         .expect("host starts")
 }

@@ -6,4 +6,5 @@ mod fixtures_built;
 mod pipeline;
 mod reload;
 mod runtime;
+mod supervision;
 mod vendor_flows;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use assay::reload::{MAX_SETTLE, SETTLE};
 use assay_tests::fixtures::{example_plugin_path, fixture_path, install_plugin};
-use assay_tests::harness::Deployment;
+use assay_tests::harness::{Deployment, WAIT};
 use serde_json::Value;
 
 /// Package ids the `codetest` product answers with, whichever plugin generation serves it.
@@ -233,11 +233,15 @@ async fn rotating_the_webhook_secret_in_the_config_takes_effect_without_restart(
         .await
         .expect("send");
     assert_eq!(old.as_u16(), 401, "the old secret is gone");
-    // An invalid configuration changes nothing.
+    // An invalid configuration changes nothing. Nothing observable happens when a change is
+    // refused, so wait for the reloader to say it handled the change.
+    let mut handled = d.host.reloads();
+    handled.borrow_and_update();
     std::fs::write(d.config_path(), "[server]\nlisten = 12\n").expect("write");
-    // Nothing observable happens when a change is refused; give the watcher its full settle
-    // time and more before checking that nothing changed.
-    tokio::time::sleep(SETTLE + MAX_SETTLE).await;
+    tokio::time::timeout(MAX_SETTLE + WAIT, handled.changed())
+        .await
+        .expect("the reloader handles the change")
+        .expect("the reloader runs");
     let still = d
         .stackone
         .send_order(&d.url(), "codetest", &order, &new_secret, None)

@@ -18,12 +18,10 @@
 //!
 //! # Layout
 //!
-//! - [`allowed_host`]: the allow-list entry.
 //! - [`address`]: which addresses are internal.
 //! - `connect`: sending a checked request.
 
 pub mod address;
-pub mod allowed_host;
 mod connect;
 
 use std::net::{IpAddr, SocketAddr};
@@ -33,8 +31,7 @@ use std::time::Duration;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use address::is_internal;
-use allowed_host::normalise_host;
-pub use allowed_host::{AllowedHost, AllowedHostError};
+pub use assay_wire::origin::{AllowedHost, AllowedHostError, normalise_host};
 use connect::{Target, Timeouts};
 
 /// Longest time to connect (TCP, TLS and HTTP handshake together).

@@ -129,6 +129,15 @@ pub trait Store: Send + Sync {
         lease: Duration,
     ) -> StoreFuture<'_, Vec<OutboxDelivery>>;
 
+    /// When the next order falls due for fulfilment (a retry's `not_before`, an expiring
+    /// lease, or now for a fresh order); `None` when no order waits. The worker sleeps until
+    /// then instead of polling.
+    fn next_fulfilment_due(&self) -> StoreFuture<'_, Option<Timestamp>>;
+
+    /// When the next outbox row falls due for delivery (only rows [`Store::claim_outbox`]
+    /// could claim: the oldest pending row of each order); `None` when nothing waits.
+    fn next_delivery_due(&self) -> StoreFuture<'_, Option<Timestamp>>;
+
     /// StackOne accepted the row. Accepted from a stale claim while the row is pending, and
     /// a no-op if it is already delivered.
     fn outbox_delivered(&self, claim: OutboxClaim, http_status: u16) -> StoreFuture<'_, ()>;

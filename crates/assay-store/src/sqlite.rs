@@ -279,6 +279,14 @@ impl Store for SqliteStore {
         )
     }
 
+    fn next_fulfilment_due(&self) -> StoreFuture<'_, Option<Timestamp>> {
+        Box::pin(self.readers.read(orders::next_due))
+    }
+
+    fn next_delivery_due(&self) -> StoreFuture<'_, Option<Timestamp>> {
+        Box::pin(self.readers.read(outbox::next_due))
+    }
+
     fn outbox_delivered(&self, claim: OutboxClaim, http_status: u16) -> StoreFuture<'_, ()> {
         Box::pin(
             self.writer

@@ -8,6 +8,55 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The base URL of StackOne's API (`https://api.stackone.com`): an `http(s)` URL with a host
+/// and no query, fragment or credentials, checked once when the configuration is loaded, so a
+/// result can always be addressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(url::Url);
+
+impl BaseUrl {
+    /// Parses and checks `text`; the error is a sentence about the value.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad =
+            || format!("`{text}` is not an http:// or https:// URL without query or credentials");
+        let url = url::Url::parse(text).map_err(|_| bad())?;
+        let ok = matches!(url.scheme(), "http" | "https")
+            && url.host().is_some()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if ok { Ok(Self(url)) } else { Err(bad()) }
+    }
+
+    /// The URL without a trailing slash, so paths can be appended.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str().trim_end_matches('/')
+    }
+
+    /// The URL of `segments` below this base, each segment percent-encoded.
+    pub fn join<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> url::Url {
+        let mut url = self.0.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        // An http(s) URL with a host always has path segments, so the `if` never skips.
+        url
+    }
+}
+
+impl std::fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for BaseUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// The body of StackOne's call to the Package's List Endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackagesRequest {

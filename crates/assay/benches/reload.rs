@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use assay::app::{Host, HostOptions};
+use assay::app::{App, AppOptions};
 use assay::config::{Config, Overrides};
 use assay_wire::secret::Secret;
 use tokio::net::TcpListener;
@@ -47,7 +47,7 @@ fn env(name: &str) -> Option<String> {
     (name == "K").then(|| "bench-key".to_owned())
 }
 
-async fn start(dir: &Path, products: usize, cache: &Path) -> Host {
+async fn start(dir: &Path, products: usize, cache: &Path) -> App {
     let config = Config::from_str_with(
         &config_text(dir, products, cache),
         &dir.join("config.toml"),
@@ -56,12 +56,12 @@ async fn start(dir: &Path, products: usize, cache: &Path) -> Host {
     )
     .expect("config");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    Host::start(config, listener, HostOptions::default())
+    App::start(config, listener, AppOptions::default())
         .await
         .expect("host")
 }
 
-async fn first_id(client: &reqwest::Client, host: &Host) -> Option<String> {
+async fn first_id(client: &reqwest::Client, host: &App) -> Option<String> {
     let body = br#"{"account_id":"a"}"#;
     let key = Secret::new("bench-key");
     let v: serde_json::Value = client
@@ -142,7 +142,7 @@ fn main() {
             }
             latencies.push(t.elapsed());
         }
-        host.shutdown().await;
+        host.shutdown().await.expect("no background task died");
         println!("rename of a new .wasm -> first response from the new generation ({SWAPS} swaps)");
         println!(
             "  median {:.0} ms, max {:.0} ms (includes the {:?} settle time)",
@@ -166,11 +166,11 @@ fn main() {
             let t = Instant::now();
             let host = start(dir.path(), PRODUCTS, &cache).await;
             cold.push(t.elapsed());
-            host.shutdown().await;
+            host.shutdown().await.expect("no background task died");
             let t = Instant::now();
             let host = start(dir.path(), PRODUCTS, &cache).await;
             warm.push(t.elapsed());
-            host.shutdown().await;
+            host.shutdown().await.expect("no background task died");
         }
         println!("\nstart to ready, {PRODUCTS} products ({STARTS} runs, median)");
         println!(

@@ -1,20 +1,25 @@
 //! The whole host, assembled: store, plugin runtime, products, edge, worker, relay, poller.
 //!
-//! [`Host::start`] takes a loaded [`Config`] and a bound listener, so tests bind
-//! `127.0.0.1:0`, and `main` binds the configured address. [`Host::shutdown`] stops accepting,
+//! [`App::start`] takes a loaded [`Config`] and a bound listener, so tests bind
+//! `127.0.0.1:0`, and `main` binds the configured address. [`App::shutdown`] stops accepting,
 //! lets requests and plugin calls in flight finish, and stops the background tasks; nothing
 //! acknowledged is lost at any point, because everything acknowledged is in the store.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::{Mutex, OnceLock};
+
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::edge::Edge;
@@ -27,7 +32,7 @@ use assay_store::{SqliteOptions, SqliteStore, Store};
 use assay_wire::http_server;
 
 /// How to start a host beyond its configuration.
-pub struct HostOptions {
+pub struct AppOptions {
     /// Renders `/metrics`; `None` when no recorder is installed.
     pub metrics: Option<PrometheusHandle>,
     /// The configuration file and how to load it again, for hot reload of the configuration.
@@ -36,7 +41,7 @@ pub struct HostOptions {
     pub watch: bool,
 }
 
-impl Default for HostOptions {
+impl Default for AppOptions {
     fn default() -> Self {
         Self {
             metrics: None,
@@ -46,8 +51,120 @@ impl Default for HostOptions {
     }
 }
 
+/// How long a host whose background task died keeps answering (with `/readyz` red) before
+/// it stops.
+pub const FAILURE_GRACE: Duration = Duration::from_secs(2);
+
+/// Why a host stopped on its own: a background task it depends on died.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the {task} task {reason}; the host stopped")]
+pub struct TaskFailure {
+    /// The task: `worker`, `relay`, `poller`, `reloader` or `edge`.
+    pub task: &'static str,
+    /// What happened: "panicked: …", "exited early" or "was aborted".
+    pub reason: String,
+}
+
+/// The host's background tasks, owned and watched.
+///
+/// Every task gets the host's [`CancellationToken`] and is tracked by a [`TaskTracker`], so
+/// shutdown waits for each one. A task that ends before shutdown (it returned, panicked or was
+/// aborted) is a failure: it is logged, recorded for `/readyz` (which turns red), and after
+/// [`FAILURE_GRACE`] cancels the whole host, whose [`App::wait`] then returns the [`TaskFailure`] and `main` exits
+/// non-zero, so a supervisor (systemd, Kubernetes) restarts it instead of a host serving
+/// webhooks it never fulfils.
+#[derive(Clone, Default)]
+pub struct Supervisor {
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    failure: Arc<OnceLock<TaskFailure>>,
+    aborts: Arc<Mutex<Vec<(&'static str, AbortHandle)>>>,
+}
+
+impl Supervisor {
+    /// Runs `task` (given the host's cancellation token) as the background task `name`.
+    pub fn spawn<F, Fut>(&self, name: &'static str, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handle = tokio::spawn(task(self.cancel.clone()));
+        self.aborts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((name, handle.abort_handle()));
+        let this = self.clone();
+        self.tracker.spawn(async move {
+            let reason = match handle.await {
+                Ok(()) if this.cancel.is_cancelled() => return,
+                Ok(()) => "exited early".to_owned(),
+                Err(e) if e.is_panic() => format!("panicked: {}", panic_text(e.into_panic())),
+                Err(_) => "was aborted".to_owned(),
+            };
+            if this.cancel.is_cancelled() {
+                tracing::warn!(task = name, reason, "background task ended during shutdown");
+                return;
+            }
+            tracing::error!(
+                task = name,
+                reason,
+                "background task died; stopping the host"
+            );
+            let _ = this.failure.set(TaskFailure { task: name, reason });
+            // `/readyz` is red from now on; a load balancer polling it takes the host out of
+            // rotation during the grace period, before connections start being refused.
+            tokio::select! {
+                () = tokio::time::sleep(FAILURE_GRACE) => {}
+                () = this.cancel.cancelled() => {}
+            }
+            this.cancel.cancel();
+        });
+    }
+
+    /// The first task failure, if one happened.
+    pub fn failure(&self) -> Option<&TaskFailure> {
+        self.failure.get()
+    }
+
+    /// Aborts the background task `name` as if it had crashed, so tests (and a curious
+    /// operator's debugger) can prove the host notices. Returns whether such a task runs.
+    pub fn abort(&self, name: &str) -> bool {
+        let aborts = self
+            .aborts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut found = false;
+        for (task, handle) in aborts.iter().filter(|(task, _)| *task == name) {
+            tracing::warn!(task, "aborting a background task on request");
+            handle.abort();
+            found = true;
+        }
+        found
+    }
+
+    /// Fires once the host is stopping, by request or because a task died.
+    pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.cancel.cancelled()
+    }
+
+    /// Asks every task to stop, then waits until all have.
+    async fn stop(&self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 /// A running host.
-pub struct Host {
+pub struct App {
     addr: SocketAddr,
     /// The configuration in force; swapped by reloads.
     pub config: Arc<ArcSwap<Config>>,
@@ -59,18 +176,19 @@ pub struct Host {
     pub runtime: Arc<Runtime>,
     /// The edge (its server settings are swapped by reloads).
     pub edge: Arc<Edge>,
-    stop: watch::Sender<bool>,
-    tasks: JoinSet<()>,
+    /// The background tasks.
+    pub supervisor: Supervisor,
+    reloads: Arc<watch::Sender<u64>>,
 }
 
-impl Host {
+impl App {
     /// Opens the store, loads every product's plugin, and starts serving on `listener`.
     pub async fn start(
         config: Config,
         listener: TcpListener,
-        options: HostOptions,
-    ) -> anyhow::Result<Host> {
-        let HostOptions {
+        options: AppOptions,
+    ) -> anyhow::Result<App> {
+        let AppOptions {
             metrics,
             config_source,
             watch,
@@ -109,37 +227,33 @@ impl Host {
         )
         .context("building the HTTP client for StackOne")?;
         let worker = Worker::new(Arc::clone(&store), products.clone(), relay.waker());
+        let supervisor = Supervisor::default();
         let edge = Arc::new(Edge {
             server: ArcSwap::from_pointee(config.load().server.clone()),
             products: products.clone(),
             store: Arc::clone(&store),
-            worker: worker.waker(),
-            relay: relay.waker(),
+            wake_worker: worker.waker(),
+            wake_relay: relay.waker(),
             metrics,
+            supervisor: supervisor.clone(),
         });
 
-        let (stop, stopped) = watch::channel(false);
-        let until_stopped = move || {
-            let mut rx = stopped.clone();
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            }
-        };
-        let mut tasks = JoinSet::new();
-        tasks.spawn(relay.clone().run(until_stopped()));
-        tasks.spawn(worker.run(until_stopped()));
-        tasks.spawn(poller::run(
-            Arc::clone(&store),
-            products.clone(),
-            relay.waker(),
-            until_stopped(),
-        ));
+        supervisor.spawn("relay", |cancel| relay.clone().run(cancel));
+        supervisor.spawn("worker", |cancel| worker.run(cancel));
+        let (poll_store, poll_products, poll_wake) =
+            (Arc::clone(&store), products.clone(), relay.waker());
+        supervisor.spawn("poller", |cancel| {
+            poller::run(poll_store, poll_products, poll_wake, cancel)
+        });
         let handler_edge = Arc::clone(&edge);
-        tasks.spawn(http_server::serve(
-            listener,
-            move |request, _peer| Arc::clone(&handler_edge).handle(request),
-            until_stopped(),
-        ));
+        supervisor.spawn("edge", |cancel| {
+            http_server::serve(
+                listener,
+                move |request, _peer| Arc::clone(&handler_edge).handle(request),
+                cancel.cancelled_owned(),
+            )
+        });
+        let reloads = Arc::new(watch::Sender::new(0));
         if watch {
             let reloader = Reloader {
                 runtime: Arc::clone(&runtime),
@@ -147,10 +261,11 @@ impl Host {
                 products: products.clone(),
                 edge: Arc::clone(&edge),
                 loader: config_source,
+                handled: Arc::clone(&reloads),
             };
             match reloader.watch() {
                 Ok(watching) => {
-                    tasks.spawn(reloader.run(watching, until_stopped()));
+                    supervisor.spawn("reloader", |cancel| reloader.run(watching, cancel));
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "hot reload is off: the watcher could not start")
@@ -158,16 +273,22 @@ impl Host {
             }
         }
         tracing::info!(%addr, products = products.snapshot().products.len(), "assay is serving");
-        Ok(Host {
+        Ok(App {
             addr,
             config,
             products,
             store,
             runtime,
             edge,
-            stop,
-            tasks,
+            supervisor,
+            reloads,
         })
+    }
+
+    /// Counts the batches of file changes the reloader has handled, applied or refused: a
+    /// test that changes a file waits for this to move instead of sleeping.
+    pub fn reloads(&self) -> watch::Receiver<u64> {
+        self.reloads.subscribe()
     }
 
     /// The address the edge listens on.
@@ -180,18 +301,25 @@ impl Host {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, finishes what is in flight, and stops the background tasks.
-    pub async fn shutdown(mut self) {
-        self.stop.send_replace(true);
-        while self.tasks.join_next().await.is_some() {}
+    /// Stops accepting, finishes what is in flight, and stops the background tasks. Returns the
+    /// task failure that had stopped the host already, if one had.
+    pub async fn shutdown(self) -> Result<(), TaskFailure> {
+        self.supervisor.stop().await;
         tracing::info!("assay stopped");
+        match self.supervisor.failure() {
+            Some(failure) => Err(failure.clone()),
+            None => Ok(()),
+        }
     }
 
-    /// Runs until `signal` completes, then shuts down.
-    pub async fn run_until(self, signal: impl Future<Output = ()>) {
-        signal.await;
-        tracing::info!("shutting down");
-        self.shutdown().await;
+    /// Runs until `signal` completes or a background task dies, then shuts down. A dead task
+    /// is the error, so the process exits non-zero.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), TaskFailure> {
+        tokio::select! {
+            () = signal => tracing::info!("shutting down"),
+            () = self.supervisor.cancelled() => {}
+        }
+        self.shutdown().await
     }
 }
 

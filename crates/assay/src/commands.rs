@@ -5,7 +5,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use crate::app::{Host, HostOptions};
+use crate::app::{App, AppOptions};
 use crate::cli::{
     Cli, Command, ConfigArgs, EmulateArgs, OrdersCommand, PluginCommand, shutdown_signal,
 };
@@ -30,7 +30,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
     let host = start_watching(args, args.load()?, args.overrides()).await?;
-    host.run_until(shutdown_signal()).await;
+    host.run_until(shutdown_signal()).await?;
     Ok(())
 }
 
@@ -40,11 +40,11 @@ pub(crate) async fn start_watching(
     args: &ConfigArgs,
     config: crate::config::Config,
     overrides: crate::config::Overrides,
-) -> anyhow::Result<Host> {
+) -> anyhow::Result<App> {
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding {}", config.server.listen))?;
-    let options = HostOptions {
+    let options = AppOptions {
         metrics: telemetry::init_metrics(),
         config_source: Some((
             args.config_path(),
@@ -52,7 +52,7 @@ pub(crate) async fn start_watching(
         )),
         watch: true,
     };
-    Host::start(config, listener, options).await
+    App::start(config, listener, options).await
 }
 
 async fn emulate(args: &EmulateArgs) -> anyhow::Result<()> {

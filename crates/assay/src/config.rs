@@ -83,7 +83,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use assay_wire::origin::AllowedHost;
 use assay_wire::secret::Secret;
+use assay_wire::stackone::BaseUrl;
 
 pub use assay_wire::order_kind::OrderKind;
 pub use error::{ConfigError, Location};
@@ -177,8 +179,8 @@ pub struct StoreConfig {
 /// `[stackone]`: StackOne's API, where results go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackOneConfig {
-    /// The API's base URL, without a trailing slash (`https://api.stackone.com`).
-    pub base_url: String,
+    /// The API's base URL (`https://api.stackone.com`), checked when loaded.
+    pub base_url: BaseUrl,
     /// The host-wide API key; each product's effective key is
     /// [`ProductConfig::stackone_api_key`].
     pub api_key: Option<Secret>,
@@ -211,9 +213,9 @@ pub struct ProductConfig {
     /// Origins answered in CORS preflights, serialized as browsers send them
     /// (`https://app.example.com`, default ports dropped).
     pub cors_origins: Vec<String>,
-    /// Outbound HTTP origins the plugin may reach, `scheme://host[:port]`, checked and
-    /// normalised (lowercase host, default port dropped).
-    pub allowed_hosts: Vec<String>,
+    /// Outbound HTTP origins the plugin may reach, parsed when loaded into what the outbound
+    /// filter matches against.
+    pub allowed_hosts: Vec<AllowedHost>,
     /// Deadline of one plugin call.
     pub timeout: Duration,
     /// Memory limit of one plugin call, in bytes.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use crate::app::{Host, HostOptions};
+use crate::app::{App, AppOptions};
 use crate::cli::{DemoArgs, shutdown_signal};
 use crate::config::{Config, Overrides};
 use crate::plugin_build;
@@ -95,12 +95,12 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         env,
     )
     .context("the demo configuration")?;
-    let host = Host::start(
+    let host = App::start(
         config,
         host_listener,
-        HostOptions {
+        AppOptions {
             metrics: telemetry::init_metrics(),
-            ..HostOptions::default()
+            ..AppOptions::default()
         },
     )
     .await?;
@@ -134,7 +134,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     match story {
         Ok(_) => println!("\nEvery order reached its final result."),
         Err(e) => {
-            host.shutdown().await;
+            host.shutdown().await?;
             return Err(e).context("the demo story did not finish");
         }
     }
@@ -147,7 +147,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
     }
     let _ = emulator.stop().await;
-    host.shutdown().await;
+    host.shutdown().await?;
     Ok(())
 }
 

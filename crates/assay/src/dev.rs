@@ -127,7 +127,7 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
         }
     }
     drop(watcher);
-    host.shutdown().await;
+    host.shutdown().await?;
     let _ = emulator.stop().await;
     Ok(())
 }

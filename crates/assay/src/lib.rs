@@ -13,7 +13,7 @@
 //!
 //! # Layout
 //!
-//! - [`app`]: the whole host assembled: [`app::Host::start`] on a listener.
+//! - [`app`]: the whole host assembled: [`app::App::start`] on a listener.
 //! - [`config`]: `config.toml`, `ASSAY_*` variables and flags, loaded into a checked
 //!   [`config::Config`].
 //! - [`edge`]: the HTTP edge: routing, authentication, error responses.
@@ -21,6 +21,7 @@
 //! - [`products`]: the product table (configuration, plugin, context), swapped atomically.
 //! - [`pipeline`]: the order path after the edge: fulfilment, polling, results, delivery.
 //! - [`reload`]: hot reload of plugins and configuration.
+//! - [`debounce`]: the one debouncer of file events, for reload and `assay dev`.
 //! - [`plugin_build`]: building plugin crates and installing the `.wasm`.
 //! - [`demo`]: `assay demo`, the whole story on loopback.
 //! - [`dev`]: `assay dev`, the plugin author's rebuild-and-reload loop.
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;
+pub mod debounce;
 pub mod demo;
 pub mod dev;
 pub mod edge;

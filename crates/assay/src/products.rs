@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use tokio::sync::watch;
 
 use crate::config::{Config, ProductConfig};
-use assay_runtime::{AllowedHost, Plugin, ProductContext, Runtime};
+use assay_runtime::{Plugin, ProductContext, Runtime};
 
 /// One product: its configuration, its plugin (or why it has none), its call context.
 #[derive(Debug)]
@@ -47,48 +48,60 @@ pub struct ProductTable {
 }
 
 /// The shared, swappable product table.
-#[derive(Debug, Clone, Default)]
-pub struct Products(Arc<ArcSwap<ProductTable>>);
+#[derive(Debug, Clone)]
+pub struct Products {
+    table: Arc<ArcSwap<ProductTable>>,
+    /// Counts swaps, so tasks that follow the table (the poller) wait for a change instead of
+    /// re-reading it on a timer.
+    swaps: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Products {
+    fn default() -> Self {
+        Self::new(ProductTable::default())
+    }
+}
 
 impl Products {
     /// A table to start with.
     pub fn new(table: ProductTable) -> Self {
-        Self(Arc::new(ArcSwap::from_pointee(table)))
+        Self {
+            table: Arc::new(ArcSwap::from_pointee(table)),
+            swaps: Arc::new(watch::Sender::new(0)),
+        }
     }
 
     /// The product `name` in the current table.
     pub fn get(&self, name: &str) -> Option<Arc<Product>> {
-        self.0.load().products.get(name).cloned()
+        self.table.load().products.get(name).cloned()
     }
 
     /// A snapshot of the whole table.
     pub fn snapshot(&self) -> Arc<ProductTable> {
-        self.0.load_full()
+        self.table.load_full()
     }
 
     /// Replaces the table atomically.
-    pub fn store(&self, table: ProductTable) {
-        self.0.store(Arc::new(table));
+    pub fn swap(&self, table: ProductTable) {
+        self.table.store(Arc::new(table));
+        self.swaps.send_modify(|n| *n += 1);
+    }
+
+    /// Sees every later [`Products::swap`].
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.swaps.subscribe()
     }
 }
 
-/// The call context of a product.
-pub fn context_for(config: &ProductConfig) -> Result<ProductContext, String> {
-    let allowed_hosts = config
-        .allowed_hosts
-        .iter()
-        .map(|h| {
-            h.parse::<AllowedHost>()
-                .map_err(|e| format!("allowed_hosts entry `{h}`: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ProductContext {
+/// The call context of a product: what the configuration parsed, shared with every call.
+pub fn context_for(config: &ProductConfig) -> ProductContext {
+    ProductContext {
         product: Arc::from(config.name.as_str()),
         settings: Arc::new(config.settings.clone()),
-        allowed_hosts: allowed_hosts.into(),
+        allowed_hosts: config.allowed_hosts.clone().into(),
         timeout: config.timeout,
         memory_limit_bytes: config.memory_limit_bytes as u64,
-    })
+    }
 }
 
 /// Loads every product of `config`. A plugin that fails to load is recorded with its error;
@@ -108,14 +121,7 @@ pub async fn load_all(runtime: &Runtime, config: &Config) -> ProductTable {
 
 /// Loads one product's plugin.
 pub async fn load_one(runtime: &Runtime, config: &ProductConfig, generation: u64) -> Product {
-    let context = match context_for(config) {
-        Ok(c) => c,
-        Err(e) => {
-            // The configuration validated the entries already; this is a second line of defence.
-            tracing::error!(product = config.name, error = e, "product disabled");
-            ProductContext::new(config.name.clone())
-        }
-    };
+    let context = context_for(config);
     let plugin = match runtime.load(&config.plugin).await {
         Ok(plugin) => {
             let m = plugin.metadata();

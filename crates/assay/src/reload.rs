@@ -16,27 +16,23 @@
 //!   invalid file changes nothing. Products added, removed or changed take effect at once;
 //!   `server.listen`, `store.path` and `store.max_batch` need a restart, which the log says.
 
-use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher as _};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Overrides};
+use crate::debounce::Debouncer;
 use crate::edge::Edge;
 use crate::products::{self, Product, ProductTable, Products};
 use assay_runtime::Runtime;
 
-/// How long a path must be quiet before it is handled.
-pub const SETTLE: Duration = Duration::from_millis(100);
-/// The longest a path waits under constant churn before it is handled anyway.
-pub const MAX_SETTLE: Duration = Duration::from_secs(2);
-/// How often pending paths are checked.
-const TICK: Duration = Duration::from_millis(10);
+pub use crate::debounce::{MAX_SETTLE, SETTLE};
 
 /// Loads the configuration again; the closure carries the path, overrides and environment.
 pub type ConfigLoader = Arc<dyn Fn() -> Result<Config, crate::config::ConfigError> + Send + Sync>;
@@ -65,6 +61,9 @@ pub struct Reloader {
     /// Re-reads the configuration; `None` when the host was started from a configuration
     /// value rather than a file (then only plugins are watched).
     pub loader: Option<(PathBuf, ConfigLoader)>,
+    /// Counts the batches of settled changes handled (applied or refused): what tests wait on
+    /// instead of sleeping through the settle time.
+    pub handled: Arc<watch::Sender<u64>>,
 }
 
 impl Reloader {
@@ -110,28 +109,28 @@ impl Reloader {
         })
     }
 
-    /// Reloads on the changes `watching` reports until `shutdown` completes.
-    pub async fn run(self, watching: Watching, shutdown: impl Future<Output = ()>) {
+    /// Reloads on the changes `watching` reports until `cancel` fires. Sleeps while nothing
+    /// changed: the debouncer's next due time is its only timer.
+    pub async fn run(self, watching: Watching, cancel: CancellationToken) {
         let Watching {
             _watcher: watcher,
             events: mut rx,
         } = watching;
-        let mut pending: HashMap<PathBuf, (Instant, Instant)> = HashMap::new();
-        let mut ticker = tokio::time::interval(TICK);
-        tokio::pin!(shutdown);
+        let mut pending = Debouncer::default();
         loop {
             tokio::select! {
-                () = &mut shutdown => break,
-                Some(path) = rx.recv() => {
+                () = cancel.cancelled() => break,
+                event = rx.recv() => {
+                    let Some(path) = event else { break };
                     if self.relevant(&path) {
-                        let now = Instant::now();
-                        pending.entry(path).and_modify(|(_, last)| *last = now).or_insert((now, now));
+                        pending.touch(path, Instant::now());
                     }
                 }
-                _ = ticker.tick() => {
-                    let settled = take_settled(&mut pending, Instant::now());
+                () = pending.wait() => {
+                    let settled = pending.take_due(Instant::now());
                     if !settled.is_empty() {
                         self.apply(settled).await;
+                        self.handled.send_modify(|n| *n += 1);
                     }
                 }
             }
@@ -182,7 +181,7 @@ impl Reloader {
             changed = true;
         }
         if changed {
-            self.products.store(ProductTable { products: next });
+            self.products.swap(ProductTable { products: next });
         }
     }
 
@@ -221,7 +220,7 @@ impl Reloader {
                 );
                 Product {
                     config: config.clone(),
-                    context: products::context_for(config).unwrap_or_else(|_| old.context.clone()),
+                    context: products::context_for(config),
                     plugin: old.plugin.clone(),
                     generation: old.generation,
                     last_error: Some(e.clone()),
@@ -278,8 +277,7 @@ impl Reloader {
                 {
                     Product {
                         config: product.clone(),
-                        context: products::context_for(product)
-                            .unwrap_or_else(|_| old.context.clone()),
+                        context: products::context_for(product),
                         plugin: old.plugin.clone(),
                         generation: old.generation,
                         last_error: None,
@@ -298,7 +296,7 @@ impl Reloader {
         }
         self.edge.server.store(Arc::new(new.server.clone()));
         self.config.store(Arc::new(new));
-        self.products.store(ProductTable { products: next });
+        self.products.swap(ProductTable { products: next });
         metrics::counter!("assay_config_reloads_total", "outcome" => "ok").increment(1);
         tracing::info!(file = %path.display(), "configuration reloaded");
     }
@@ -340,24 +338,6 @@ pub fn changes_content(kind: &notify::EventKind) -> bool {
     }
 }
 
-/// Removes and returns the paths that have settled at `now`.
-pub fn take_settled(
-    pending: &mut HashMap<PathBuf, (Instant, Instant)>,
-    now: Instant,
-) -> Vec<PathBuf> {
-    let settled: Vec<PathBuf> = pending
-        .iter()
-        .filter(|(_, (first, last))| {
-            now.duration_since(*last) >= SETTLE || now.duration_since(*first) >= MAX_SETTLE
-        })
-        .map(|(p, _)| p.clone())
-        .collect();
-    for p in &settled {
-        pending.remove(p);
-    }
-    settled
-}
-
 /// Whether two paths name the same file; event paths are absolute, configured ones too
 /// (the configuration anchors them), but may differ in `.` segments.
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -371,22 +351,25 @@ fn same_file(a: &Path, b: &Path) -> bool {
 mod tests {
     use super::*;
 
+    use std::time::Duration;
+
     #[test]
     fn paths_settle_on_their_own_timers_with_a_cap() {
         let t0 = Instant::now();
-        let mut pending = HashMap::new();
-        pending.insert(PathBuf::from("/p/a.wasm"), (t0, t0));
+        let mut pending = Debouncer::default();
+        pending.touch(PathBuf::from("/p/a.wasm"), t0);
         // b keeps changing: last event is recent, but it started long ago.
-        pending.insert(
+        pending.touch(PathBuf::from("/p/b.wasm"), t0);
+        pending.touch(
             PathBuf::from("/p/b.wasm"),
-            (t0, t0 + MAX_SETTLE - Duration::from_millis(1)),
+            t0 + MAX_SETTLE - Duration::from_millis(1),
         );
-        pending.insert(PathBuf::from("/p/c.wasm"), (t0 + SETTLE, t0 + SETTLE));
-        let mut got = take_settled(&mut pending, t0 + SETTLE);
+        pending.touch(PathBuf::from("/p/c.wasm"), t0 + SETTLE);
+        let mut got = pending.take_due(t0 + SETTLE);
         got.sort();
         assert_eq!(got, [PathBuf::from("/p/a.wasm")]);
-        let got = take_settled(&mut pending, t0 + MAX_SETTLE);
+        let got = pending.take_due(t0 + MAX_SETTLE);
         assert_eq!(got.len(), 2, "b hit the cap and c settled: {got:?}");
-        assert!(pending.is_empty());
+        assert_eq!(pending.next_due(), None);
     }
 }

@@ -71,6 +71,21 @@ pub fn set_state(
     Ok(())
 }
 
+/// When [`claim`] will next find an order; see
+/// [`Store::next_fulfilment_due`](crate::Store::next_fulfilment_due).
+pub fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
+    // The same two conditions as `claim`, as times: a received order is due at its
+    // `next_attempt_at` (at once when there is none), a fulfilling one when its lease ends.
+    Ok(conn
+        .prepare_cached(
+            "SELECT MIN(due) FROM (
+                 SELECT COALESCE(next_attempt_at, 0) AS due FROM orders WHERE state = 'received'
+                 UNION ALL
+                 SELECT COALESCE(lease_until, 0) FROM orders WHERE state = 'fulfilling')",
+        )?
+        .query_row([], |r| r.get::<_, Option<Timestamp>>(0))?)
+}
+
 /// Claims due orders; see [`Store::claim_orders_for_fulfilment`](crate::Store::claim_orders_for_fulfilment).
 pub fn claim(
     conn: &Connection,

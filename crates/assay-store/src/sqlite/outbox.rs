@@ -40,6 +40,23 @@ pub fn insert(
         )?)
 }
 
+/// When [`claim`] will next find a row; see
+/// [`Store::next_delivery_due`](crate::Store::next_delivery_due).
+pub fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
+    // Only the head row of each order counts, as in `claim`: a later row of an order cannot go
+    // before the head, however early its own time.
+    Ok(conn
+        .prepare_cached(
+            "SELECT MIN(MAX(COALESCE(o.next_attempt_at, 0), COALESCE(o.lease_until, 0)))
+             FROM outbox o
+             WHERE o.state = 'pending'
+               AND NOT EXISTS (SELECT 1 FROM outbox p
+                               WHERE p.order_id = o.order_id AND p.state = 'pending'
+                                 AND p.id < o.id)",
+        )?
+        .query_row([], |r| r.get::<_, Option<Timestamp>>(0))?)
+}
+
 /// Claims due rows, the oldest pending row of each order only; see
 /// [`Store::claim_outbox`](crate::Store::claim_outbox).
 pub fn claim(

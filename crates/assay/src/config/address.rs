@@ -5,53 +5,25 @@
 
 use std::net::SocketAddr;
 
+use assay_wire::origin::AllowedHost;
+use assay_wire::stackone::BaseUrl;
+
 /// A socket address; host names are not resolved here.
 pub(super) fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     text.parse()
         .map_err(|_| format!("`{text}` is not an address:port such as 127.0.0.1:8080 or [::]:8080"))
 }
 
-/// An `http(s)://` URL; the result has no trailing slash, so paths can be appended.
-pub(super) fn parse_base_url(text: &str) -> Result<String, String> {
-    let bad = || format!("`{text}` is not an http:// or https:// URL without query or credentials");
-    let url = url::Url::parse(text).map_err(|_| bad())?;
-    let ok = matches!(url.scheme(), "http" | "https")
-        && url.host().is_some()
-        && url.username().is_empty()
-        && url.password().is_none()
-        && url.query().is_none()
-        && url.fragment().is_none();
-    if ok {
-        Ok(url.as_str().trim_end_matches('/').to_owned())
-    } else {
-        Err(bad())
-    }
+/// An `http(s)://` URL; it prints without a trailing slash, so paths can be appended.
+pub(super) fn parse_base_url(text: &str) -> Result<BaseUrl, String> {
+    BaseUrl::parse(text)
 }
 
 /// `scheme://host[:port]` with scheme http or https and nothing else, serialized the way
-/// browsers send an `Origin` (lowercase host, default port dropped).
+/// browsers send an `Origin` (lowercase host, default port dropped). The parser is the one the
+/// plugins' outbound filter uses ([`AllowedHost::parse_config`]).
 pub(super) fn parse_origin(text: &str) -> Result<String, String> {
-    let bad = |why: &str| {
-        format!(
-            "`{text}` is not an origin ({why}): write scheme://host[:port] with scheme http or \
-             https, e.g. https://app.example.com or http://127.0.0.1:8090"
-        )
-    };
-    let url = url::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https"));
-    }
-    if url.host_str().is_some_and(|h| h.contains('*')) {
-        return Err(bad("wildcards are not supported"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("no user or password"));
-    }
-    if url.path() != "/" || text.ends_with('/') || url.query().is_some() || url.fragment().is_some()
-    {
-        return Err(bad("nothing may follow the host and port"));
-    }
-    Ok(url.origin().ascii_serialization())
+    AllowedHost::parse_config(text).map(|o| o.browser_origin())
 }
 
 #[cfg(test)]
@@ -88,11 +60,11 @@ mod tests {
     #[test]
     fn base_urls_lose_their_trailing_slash() {
         assert_eq!(
-            parse_base_url("https://api.stackone.com"),
+            parse_base_url("https://api.stackone.com").map(|u| u.to_string()),
             Ok("https://api.stackone.com".into())
         );
         assert_eq!(
-            parse_base_url("http://127.0.0.1:9/prefix/"),
+            parse_base_url("http://127.0.0.1:9/prefix/").map(|u| u.to_string()),
             Ok("http://127.0.0.1:9/prefix".into())
         );
         assert!(parse_base_url("api.stackone.com").is_err());

@@ -15,6 +15,7 @@ use super::address::{parse_base_url, parse_listen, parse_origin};
 use super::raw::{RawConfig, RawProduct};
 use super::secret_ref::{SecretRef, SecretRefList, SettingValue};
 use super::*;
+use assay_wire::origin::AllowedHost;
 
 /// The origin of values from [`Overrides`].
 const COMMAND_LINE: &str = "command line";
@@ -228,7 +229,14 @@ impl Context<'_> {
             .transpose()?;
 
         let cors_origins = self.origins(&raw.cors_origins, &key("cors_origins"))?;
-        let allowed_hosts = self.origins(&raw.allowed_hosts, &key("allowed_hosts"))?;
+        let allowed_hosts = raw
+            .allowed_hosts
+            .iter()
+            .map(|o| {
+                AllowedHost::parse_config(o.get_ref())
+                    .map_err(|m| self.invalid(o.span(), key("allowed_hosts"), m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let timeout = self.millis(
             raw.timeout_ms.as_ref(),
             &key("timeout_ms"),

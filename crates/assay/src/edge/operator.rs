@@ -7,6 +7,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::error::{EdgeError, json_response};
+use crate::app::TaskFailure;
 use crate::config::ServerConfig;
 use crate::products::Products;
 use assay_store::{OrderFilter, OrderId, Store};
@@ -20,9 +21,17 @@ pub fn healthz() -> Response<Body> {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the store answers and every product has a loaded plugin. Lists problems.
-pub async fn readyz(products: &Products, store: &dyn Store) -> Result<Response<Body>, EdgeError> {
+/// `GET /readyz`: every background task runs, the store answers and every product has a
+/// loaded plugin. Lists problems.
+pub async fn readyz(
+    products: &Products,
+    store: &dyn Store,
+    failure: Option<&TaskFailure>,
+) -> Result<Response<Body>, EdgeError> {
     let mut problems = Vec::new();
+    if let Some(failure) = failure {
+        problems.push(failure.to_string());
+    }
     if let Err(e) = store.outbox_backlog().await {
         problems.push(format!("store: {e}"));
     }

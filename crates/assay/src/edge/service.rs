@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use super::error::EdgeError;
 use super::route::{Route, route};
 use super::{callbacks, operator, stackone_routes};
+use crate::app::Supervisor;
 use crate::config::ServerConfig;
 use crate::products::{Product, Products};
 use assay_store::Store;
@@ -28,11 +29,13 @@ pub struct Edge {
     /// The durable store.
     pub store: Arc<dyn Store>,
     /// Wakes the order worker after an order is committed.
-    pub worker: Arc<Notify>,
+    pub wake_worker: Arc<Notify>,
     /// Wakes the outbox relay after results are committed.
-    pub relay: Arc<Notify>,
+    pub wake_relay: Arc<Notify>,
     /// Renders `/metrics`; `None` when no recorder is installed.
     pub metrics: Option<PrometheusHandle>,
+    /// The background tasks, whose death `/readyz` reports.
+    pub supervisor: Supervisor,
 }
 
 impl Edge {
@@ -96,7 +99,7 @@ impl Edge {
                 let (parts, body) = self.read(request).await?;
                 let response =
                     stackone_routes::webhook(&product, self.store.as_ref(), &parts, body).await?;
-                self.worker.notify_one();
+                self.wake_worker.notify_one();
                 Ok(response)
             }
             Route::Callback { product, rest } => {
@@ -106,7 +109,7 @@ impl Edge {
                 callbacks::handle(
                     &product,
                     self.store.as_ref(),
-                    &self.relay,
+                    &self.wake_relay,
                     &parts,
                     &rest,
                     body,
@@ -114,7 +117,14 @@ impl Edge {
                 .await
             }
             Route::Healthz => Ok(operator::healthz()),
-            Route::Readyz => operator::readyz(&self.products, self.store.as_ref()).await,
+            Route::Readyz => {
+                operator::readyz(
+                    &self.products,
+                    self.store.as_ref(),
+                    self.supervisor.failure(),
+                )
+                .await
+            }
             Route::Metrics => operator::metrics(self.metrics.as_ref()),
             Route::AdminStatus => {
                 operator::authorize(&self.server.load(), request.headers())?;

@@ -1,6 +1,10 @@
 //! The loop the order worker and the outbox relay share: claim due work from the store, run
 //! each item on its own task with bounded concurrency, and sleep until woken, a task finishes,
-//! or the idle poll comes round.
+//! or the store's next due time comes round.
+//!
+//! An idle loop does not poll: it asks the store when the next item falls due (a retry's
+//! time, a lease's end) and sleeps until then, or until another part of the host commits new
+//! work and wakes it. [`MAX_IDLE`] bounds the sleep as a safety net.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,61 +12,94 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
-use assay_store::StoreError;
+use assay_store::{StoreError, Timestamp};
 
-/// Runs until `shutdown` completes; work in flight then finishes.
-///
-/// `claim(n)` claims up to `n` items (as many as there are free slots); `work(item)` handles
-/// one. `wake` lets other parts say that new work was committed.
-pub async fn run<T, C, CF, W, WF>(
-    name: &'static str,
-    concurrency: usize,
-    idle_poll: Duration,
-    wake: Arc<Notify>,
-    shutdown: impl Future<Output = ()>,
-    claim: C,
-    work: W,
-) where
-    T: Send + 'static,
-    C: Fn(usize) -> CF,
-    CF: Future<Output = Result<Vec<T>, StoreError>>,
-    W: Fn(T) -> WF,
-    WF: Future<Output = ()> + Send + 'static,
-{
-    let permits = Arc::new(Semaphore::new(concurrency));
-    let mut tasks = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        let free = permits.available_permits();
-        let claimed = if free == 0 {
-            Vec::new()
-        } else {
-            claim(free).await.unwrap_or_else(|e| {
+/// The longest an idle loop sleeps without being woken or having anything due.
+pub const MAX_IDLE: Duration = Duration::from_secs(30);
+/// The shortest idle sleep: an item the store calls due that the claim did not find (it fell
+/// due between the two queries) is picked up after this, without spinning.
+pub const MIN_IDLE: Duration = Duration::from_millis(20);
+/// How long to wait before asking the store again after it failed.
+pub const STORE_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// What a claim loop does, besides running its work.
+pub struct ClaimLoop<C, N> {
+    /// Names the loop in logs.
+    pub name: &'static str,
+    /// The most items in flight at once.
+    pub concurrency: usize,
+    /// Woken by the parts that commit new work.
+    pub wake: Arc<Notify>,
+    /// `claim(n)` claims up to `n` due items (as many as there are free slots).
+    pub claim: C,
+    /// When the next item falls due; `None` when nothing waits.
+    pub next_due: N,
+}
+
+impl<C, N> ClaimLoop<C, N> {
+    /// Runs until `cancel` fires, checking it on every pass; work in flight then finishes.
+    /// `work(item)` handles one item.
+    pub async fn run<T, CF, NF, W, WF>(self, cancel: CancellationToken, work: W)
+    where
+        T: Send + 'static,
+        C: Fn(usize) -> CF,
+        CF: Future<Output = Result<Vec<T>, StoreError>>,
+        N: Fn() -> NF,
+        NF: Future<Output = Result<Option<Timestamp>, StoreError>>,
+        W: Fn(T) -> WF,
+        WF: Future<Output = ()> + Send + 'static,
+    {
+        let name = self.name;
+        let permits = Arc::new(Semaphore::new(self.concurrency));
+        let mut tasks = JoinSet::new();
+        while !cancel.is_cancelled() {
+            let free = permits.available_permits();
+            let claimed = if free == 0 {
+                Ok(Vec::new())
+            } else {
+                (self.claim)(free).await
+            };
+            let claimed = claimed.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "{name}: cannot claim work from the store");
                 Vec::new()
-            })
-        };
-        let idle = claimed.is_empty();
-        for item in claimed {
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                break;
-            };
-            let job = work(item);
-            tasks.spawn(async move {
-                job.await;
-                drop(permit);
             });
-        }
-        while tasks.try_join_next().is_some() {}
-        if idle {
+            let idle = claimed.is_empty();
+            for item in claimed {
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    break;
+                };
+                let job = work(item);
+                tasks.spawn(async move {
+                    job.await;
+                    drop(permit);
+                });
+            }
+            while tasks.try_join_next().is_some() {}
+            if !idle {
+                continue;
+            }
+            let pause = if free == 0 {
+                // Every slot is busy: a finishing task is what frees one.
+                MAX_IDLE
+            } else {
+                match (self.next_due)().await {
+                    Ok(Some(due)) => due.since(Timestamp::now()).clamp(MIN_IDLE, MAX_IDLE),
+                    Ok(None) => MAX_IDLE,
+                    Err(e) => {
+                        tracing::error!(error = %e, "{name}: cannot read the next due time");
+                        STORE_ERROR_PAUSE
+                    }
+                }
+            };
             tokio::select! {
-                () = &mut shutdown => break,
-                () = wake.notified() => {}
+                () = cancel.cancelled() => break,
+                () = self.wake.notified() => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                () = tokio::time::sleep(idle_poll) => {}
+                () = tokio::time::sleep(pause) => {}
             }
         }
+        while tasks.join_next().await.is_some() {}
     }
-    while tasks.join_next().await.is_some() {}
 }

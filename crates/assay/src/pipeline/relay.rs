@@ -14,18 +14,19 @@
 //! result never retries forever unseen. Because rows are claimed with a lease, a relay that
 //! dies mid-delivery leaves the row to be claimed again after a restart.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::backoff::{DELIVERY_BACKOFF, parse_retry_after};
+use crate::pipeline::claim_loop::ClaimLoop;
 use assay_store::{OutboxDelivery, Store, StoreError, Timestamp};
 use assay_wire::basic_auth;
 use assay_wire::secret::Secret;
-use assay_wire::stackone::ErrorBody;
+use assay_wire::stackone::{BaseUrl, ErrorBody};
 
 /// How many results are delivered at once.
 pub const DELIVERY_CONCURRENCY: usize = 16;
@@ -35,14 +36,12 @@ pub const DELIVERY_LEASE: Duration = Duration::from_secs(120);
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// After this many failed attempts a retryable failure is dead-lettered.
 pub const MAX_DELIVERY_ATTEMPTS: u32 = 25;
-/// How often the relay looks for due rows when nothing woke it.
-pub const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// Where and with which key a product's results go.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// StackOne's API base URL, e.g. `https://api.stackone.com`.
-    pub base_url: String,
+    pub base_url: BaseUrl,
     /// The StackOne API key of the product's project.
     pub api_key: Secret,
 }
@@ -99,17 +98,15 @@ impl Relay {
         Arc::clone(&self.wake)
     }
 
-    /// Delivers until `shutdown` completes; deliveries in flight then finish.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let wake = Arc::clone(&self.wake);
+    /// Delivers until `cancel` fires; deliveries in flight then finish.
+    pub async fn run(self, cancel: CancellationToken) {
         let claimer = self.clone();
-        crate::pipeline::claim_loop::run(
-            "relay",
-            DELIVERY_CONCURRENCY,
-            IDLE_POLL,
-            wake,
-            shutdown,
-            move |n| {
+        let scheduler = self.clone();
+        ClaimLoop {
+            name: "relay",
+            concurrency: DELIVERY_CONCURRENCY,
+            wake: Arc::clone(&self.wake),
+            claim: move |n| {
                 let store = Arc::clone(&claimer.store);
                 async move {
                     store
@@ -117,11 +114,15 @@ impl Relay {
                         .await
                 }
             },
-            move |row| {
-                let relay = self.clone();
-                async move { relay.deliver(row).await }
+            next_due: move || {
+                let store = Arc::clone(&scheduler.store);
+                async move { store.next_delivery_due().await }
             },
-        )
+        }
+        .run(cancel, move |row| {
+            let relay = self.clone();
+            async move { relay.deliver(row).await }
+        })
         .await;
     }
 
@@ -163,9 +164,8 @@ impl Relay {
                 let delay = DELIVERY_BACKOFF.delay(row.claim.attempt, retry_after);
                 tracing::warn!(product, order_id = row.order_id, attempt = row.claim.attempt, error, retry_in = ?delay, "result delivery will be retried");
                 let not_before = Timestamp::now().plus(delay);
-                let done = self.store.outbox_retry(row.claim, not_before, error).await;
-                self.wake_at(delay);
-                done
+                // The claim loop reads the retry's time from the store and sleeps until it.
+                self.store.outbox_retry(row.claim, not_before, error).await
             }
             Outcome::DeadLetter { status, message } => {
                 tracing::error!(
@@ -187,15 +187,6 @@ impl Relay {
         }
     }
 
-    /// Wakes the loop when a scheduled retry falls due, so it is not late by up to a poll.
-    fn wake_at(&self, delay: Duration) {
-        let wake = Arc::clone(&self.wake);
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            wake.notify_one();
-        });
-    }
-
     async fn attempt(&self, row: &OutboxDelivery) -> Outcome {
         let Some(target) = (self.targets)(&row.product) else {
             return Outcome::Retry {
@@ -206,15 +197,7 @@ impl Relay {
                 retry_after: None,
             };
         };
-        let url = match result_url(&target.base_url, row) {
-            Ok(url) => url,
-            Err(message) => {
-                return Outcome::DeadLetter {
-                    status: None,
-                    message,
-                };
-            }
-        };
+        let url = result_url(&target.base_url, row);
         let response = self
             .client
             .patch(url)
@@ -273,21 +256,15 @@ fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> O
 }
 
 /// `{base}/unified/ats/{segment}/orders/{id}/result`, with the id percent-encoded.
-fn result_url(base: &str, row: &OutboxDelivery) -> Result<url::Url, String> {
-    let mut url =
-        url::Url::parse(base).map_err(|e| format!("StackOne base URL `{base}` is invalid: {e}"))?;
-    url.path_segments_mut()
-        .map_err(|()| format!("StackOne base URL `{base}` cannot take a path"))?
-        .pop_if_empty()
-        .extend([
-            "unified",
-            "ats",
-            row.kind.api_segment(),
-            "orders",
-            &row.order_id,
-            "result",
-        ]);
-    Ok(url)
+fn result_url(base: &BaseUrl, row: &OutboxDelivery) -> url::Url {
+    base.join([
+        "unified",
+        "ats",
+        row.kind.api_segment(),
+        "orders",
+        &row.order_id,
+        "result",
+    ])
 }
 
 fn describe_transport_error(e: &reqwest::Error) -> String {
@@ -333,24 +310,23 @@ mod tests {
     #[test]
     fn urls_per_kind_with_encoded_ids() {
         let url = result_url(
-            "https://api.stackone.com",
+            &BaseUrl::parse("https://api.stackone.com").expect("base"),
             &row(OrderKind::Assessment, "o-1"),
-        )
-        .expect("url");
+        );
         assert_eq!(
             url.as_str(),
             "https://api.stackone.com/unified/ats/assessments/orders/o-1/result"
         );
         let url = result_url(
-            "http://127.0.0.1:9/base/",
+            &BaseUrl::parse("http://127.0.0.1:9/base/").expect("base"),
             &row(OrderKind::BackgroundCheck, "a/b c"),
-        )
-        .expect("url");
+        );
         assert_eq!(
             url.as_str(),
             "http://127.0.0.1:9/base/unified/ats/background_checks/orders/a%2Fb%20c/result"
         );
-        assert!(result_url("not a url", &row(OrderKind::Assessment, "o")).is_err());
+        // A base that cannot address a result never gets this far: the configuration refuses it.
+        assert!(BaseUrl::parse("not a url").is_err());
     }
 
     #[test]

@@ -12,14 +12,15 @@
 //! Traps and limits are retried because a fixed plugin may be hot-reloaded meanwhile; the cap
 //! keeps a plugin that always traps from retrying forever.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::convert::order_from_json;
 use crate::pipeline::backoff::FULFIL_BACKOFF;
+use crate::pipeline::claim_loop::ClaimLoop;
 use crate::pipeline::results::to_store;
 use crate::products::Products;
 use assay_store::{ClaimedOrder, Store, Timestamp};
@@ -30,8 +31,6 @@ pub const FULFIL_CONCURRENCY: usize = 8;
 pub const FULFIL_LEASE: Duration = Duration::from_secs(360);
 /// After this many failed attempts a retryable failure parks the order as failed.
 pub const MAX_FULFIL_ATTEMPTS: u32 = 12;
-/// How often the worker looks for due orders when nothing woke it.
-pub const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// The order worker. Cheap to clone.
 #[derive(Clone)]
@@ -67,17 +66,15 @@ impl Worker {
         Arc::clone(&self.wake)
     }
 
-    /// Fulfils orders until `shutdown` completes; calls in flight then finish.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let wake = Arc::clone(&self.wake);
+    /// Fulfils orders until `cancel` fires; calls in flight then finish.
+    pub async fn run(self, cancel: CancellationToken) {
         let claimer = self.clone();
-        crate::pipeline::claim_loop::run(
-            "worker",
-            FULFIL_CONCURRENCY,
-            IDLE_POLL,
-            wake,
-            shutdown,
-            move |n| {
+        let scheduler = self.clone();
+        ClaimLoop {
+            name: "worker",
+            concurrency: FULFIL_CONCURRENCY,
+            wake: Arc::clone(&self.wake),
+            claim: move |n| {
                 let store = Arc::clone(&claimer.store);
                 async move {
                     store
@@ -85,11 +82,15 @@ impl Worker {
                         .await
                 }
             },
-            move |order| {
-                let worker = self.clone();
-                async move { worker.fulfil(order).await }
+            next_due: move || {
+                let store = Arc::clone(&scheduler.store);
+                async move { store.next_fulfilment_due().await }
             },
-        )
+        }
+        .run(cancel, move |order| {
+            let worker = self.clone();
+            async move { worker.fulfil(order).await }
+        })
         .await;
     }
 
@@ -107,16 +108,10 @@ impl Worker {
             Outcome::Retry { error, retry_after } => {
                 let delay = FULFIL_BACKOFF.delay(attempt, retry_after);
                 tracing::warn!(product, order_id = order.order_id, attempt, error, retry_in = ?delay, "fulfilment will be retried");
-                let done = self
-                    .store
+                // The claim loop reads the retry's time from the store and sleeps until it.
+                self.store
                     .fulfilment_retry(order.claim, Timestamp::now().plus(delay), error)
-                    .await;
-                let wake = Arc::clone(&self.wake);
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    wake.notify_one();
-                });
-                done
+                    .await
             }
             Outcome::Failed(reason) => {
                 tracing::error!(product, order_id = order.order_id, reason, "order failed");

@@ -389,3 +389,46 @@ async fn a_progress_result_after_the_final_one_is_not_queued() {
         .unwrap();
     assert!(matches!(answers[0], Ok(ResultRecorded::Queued { .. })));
 }
+
+#[tokio::test]
+async fn the_next_fulfilment_is_due_at_a_retry_or_a_lease_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    assert_eq!(
+        store.next_fulfilment_due().await.unwrap(),
+        None,
+        "no orders"
+    );
+    accept(&store, "o1").await;
+    let now = Timestamp::now();
+    let due = store
+        .next_fulfilment_due()
+        .await
+        .unwrap()
+        .expect("an order waits");
+    assert!(due <= now, "a fresh order is due at once");
+
+    let c = claim_one(&store, now).await;
+    assert_eq!(
+        store.next_fulfilment_due().await.unwrap(),
+        Some(now.plus(LEASE)),
+        "a claimed order is due again when its lease ends"
+    );
+    let retry_at = now.plus(Duration::from_secs(30));
+    store
+        .fulfilment_retry(c.claim, retry_at, "vendor down".into())
+        .await
+        .unwrap();
+    assert_eq!(store.next_fulfilment_due().await.unwrap(), Some(retry_at));
+
+    let c = claim_one(&store, retry_at).await;
+    store
+        .fulfilment_succeeded(c.claim, "ext-1".into(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_fulfilment_due().await.unwrap(),
+        None,
+        "a fulfilled order is never due again"
+    );
+}

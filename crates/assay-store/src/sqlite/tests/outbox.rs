@@ -222,3 +222,50 @@ async fn dead_letters_are_visible_in_the_order() {
 fn summary_values(rows: &[crate::OutboxDelivery]) -> Vec<Option<String>> {
     rows.iter().map(|r| r.result_value.clone()).collect()
 }
+
+#[tokio::test]
+async fn the_next_delivery_is_due_when_the_head_of_an_order_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    assert_eq!(
+        store.next_delivery_due().await.unwrap(),
+        None,
+        "empty outbox"
+    );
+    fulfilled(&store, "a").await; // queues a: initiated
+    queue(&store, "a", &["completed"]).await;
+    let t0 = Timestamp::now();
+    let due = store
+        .next_delivery_due()
+        .await
+        .unwrap()
+        .expect("a row waits");
+    assert!(due <= t0, "a fresh row is due at once: {due} > {t0}");
+
+    let head = store.claim_outbox(10, t0, LEASE).await.unwrap();
+    assert_eq!(summary(&head), vec![pair("a", "initiated")]);
+    assert_eq!(
+        store.next_delivery_due().await.unwrap(),
+        Some(t0.plus(LEASE)),
+        "a leased head is due when its lease ends; the row behind it does not count"
+    );
+    let later = t0.plus(Duration::from_secs(60));
+    store
+        .outbox_retry(head[0].claim, later, "503".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_delivery_due().await.unwrap(),
+        Some(t0.plus(LEASE)),
+        "the retry time is later than nothing, but the head's lease still holds"
+    );
+    let retried = store.claim_outbox(10, t0.plus(LEASE), LEASE).await.unwrap();
+    store.outbox_delivered(retried[0].claim, 200).await.unwrap();
+    let next = store.claim_outbox(10, t0.plus(LEASE), LEASE).await.unwrap();
+    store.outbox_delivered(next[0].claim, 200).await.unwrap();
+    assert_eq!(
+        store.next_delivery_due().await.unwrap(),
+        None,
+        "all delivered"
+    );
+}

@@ -183,3 +183,36 @@ fn an_unreadable_file_names_the_path() {
     );
     assert!(std::error::Error::source(&err).is_some());
 }
+
+/// Values that could never work are refused when the file is loaded, naming key and line,
+/// rather than surfacing later as a dead-lettered result or a plugin that cannot call out.
+#[test]
+fn unusable_addresses_are_refused_at_load() {
+    let text = MINIMAL.replace(
+        "api_key = \"env:STACKONE_KEY\"\n",
+        "api_key = \"env:STACKONE_KEY\"\nbase_url = \"api.stackone.com\"\n",
+    );
+    assert_eq!(
+        error(&text),
+        "config.toml:3:12: stackone.base_url: `api.stackone.com` is not an http:// or https:// \
+         URL without query or credentials"
+    );
+    for (entry, why) in [
+        ("ftp://vendor.example", "the scheme must be http or https"),
+        (
+            "https://vendor.example/api",
+            "nothing may follow the host and port",
+        ),
+        ("https://*.vendor.example", "wildcards are not supported"),
+    ] {
+        let text = format!("{MINIMAL}allowed_hosts = [\"{entry}\"]\n");
+        let message = error(&text);
+        assert!(
+            message.starts_with(&format!(
+                "config.toml:8:18: products.codetest.allowed_hosts: `{entry}` is not an origin \
+                 ({why})"
+            )),
+            "{message}"
+        );
+    }
+}

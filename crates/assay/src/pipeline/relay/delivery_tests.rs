@@ -18,7 +18,7 @@ struct Fixture {
     _dir: tempfile::TempDir,
     store: Arc<dyn Store>,
     emulator: emulator::RunningEmulator,
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: tokio_util::sync::CancellationToken,
     relay: tokio::task::JoinHandle<()>,
 }
 
@@ -34,15 +34,13 @@ async fn fixture() -> Fixture {
     let base = emulator.base_url();
     let targets: super::Targets = Arc::new(move |product: &str| {
         (product == "codetest").then(|| Target {
-            base_url: base.clone(),
+            base_url: assay_wire::stackone::BaseUrl::parse(&base).expect("base"),
             api_key: key.clone(),
         })
     });
     let relay = Relay::new(Arc::clone(&store), targets).expect("relay");
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let relay = tokio::spawn(relay.run(async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    }));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let relay = tokio::spawn(relay.run(stop.clone()));
     Fixture {
         _dir: dir,
         store,
@@ -160,7 +158,7 @@ async fn delivers_once_after_429_with_retry_after() {
         wait_for_outbox(&f.store, &order_id, OutboxState::Delivered).await,
         (Some(200), 0)
     );
-    f.stop.send_replace(true);
+    f.stop.cancel();
     f.relay.await.expect("relay stops");
     assert_eq!(
         f.emulator.deliveries_for(&order_id).len(),
@@ -196,6 +194,6 @@ async fn dead_letters_a_422_with_stackone_message() {
         1,
         "a 422 is not retried"
     );
-    f.stop.send_replace(true);
+    f.stop.cancel();
     f.relay.await.expect("relay stops");
 }

@@ -1,4 +1,6 @@
-//! One entry of a product's `allowed_hosts`: `scheme://host[:port]`.
+//! Origins, `scheme://host[:port]`: the one parser behind a product's `allowed_hosts` (the
+//! plugins' outbound filter matches requests against [`AllowedHost`]) and its `cors_origins`.
+//! The configuration parses each entry once, when it is loaded, into these types.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -73,7 +75,56 @@ impl fmt::Display for AllowedHost {
     }
 }
 
+/// Compares with an origin as written in a configuration (its browser form).
+impl PartialEq<&str> for AllowedHost {
+    fn eq(&self, other: &&str) -> bool {
+        self.browser_origin() == *other
+    }
+}
+
 impl AllowedHost {
+    /// Parses a value written in a configuration file, where only the canonical form is
+    /// accepted: no trailing `/`, no surrounding blanks, no wildcard. The error is a sentence
+    /// about the value; the caller adds where it stands and which key.
+    pub fn parse_config(text: &str) -> Result<Self, String> {
+        let bad = |why: &str| {
+            format!(
+                "`{text}` is not an origin ({why}): write scheme://host[:port] with scheme http or \
+                 https, e.g. https://app.example.com or http://127.0.0.1:8090"
+            )
+        };
+        if text.contains('*') {
+            return Err(bad("wildcards are not supported"));
+        }
+        if text.ends_with('/') || text.trim() != text {
+            return Err(bad("nothing may follow the host and port"));
+        }
+        text.parse().map_err(|e| match e {
+            AllowedHostError::NotAUrl(why) => bad(&why),
+            AllowedHostError::Scheme(_) => bad("the scheme must be http or https"),
+            AllowedHostError::NotAnOrigin => bad("nothing may follow the host and port"),
+            AllowedHostError::NoHost => bad("no host"),
+        })
+    }
+
+    /// The origin as a browser sends it in `Origin`: the scheme's default port left out.
+    pub fn browser_origin(&self) -> String {
+        let default_port = match self.scheme.as_str() {
+            "https" => 443,
+            _ => 80,
+        };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == default_port {
+            format!("{}://{host}", self.scheme)
+        } else {
+            format!("{}://{host}:{}", self.scheme, self.port)
+        }
+    }
+
     /// Whether a request to `scheme://host:port` matches this entry. `host` must already be
     /// normalised with [`normalise_host`].
     pub fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
