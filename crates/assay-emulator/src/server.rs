@@ -204,6 +204,12 @@ impl Emulator {
         lock(&self.state.deliveries).clone()
     }
 
+    /// Changes whenever a result PATCH arrives (its value counts them), so a caller can wait
+    /// for arrivals instead of polling [`Emulator::deliveries`].
+    pub fn subscribe_deliveries(&self) -> watch::Receiver<usize> {
+        self.state.delivered.subscribe()
+    }
+
     /// The result PATCHes received for one order.
     pub fn deliveries_for(&self, order_id: &str) -> Vec<Delivery> {
         lock(&self.state.deliveries)

@@ -9,7 +9,6 @@
 //! Build outputs (`target/`) and the plugins folder are not watched, so a build never
 //! triggers another.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -19,8 +18,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::cli::{ConfigArgs, shutdown_signal};
+use crate::debounce::Debouncer;
 use crate::plugin_build;
-use crate::reload::{self, MAX_SETTLE, SETTLE};
+use crate::reload;
 use assay_emulator::Emulator;
 
 /// A product's plugin source: where it is, what it is called, where it goes.
@@ -93,31 +93,26 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
             .watch(&source.dir, RecursiveMode::Recursive)
             .with_context(|| format!("watching {}", source.dir.display()))?;
     }
-    let mut pending: HashMap<usize, (Instant, Instant)> = HashMap::new();
-    let mut ticker = tokio::time::interval(SETTLE / 3);
+    let mut pending = Debouncer::default();
+    let mut arrivals = emulator.subscribe_deliveries();
     let mut seen = 0;
     let stop = shutdown_signal();
     tokio::pin!(stop);
+    // Wakes only for a file event, a settled source or a result reaching the emulator.
     loop {
         tokio::select! {
             () = &mut stop => break,
             Some(path) = rx.recv() => {
                 if let Some(i) = owner(&sources, &path) {
-                    let now = Instant::now();
-                    pending.entry(i).and_modify(|(_, last)| *last = now).or_insert((now, now));
+                    pending.touch(i, Instant::now());
                 }
             }
-            _ = ticker.tick() => {
-                let now = Instant::now();
-                let due: Vec<usize> = pending
-                    .iter()
-                    .filter(|(_, (first, last))| now - *last >= SETTLE || now - *first >= MAX_SETTLE)
-                    .map(|(i, _)| *i)
-                    .collect();
-                for i in due {
-                    pending.remove(&i);
+            () = pending.wait() => {
+                for i in pending.take_due(Instant::now()) {
                     rebuild(&sources[i]).await;
                 }
+            }
+            Ok(()) = arrivals.changed() => {
                 let delivered = emulator.deliveries();
                 for d in delivered.iter().skip(seen) {
                     println!("StackOne received {} -> {} {}", d.path, d.status, d.json.as_ref().map(|j| j.to_string()).unwrap_or_default());
