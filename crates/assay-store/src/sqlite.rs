@@ -2,7 +2,7 @@
 //!
 //! - `writer`: one thread owns the write connection and commits queued requests in
 //!   batches, one fsync per batch.
-//! - `reader`: read-only connections for views and polling, so they never wait on it.
+//! - `read_pool`: `ReadPool`, read-only connections for views and polling, so they never wait on the writer.
 //! - `store_reader`: [`StoreReader`], the lock-free read-only view for operator tools.
 //! - `schema`: pragmas and versioned migrations.
 //! - `ingest`, `orders`, `outbox`, `views`: the SQL of each concern.
@@ -22,7 +22,7 @@ use rusqlite::Connection;
 mod ingest;
 mod orders;
 mod outbox;
-mod reader;
+mod read_pool;
 mod schema;
 mod sql_types;
 mod store_reader;
@@ -38,7 +38,7 @@ use super::{
     OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody,
     ResultRecorded, ResultRejection, Store, StoreError, StoreFuture, Timestamp,
 };
-use reader::Readers;
+use read_pool::ReadPool;
 use writer::Writer;
 
 /// The default most requests committed in one transaction.
@@ -83,7 +83,7 @@ pub struct SqliteStore {
     // Field order is drop order: the writer thread finishes and closes its connection
     // before the process lock is released.
     writer: Writer,
-    readers: Readers,
+    read_pool: ReadPool,
     path: PathBuf,
     _lock: File,
 }
@@ -116,7 +116,7 @@ impl SqliteStore {
         release_leases(&conn)?;
         Ok(SqliteStore {
             writer: Writer::start(conn, options.max_batch)?,
-            readers: Readers::new(path.clone(), options.read_connections),
+            read_pool: ReadPool::new(path.clone(), options.read_connections),
             path,
             _lock: lock,
         })
@@ -280,11 +280,11 @@ impl Store for SqliteStore {
     }
 
     fn next_fulfilment_due(&self) -> StoreFuture<'_, Option<Timestamp>> {
-        Box::pin(self.readers.read(orders::next_due))
+        Box::pin(self.read_pool.read(orders::next_due))
     }
 
     fn next_delivery_due(&self) -> StoreFuture<'_, Option<Timestamp>> {
-        Box::pin(self.readers.read(outbox::next_due))
+        Box::pin(self.read_pool.read(outbox::next_due))
     }
 
     fn outbox_delivered(&self, claim: OutboxClaim, http_status: u16) -> StoreFuture<'_, ()> {
@@ -326,21 +326,21 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'a, Vec<PendingOrder>> {
         let product = product.to_owned();
         Box::pin(
-            self.readers
+            self.read_pool
                 .read(move |c| views::pending_orders(c, &product, limit)),
         )
     }
 
     fn list_orders(&self, filter: OrderFilter) -> StoreFuture<'_, Vec<OrderSummary>> {
-        Box::pin(self.readers.read(move |c| views::list_orders(c, &filter)))
+        Box::pin(self.read_pool.read(move |c| views::list_orders(c, &filter)))
     }
 
     fn get_order(&self, id: OrderId) -> StoreFuture<'_, Option<OrderDetail>> {
-        Box::pin(self.readers.read(move |c| views::get_order(c, id)))
+        Box::pin(self.read_pool.read(move |c| views::get_order(c, id)))
     }
 
     fn outbox_backlog(&self) -> StoreFuture<'_, OutboxBacklog> {
-        Box::pin(self.readers.read(views::outbox_backlog))
+        Box::pin(self.read_pool.read(views::outbox_backlog))
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::reader::Readers;
+use super::read_pool::ReadPool;
 use super::schema::{self, SCHEMA_VERSION};
 use super::views;
 use crate::{OrderDetail, OrderFilter, OrderId, OrderSummary, OutboxBacklog, StoreError};
@@ -19,7 +19,7 @@ use crate::{OrderDetail, OrderFilter, OrderId, OrderSummary, OutboxBacklog, Stor
 pub struct StoreReader {
     path: PathBuf,
     // `pub(super)` so the store's tests can prove a write through it is refused.
-    pub(super) readers: Readers,
+    pub(super) read_pool: ReadPool,
 }
 
 impl StoreReader {
@@ -43,7 +43,7 @@ impl StoreReader {
             .map_err(|e| naming(e.into()))?;
         check_version(&path, version)?;
         Ok(StoreReader {
-            readers: Readers::new(path.clone(), 1),
+            read_pool: ReadPool::new(path.clone(), 1),
             path,
         })
     }
@@ -56,19 +56,19 @@ impl StoreReader {
     /// As [`Store::list_orders`](crate::Store::list_orders), including the lookup by
     /// StackOne order id ([`OrderFilter::order_id`]).
     pub async fn list_orders(&self, filter: OrderFilter) -> Result<Vec<OrderSummary>, StoreError> {
-        self.readers
+        self.read_pool
             .read(move |c| views::list_orders(c, &filter))
             .await
     }
 
     /// As [`Store::get_order`](crate::Store::get_order).
     pub async fn get_order(&self, id: OrderId) -> Result<Option<OrderDetail>, StoreError> {
-        self.readers.read(move |c| views::get_order(c, id)).await
+        self.read_pool.read(move |c| views::get_order(c, id)).await
     }
 
     /// As [`Store::outbox_backlog`](crate::Store::outbox_backlog).
     pub async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
-        self.readers.read(views::outbox_backlog).await
+        self.read_pool.read(views::outbox_backlog).await
     }
 }
 

@@ -69,7 +69,7 @@ async fn a_reader_cannot_write() {
     let id = accept(&store, "o1").await;
     let reader = StoreReader::open(store.path()).unwrap();
     let err = reader
-        .readers
+        .read_pool
         .read(move |c| {
             c.execute(
                 "UPDATE orders SET state = 'failed' WHERE id = ?1",

@@ -14,7 +14,7 @@ use crate::StoreError;
 
 /// A small pool of read-only connections.
 #[derive(Clone)]
-pub struct Readers {
+pub struct ReadPool {
     inner: Arc<Inner>,
 }
 
@@ -24,10 +24,10 @@ struct Inner {
     max_idle: usize,
 }
 
-impl Readers {
+impl ReadPool {
     /// A pool for the database at `path`, keeping up to `max_idle` connections.
-    pub fn new(path: PathBuf, max_idle: usize) -> Readers {
-        Readers {
+    pub fn new(path: PathBuf, max_idle: usize) -> ReadPool {
+        ReadPool {
             inner: Arc::new(Inner {
                 path,
                 idle: Mutex::new(Vec::new()),
