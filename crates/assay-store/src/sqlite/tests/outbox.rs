@@ -256,12 +256,12 @@ async fn the_next_delivery_is_due_when_the_head_of_an_order_is() {
         .unwrap();
     assert_eq!(
         store.next_delivery_due().await.unwrap(),
-        Some(t0.plus(LEASE)),
-        "the retry time is later than nothing, but the head's lease still holds"
+        Some(later),
+        "a head backing off is due at its retry time"
     );
-    let retried = store.claim_outbox(10, t0.plus(LEASE), LEASE).await.unwrap();
+    let retried = store.claim_outbox(10, later, LEASE).await.unwrap();
     store.outbox_delivered(retried[0].claim, 200).await.unwrap();
-    let next = store.claim_outbox(10, t0.plus(LEASE), LEASE).await.unwrap();
+    let next = store.claim_outbox(10, later, LEASE).await.unwrap();
     store.outbox_delivered(next[0].claim, 200).await.unwrap();
     assert_eq!(
         store.next_delivery_due().await.unwrap(),

@@ -19,6 +19,8 @@ struct Fixture {
     store: Arc<dyn Store>,
     emulator: emulator::RunningEmulator,
     stop: tokio_util::sync::CancellationToken,
+    /// Wakes the relay, as the worker does after storing a result.
+    wake: Arc<tokio::sync::Notify>,
     relay: tokio::task::JoinHandle<()>,
 }
 
@@ -39,6 +41,7 @@ async fn fixture() -> Fixture {
         })
     });
     let relay = Relay::new(Arc::clone(&store), targets).expect("relay");
+    let wake = relay.waker();
     let stop = tokio_util::sync::CancellationToken::new();
     let relay = tokio::spawn(relay.run(stop.clone()));
     Fixture {
@@ -47,6 +50,7 @@ async fn fixture() -> Fixture {
         emulator,
         stop,
         relay,
+        wake,
     }
 }
 
@@ -95,6 +99,7 @@ async fn order_with_result(f: &Fixture, sequence: u64, result: serde_json::Value
         )
         .await
         .expect("fulfilled");
+    f.wake.notify_one();
     webhook.order_id
 }
 
