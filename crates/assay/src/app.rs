@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use arc_swap::ArcSwap;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::{Mutex, OnceLock};
 
@@ -166,9 +165,7 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 /// A running host.
 pub struct App {
     addr: SocketAddr,
-    /// The configuration in force; swapped by reloads.
-    pub config: Arc<ArcSwap<Config>>,
-    /// The products in force.
+    /// The generation in force (configuration and products); swapped by reloads.
     pub products: Products,
     /// The store.
     pub store: Arc<dyn Store>,
@@ -218,18 +215,13 @@ impl App {
             })
             .context("starting the plugin runtime")?,
         );
-        let products = Products::new(products::load_all(&runtime, &config).await);
-        let config = Arc::new(ArcSwap::from_pointee(config));
+        let products = Products::new(products::load_all(&runtime, Arc::new(config)).await);
 
-        let relay = Relay::new(
-            Arc::clone(&store),
-            targets(Arc::clone(&config), products.clone()),
-        )
-        .context("building the HTTP client for StackOne")?;
+        let relay = Relay::new(Arc::clone(&store), targets(products.clone()))
+            .context("building the HTTP client for StackOne")?;
         let worker = Worker::new(Arc::clone(&store), products.clone(), relay.waker());
         let supervisor = Supervisor::default();
         let edge = Arc::new(Edge {
-            server: ArcSwap::from_pointee(config.load().server.clone()),
             products: products.clone(),
             store: Arc::clone(&store),
             wake_worker: worker.waker(),
@@ -257,9 +249,7 @@ impl App {
         if watch {
             let reloader = Reloader {
                 runtime: Arc::clone(&runtime),
-                config: Arc::clone(&config),
                 products: products.clone(),
-                edge: Arc::clone(&edge),
                 loader: config_source,
                 handled: Arc::clone(&reloads),
             };
@@ -275,7 +265,6 @@ impl App {
         tracing::info!(%addr, products = products.snapshot().products.len(), "assay is serving");
         Ok(App {
             addr,
-            config,
             products,
             store,
             runtime,
@@ -324,12 +313,14 @@ impl App {
 }
 
 /// Where each product's results go: the StackOne base URL and the product's key (its own, or
-/// the host-wide one, which the configuration already resolved into `stackone_api_key`).
-fn targets(config: Arc<ArcSwap<Config>>, products: Products) -> Targets {
+/// the host-wide one, which the configuration already resolved into `stackone_api_key`), both
+/// read from one generation.
+fn targets(products: Products) -> Targets {
     Arc::new(move |name: &str| {
-        let product = products.get(name)?;
+        let generation = products.snapshot();
+        let product = generation.products.get(name)?;
         Some(Target {
-            base_url: config.load().stackone.base_url.clone(),
+            base_url: generation.config.stackone.base_url.clone(),
             api_key: product.config.stackone_api_key.clone(),
         })
     })

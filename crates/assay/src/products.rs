@@ -40,10 +40,14 @@ impl Product {
     }
 }
 
-/// All products, by name.
-#[derive(Debug, Default)]
+/// One generation of the host: the configuration in force and the products built from it,
+/// swapped as one, so a request never sees the server settings of one configuration and the
+/// products of another.
+#[derive(Debug)]
 pub struct ProductTable {
-    /// The products.
+    /// The configuration this generation was built from.
+    pub config: Arc<Config>,
+    /// The products, by name.
     pub products: BTreeMap<String, Arc<Product>>,
 }
 
@@ -54,12 +58,6 @@ pub struct Products {
     /// Counts swaps, so tasks that follow the table (the poller) wait for a change instead of
     /// re-reading it on a timer.
     swaps: Arc<watch::Sender<u64>>,
-}
-
-impl Default for Products {
-    fn default() -> Self {
-        Self::new(ProductTable::default())
-    }
 }
 
 impl Products {
@@ -74,6 +72,11 @@ impl Products {
     /// The product `name` in the current table.
     pub fn get(&self, name: &str) -> Option<Arc<Product>> {
         self.table.load().products.get(name).cloned()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.table.load().config)
     }
 
     /// A snapshot of the whole table.
@@ -106,7 +109,7 @@ pub fn context_for(config: &ProductConfig) -> ProductContext {
 
 /// Loads every product of `config`. A plugin that fails to load is recorded with its error;
 /// loading goes on with the other products.
-pub async fn load_all(runtime: &Runtime, config: &Config) -> ProductTable {
+pub async fn load_all(runtime: &Runtime, config: Arc<Config>) -> ProductTable {
     // Concurrently: a cold start compiles every plugin, and compiles overlap well (each is
     // partly single-threaded: parsing, validation, linking, writing the artifact).
     let loaded =
@@ -115,6 +118,7 @@ pub async fn load_all(runtime: &Runtime, config: &Config) -> ProductTable {
         }))
         .await;
     ProductTable {
+        config,
         products: loaded.into_iter().collect(),
     }
 }

@@ -21,14 +21,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher as _};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Overrides};
 use crate::debounce::Debouncer;
-use crate::edge::Edge;
 use crate::products::{self, Product, ProductTable, Products};
 use assay_runtime::Runtime;
 
@@ -52,12 +50,8 @@ pub struct Watching {
 pub struct Reloader {
     /// The runtime that compiles plugins.
     pub runtime: Arc<Runtime>,
-    /// The configuration in force.
-    pub config: Arc<ArcSwap<Config>>,
     /// The products in force.
     pub products: Products,
-    /// The edge, whose server settings are swapped too.
-    pub edge: Arc<Edge>,
     /// Re-reads the configuration; `None` when the host was started from a configuration
     /// value rather than a file (then only plugins are watched).
     pub loader: Option<(PathBuf, ConfigLoader)>,
@@ -82,20 +76,20 @@ impl Reloader {
                 }
             })?;
         let mut watched = Vec::new();
-        let plugins_dir = self.config.load().plugins.dir.clone();
+        let plugins_dir = self.products.config().plugins.dir.clone();
         watch_dir(&mut watcher, &plugins_dir, &mut watched)?;
         if let Some((path, _)) = &self.loader
             && let Some(dir) = path.parent()
         {
             watch_dir(&mut watcher, dir, &mut watched)?;
         }
-        for secret in &self.config.load().secret_files {
+        for secret in &self.products.config().secret_files {
             if let Some(dir) = secret.parent() {
                 let _ = watch_dir(&mut watcher, dir, &mut watched);
             }
         }
         tracing::info!(dirs = ?watched, "watching for plugin and configuration changes");
-        let store = self.config.load().store.path.clone();
+        let store = self.products.config().store.path.clone();
         if let Some(dir) = store.parent()
             && watched.iter().any(|w| same_dir(w, dir))
         {
@@ -139,7 +133,7 @@ impl Reloader {
     }
 
     fn relevant(&self, path: &Path) -> bool {
-        let config = self.config.load();
+        let config = self.products.config();
         let is_config = self
             .loader
             .as_ref()
@@ -155,8 +149,8 @@ impl Reloader {
         let config_changed = settled.iter().any(|p| {
             self.loader.as_ref().is_some_and(|(c, _)| same_file(c, p))
                 || self
-                    .config
-                    .load()
+                    .products
+                    .config()
                     .secret_files
                     .iter()
                     .any(|s| same_file(s, p))
@@ -165,8 +159,8 @@ impl Reloader {
             self.reload_config().await;
             return; // a configuration reload re-reads every plugin file as well
         }
-        let config = self.config.load_full();
         let current = self.products.snapshot();
+        let config = Arc::clone(&current.config);
         let mut next: BTreeMap<String, Arc<Product>> = current.products.clone();
         let mut changed = false;
         for (name, product) in &config.products {
@@ -181,7 +175,10 @@ impl Reloader {
             changed = true;
         }
         if changed {
-            self.products.swap(ProductTable { products: next });
+            self.products.swap(ProductTable {
+                config: Arc::clone(&current.config),
+                products: next,
+            });
         }
     }
 
@@ -247,7 +244,7 @@ impl Reloader {
                 return;
             }
         };
-        let old = self.config.load_full();
+        let old = self.products.config();
         if new.server.listen != old.server.listen {
             tracing::warn!(old = %old.server.listen, new = %new.server.listen, "server.listen changed: restart assay to apply it");
         }
@@ -294,9 +291,11 @@ impl Reloader {
         {
             tracing::info!(product = gone, "product removed by the configuration");
         }
-        self.edge.server.store(Arc::new(new.server.clone()));
-        self.config.store(Arc::new(new));
-        self.products.swap(ProductTable { products: next });
+        // One swap: configuration, server settings and products change together.
+        self.products.swap(ProductTable {
+            config: Arc::new(new),
+            products: next,
+        });
         metrics::counter!("assay_config_reloads_total", "outcome" => "ok").increment(1);
         tracing::info!(file = %path.display(), "configuration reloaded");
     }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
@@ -15,16 +14,14 @@ use super::error::EdgeError;
 use super::route::{Route, route};
 use super::{callbacks, operator, stackone_routes};
 use crate::app::Supervisor;
-use crate::config::ServerConfig;
 use crate::products::{Product, Products};
 use assay_store::Store;
 use assay_wire::http_server::Body;
 
 /// What the edge needs to answer requests. Shared by every connection.
 pub struct Edge {
-    /// Server settings (body limit, request timeout, admin token); swapped on reload.
-    pub server: ArcSwap<ServerConfig>,
-    /// The products.
+    /// The generation in force: server settings (body limit, request timeout, admin token)
+    /// and products, swapped together on reload.
     pub products: Products,
     /// The durable store.
     pub store: Arc<dyn Store>,
@@ -50,7 +47,7 @@ impl Edge {
         let path = request.uri().path().to_owned();
         let routed = route(&method, &path);
         let (label, product) = describe(&routed);
-        let timeout = self.server.load().request_timeout;
+        let timeout = self.products.config().server.request_timeout;
         let answer = tokio::time::timeout(timeout, self.dispatch(routed.clone(), request)).await;
         let response = match answer {
             Ok(Ok(response)) => response,
@@ -127,11 +124,11 @@ impl Edge {
             }
             Route::Metrics => operator::metrics(self.metrics.as_ref()),
             Route::AdminStatus => {
-                operator::authorize(&self.server.load(), request.headers())?;
+                operator::authorize(&self.products.config().server, request.headers())?;
                 operator::status(&self.products, self.store.as_ref()).await
             }
             Route::AdminOrder { id } => {
-                operator::authorize(&self.server.load(), request.headers())?;
+                operator::authorize(&self.products.config().server, request.headers())?;
                 operator::order(self.store.as_ref(), id).await
             }
             Route::MethodNotAllowed { allow } => Err(EdgeError::MethodNotAllowed { allow }),
@@ -152,7 +149,7 @@ impl Edge {
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let limit = self.server.load().max_body_bytes;
+        let limit = self.products.config().server.max_body_bytes;
         let (parts, body) = request.into_parts();
         let declared = parts
             .headers
