@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::{Config, ProductConfig};
 use assay_runtime::{AllowedHost, Plugin, ProductContext, Runtime};
+use assay_wire::metric;
 
 /// One product: its configuration, its plugin (or why it has none), its call context.
 #[derive(Debug)]
@@ -124,7 +125,7 @@ pub async fn load_one(runtime: &Runtime, config: &ProductConfig, generation: u64
         }
         Err(e) => {
             tracing::error!(product = config.name, plugin = %config.plugin.display(), error = %e, "plugin failed to load");
-            metrics::counter!("assay_plugin_load_failures_total", "product" => config.name.clone())
+            metrics::counter!(metric::PLUGIN_LOAD_FAILURES_TOTAL, "product" => config.name.clone())
                 .increment(1);
             Err(e.to_string())
         }

@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use crate::pipeline::backoff::{DELIVERY_BACKOFF, parse_retry_after};
 use assay_store::{OutboxDelivery, Store, StoreError, Timestamp};
 use assay_wire::basic_auth;
+use assay_wire::metric;
 use assay_wire::secret::Secret;
 use assay_wire::stackone::ErrorBody;
 
@@ -136,8 +137,8 @@ impl Relay {
             Outcome::Retry { .. } => "retry",
             Outcome::DeadLetter { .. } => "dead_letter",
         };
-        metrics::counter!("assay_deliveries_total", "product" => product.clone(), "outcome" => label).increment(1);
-        metrics::histogram!("assay_delivery_seconds", "product" => product.clone())
+        metrics::counter!(metric::DELIVERIES_TOTAL, "product" => product.clone(), "outcome" => label).increment(1);
+        metrics::histogram!(metric::DELIVERY_SECONDS, "product" => product.clone())
             .record(started.elapsed().as_secs_f64());
         let result = match outcome {
             Outcome::Delivered(status) => {

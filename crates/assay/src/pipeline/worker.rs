@@ -23,6 +23,7 @@ use crate::pipeline::backoff::FULFIL_BACKOFF;
 use crate::pipeline::results::to_store;
 use crate::products::Products;
 use assay_store::{ClaimedOrder, Store, Timestamp};
+use assay_wire::metric;
 
 /// How many orders are fulfilled at once.
 pub const FULFIL_CONCURRENCY: usize = 8;
@@ -165,7 +166,7 @@ impl Worker {
         let started = std::time::Instant::now();
         let called = plugin.fulfil_order(&product.context, wit_order).await;
         let outcome_label = if called.is_ok() { "ok" } else { "error" };
-        metrics::histogram!("assay_plugin_call_seconds", "product" => order.product.clone(), "call" => "fulfil-order", "outcome" => outcome_label)
+        metrics::histogram!(metric::PLUGIN_CALL_SECONDS, "product" => order.product.clone(), "call" => "fulfil-order", "outcome" => outcome_label)
             .record(started.elapsed().as_secs_f64());
         match called {
             Ok(fulfilment) => {
