@@ -124,10 +124,12 @@ pub async fn load_one(runtime: &Runtime, config: &ProductConfig, generation: u64
             Ok(plugin)
         }
         Err(e) => {
-            tracing::error!(product = config.name, plugin = %config.plugin.display(), error = %e, "plugin failed to load");
+            // The whole chain: the compiler's or linker's reason is a source of `e`.
+            let error = format!("{:#}", anyhow::Error::new(e));
+            tracing::error!(product = config.name, plugin = %config.plugin.display(), error, "plugin failed to load");
             metrics::counter!(metric::PLUGIN_LOAD_FAILURES_TOTAL, "product" => config.name.clone())
                 .increment(1);
-            Err(e.to_string())
+            Err(error)
         }
     };
     Product {

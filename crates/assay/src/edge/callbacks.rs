@@ -24,7 +24,6 @@ use crate::products::Product;
 use assay_runtime::types::{CallbackRequest, Header};
 use assay_store::Store;
 use assay_wire::http_server::Body;
-use assay_wire::metric;
 
 /// What a vendor is asked to wait before sending again a callback that came too early: about
 /// one fulfilment retry (the first is 2 s after a failure).
@@ -75,11 +74,10 @@ pub async fn handle(
             .collect(),
         body: body.to_vec(),
     };
-    let started = std::time::Instant::now();
-    let called = plugin.handle_callback(&product.context, request).await;
-    metrics::histogram!(metric::PLUGIN_CALL_SECONDS, "product" => product.config.name.clone(), "call" => "handle-callback", "outcome" => if called.is_ok() { "ok" } else { "error" })
-        .record(started.elapsed().as_secs_f64());
-    let outcome = called.map_err(call_error)?;
+    let outcome = plugin
+        .handle_callback(&product.context, request)
+        .await
+        .map_err(call_error)?;
     let recorded = results::record(store, &product.config.name, outcome.results)
         .await
         .map_err(store_error)?;

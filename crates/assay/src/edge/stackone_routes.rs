@@ -49,11 +49,10 @@ pub async fn packages(
         account_id: request.account_id,
         provider: request.provider,
     };
-    let started = std::time::Instant::now();
-    let called = plugin.list_packages(&product.context, query).await;
-    metrics::histogram!(metric::PLUGIN_CALL_SECONDS, "product" => product.config.name.clone(), "call" => "list-packages", "outcome" => if called.is_ok() { "ok" } else { "error" })
-        .record(started.elapsed().as_secs_f64());
-    let packages = called.map_err(call_error)?;
+    let packages = plugin
+        .list_packages(&product.context, query)
+        .await
+        .map_err(call_error)?;
     let page = PackagesPage {
         data: packages.into_iter().map(package_json).collect(),
         next: None,
