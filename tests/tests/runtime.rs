@@ -2,15 +2,19 @@
 //! fixture contained while another product keeps answering.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::error::Error as _;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use assay_runtime::types::{PackageQuery, PluginError};
+use assay::convert::order_from_json;
+use assay_runtime::types::{CallbackRequest, OrderKind, PackageQuery, PluginError};
 use assay_runtime::{
     AllowedHost, CallErrorKind, LoadError, LoadSource, ProductContext, Runtime, RuntimeOptions,
 };
 use assay_tests::fixtures::{contract, fixture_path};
+use assay_wire::metric;
 use assay_wire::secret::Secret;
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 
 fn runtime() -> Runtime {
     Runtime::new(RuntimeOptions::default()).expect("runtime")
@@ -80,13 +84,19 @@ async fn a_trap_fails_that_call_only() {
         .list_packages(&ctx("trapper", &[], &[]), query())
         .await
         .expect_err("traps");
-    assert!(matches!(err.kind, CallErrorKind::Trap(_)), "{err}");
+    let CallErrorKind::Trap { source, .. } = &err.kind else {
+        panic!("a trap, not {err}");
+    };
+    assert!(
+        source.downcast_ref::<wasmtime::Trap>().is_some(),
+        "wasmtime's trap is kept as the cause: {source:?}"
+    );
     assert!(
         err.to_string().contains("product `trapper`") && err.to_string().contains("trap@"),
         "{err}"
     );
     // The same plugin's other export still works in a fresh instance.
-    let req = assay_runtime::types::CallbackRequest {
+    let req = CallbackRequest {
         method: "POST".into(),
         path: "x".into(),
         query: None,
@@ -308,10 +318,24 @@ async fn bad_files_are_refused_with_the_reason() {
         }
         other => panic!("partial: {other:?}"),
     }
-    assert!(matches!(
-        rt.load(&dir.path().join("absent.wasm")).await,
-        Err(LoadError::Read { .. })
-    ));
+    let invalid = dir.path().join("invalid.wasm");
+    std::fs::write(&invalid, b"\0asm\x0d\0\x01\0not a component body").expect("write");
+    match rt.load(&invalid).await {
+        Err(e @ LoadError::Compile { .. }) => {
+            assert!(e.source().is_some(), "the compiler's error is kept: {e}")
+        }
+        other => panic!("invalid: {other:?}"),
+    }
+    match rt.load(&dir.path().join("absent.wasm")).await {
+        Err(e @ LoadError::Read { .. }) => {
+            let io = e
+                .source()
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .unwrap_or_else(|| panic!("the OS error is the cause: {e:?}"));
+            assert_eq!(io.kind(), std::io::ErrorKind::NotFound, "{io}");
+        }
+        other => panic!("absent: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -351,6 +375,91 @@ async fn the_artifact_cache_is_used_and_a_corrupt_entry_recompiled() {
     );
 }
 
+/// The histograms registered on this thread: each `histogram!` registers its key.
+#[derive(Default)]
+struct Histograms(Mutex<Vec<Key>>);
+
+impl Histograms {
+    /// `(product, call, outcome)` of every plugin call timed.
+    fn plugin_calls(&self) -> Vec<(String, String, String)> {
+        let keys = self.0.lock().expect("not poisoned");
+        keys.iter()
+            .filter(|k| k.name() == metric::PLUGIN_CALL_SECONDS)
+            .map(|k| {
+                let label = |name: &str| {
+                    k.labels()
+                        .find(|l| l.key() == name)
+                        .map(|l| l.value().to_owned())
+                        .unwrap_or_else(|| panic!("no label {name} on {k:?}"))
+                };
+                (label("product"), label("call"), label("outcome"))
+            })
+            .collect()
+    }
+}
+
+impl metrics::Recorder for Histograms {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::noop()
+    }
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        self.0.lock().expect("not poisoned").push(key.clone());
+        Histogram::noop()
+    }
+}
+
+/// The runtime times every export itself, `metadata` while loading included, under the
+/// export's WIT name: callers record nothing.
+#[tokio::test(flavor = "current_thread")]
+async fn every_export_is_timed_under_its_wit_name() {
+    let recorder = Histograms::default();
+    // Thread-local, and the test's runtime has one thread: other tests do not record here.
+    let _recording = metrics::set_default_local_recorder(&recorder);
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("wellbehaved")).await.expect("loads");
+    let c = ctx("timed", &[], &[]);
+    plugin.list_packages(&c, query()).await.expect("packages");
+    let order = serde_json::json!({
+        "id": "o-1",
+        "account_id": "acc-1",
+        "package": {"id": "p-1"},
+        "candidate": {"first_name": "Ada", "last_name": "Lovelace"}
+    });
+    let order = order_from_json(OrderKind::Assessment, &order, "", None, None).expect("order");
+    plugin.fulfil_order(&c, order).await.expect("fulfils");
+    let request = CallbackRequest {
+        method: "POST".into(),
+        path: "".into(),
+        query: None,
+        headers: vec![],
+        body: vec![],
+    };
+    plugin.handle_callback(&c, request).await.expect("answers");
+    plugin.poll_results(&c, vec![]).await.expect("polls");
+    let trap = rt.load(&fixture_path("trap")).await.expect("loads");
+    trap.list_packages(&ctx("trapper", &[], &[]), query())
+        .await
+        .expect_err("traps");
+    let expected: Vec<_> = [
+        ("(loading)", "metadata", "ok"),
+        ("timed", "list-packages", "ok"),
+        ("timed", "fulfil-order", "ok"),
+        ("timed", "handle-callback", "ok"),
+        ("timed", "poll-results", "ok"),
+        ("(loading)", "metadata", "ok"),
+        ("trapper", "list-packages", "error"),
+    ]
+    .map(|(p, c, o)| (p.to_owned(), c.to_owned(), o.to_owned()))
+    .into();
+    assert_eq!(recorder.plugin_calls(), expected);
+}
+
 #[tokio::test]
 async fn inspect_describes_a_plugin() {
     let rt = runtime();
@@ -359,7 +468,7 @@ async fn inspect_describes_a_plugin() {
         .await
         .expect("inspect");
     assert_eq!(i.metadata.name, "wellbehaved");
-    assert_eq!(i.contract_version.as_deref(), Some("0.1.0"));
+    assert_eq!(i.contract_version, assay_runtime::CONTRACT_VERSION);
     assert!(
         i.exports.iter().any(|e| e == "assay:plugin/product@0.1.0"),
         "{:?}",
@@ -379,7 +488,7 @@ async fn every_call_gets_a_fresh_instance() {
     let rt = runtime();
     let plugin = rt.load(&fixture_path("wellbehaved")).await.expect("loads");
     for _ in 0..5 {
-        let req = assay_runtime::types::CallbackRequest {
+        let req = CallbackRequest {
             method: "POST".into(),
             path: "".into(),
             query: None,

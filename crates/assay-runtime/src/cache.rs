@@ -62,23 +62,21 @@ impl ArtifactCache {
             match deserialize(engine, &path) {
                 Ok(c) => return Ok((c, LoadSource::Cache)),
                 Err(e) => {
-                    tracing::warn!(artifact = %path.display(), error = %e, "cached plugin artifact unusable; compiling again");
+                    tracing::warn!(artifact = %path.display(), error = format_args!("{e:#}"), "cached plugin artifact unusable; compiling again");
                     let _ = std::fs::remove_file(&path);
                 }
             }
         }
         let component = Component::new(engine, bytes)?;
         if let Err(e) = self.store(&path, &component) {
-            tracing::warn!(artifact = %path.display(), error = %e, "could not write the plugin artifact cache");
+            tracing::warn!(artifact = %path.display(), error = format_args!("{e:#}"), "could not write the plugin artifact cache");
         }
         Ok((component, LoadSource::Compiled))
     }
 
-    fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
+    fn store(&self, path: &Path, component: &Component) -> wasmtime::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let bytes = component
-            .serialize()
-            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let bytes = component.serialize()?;
         // Unique per process and write: two loads of one plugin may store at once.
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let temp = path.with_extension(format!(

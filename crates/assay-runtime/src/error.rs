@@ -1,9 +1,25 @@
-//! Errors of loading a plugin and of calling it.
+//! Errors of starting the runtime, loading a plugin and calling it. Causes stay sources, so
+//! whoever prints the chain (`{:#}` through anyhow) shows them and code can inspect them.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::types::PluginError;
+use crate::contract::PACKAGE;
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// wasmtime refused the engine's configuration.
+    #[error("cannot build the wasmtime engine")]
+    Engine(#[source] wasmtime::Error),
+    /// The host's imports could not be linked.
+    #[error("cannot link the host's imports")]
+    Link(#[source] wasmtime::Error),
+    /// The thread that advances the epoch could not start.
+    #[error("cannot start the epoch ticker")]
+    Ticker(#[source] std::io::Error),
+}
 
 /// Why a plugin file could not be loaded. Always names the file.
 #[derive(Debug, thiserror::Error)]
@@ -26,45 +42,69 @@ pub enum LoadError {
         reason: String,
     },
     /// The component is invalid or failed to compile.
-    #[error("{path}: the component does not compile: {reason}")]
+    #[error("{path}: the component does not compile")]
     Compile {
         /// The file.
         path: PathBuf,
-        /// The compiler's message.
-        reason: String,
+        /// The compiler's error.
+        #[source]
+        source: wasmtime::Error,
     },
     /// The component asks for something the host does not give (another world).
-    #[error("{path}: the component imports something the host does not provide: {reason}")]
+    #[error("{path}: the component imports something the host does not provide")]
     Imports {
         /// The file.
         path: PathBuf,
-        /// Which import.
-        reason: String,
+        /// The linker's error, naming the import.
+        #[source]
+        source: wasmtime::Error,
     },
-    /// The component was built against another version of the `assay:plugin` contract.
+    /// The component was built against a version of the `assay:plugin` contract this host
+    /// does not load.
     #[error(
-        "{path}: the plugin was built against assay:plugin@{found}; this host speaks \
-         assay:plugin@{supported}: rebuild it with the matching SDK"
+        "{path}: the plugin was built against {PACKAGE}@{found}; this host speaks {}: rebuild \
+         it with the matching SDK",
+        versions(.supported)
     )]
     ContractVersion {
         /// The file.
         path: PathBuf,
         /// The contract version the plugin uses.
         found: String,
-        /// The contract version the host speaks.
-        supported: &'static str,
+        /// The contract versions the host loads ([`crate::contract::SUPPORTED_VERSIONS`]).
+        supported: &'static [&'static str],
     },
     /// The component lacks the product export or one of its functions.
-    #[error(
-        "{path}: the component does not export `assay:plugin/product@0.1.0` completely: {reason}"
-    )]
+    #[error("{path}: the component does not export `{export}` completely: {reason}")]
     Exports {
         /// The file.
         path: PathBuf,
+        /// The product export of the plugin's contract version.
+        export: &'static str,
         /// What is missing.
         reason: String,
     },
-    /// `metadata` failed or returned something unusable.
+    /// The component's product export does not fit the bindings of its contract version.
+    #[error("{path}: the component's `{export}` does not match the contract")]
+    Bindings {
+        /// The file.
+        path: PathBuf,
+        /// The product export of the plugin's contract version.
+        export: &'static str,
+        /// What the bindings refused.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The `metadata` call failed.
+    #[error("{path}: invalid plugin metadata: `metadata` failed")]
+    MetadataCall {
+        /// The file.
+        path: PathBuf,
+        /// How the call failed.
+        #[source]
+        source: CallErrorKind,
+    },
+    /// `metadata` returned something unusable.
     #[error("{path}: invalid plugin metadata: {reason}")]
     Metadata {
         /// The file.
@@ -74,9 +114,14 @@ pub enum LoadError {
     },
 }
 
+/// `assay:plugin@0.2.0, assay:plugin@0.1.0`.
+fn versions(supported: &[&str]) -> String {
+    let named: Vec<String> = supported.iter().map(|v| format!("{PACKAGE}@{v}")).collect();
+    named.join(", ")
+}
+
 /// Why a plugin call failed. Carries the product and the plugin's `name@version`.
-#[derive(Debug, thiserror::Error)]
-#[error("product `{product}`, plugin {plugin}: {kind}")]
+#[derive(Debug)]
 pub struct CallError {
     /// The product whose plugin was called.
     pub product: String,
@@ -86,6 +131,23 @@ pub struct CallError {
     pub kind: CallErrorKind,
 }
 
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "product `{}`, plugin {}: {}",
+            self.product, self.plugin, self.kind
+        )
+    }
+}
+
+/// The message already says what `kind` says; the chain goes on with what caused `kind`.
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.kind.source()
+    }
+}
+
 /// The ways a plugin call fails.
 #[derive(Debug, thiserror::Error)]
 pub enum CallErrorKind {
@@ -93,8 +155,14 @@ pub enum CallErrorKind {
     #[error("{}", describe_plugin_error(.0))]
     Plugin(PluginError),
     /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access…).
-    #[error("the plugin trapped: {0}")]
-    Trap(String),
+    #[error("the plugin trapped: {message}")]
+    Trap {
+        /// The trap and its wasm backtrace, cut to [`crate::MAX_TRAP_MESSAGE`].
+        message: String,
+        /// wasmtime's error, whole.
+        #[source]
+        source: wasmtime::Error,
+    },
     /// The call ran past its deadline.
     #[error("the plugin ran past its deadline of {0:?}")]
     Timeout(Duration),
@@ -102,8 +170,14 @@ pub enum CallErrorKind {
     #[error("the plugin exceeded its memory limit of {0} bytes")]
     MemoryLimit(u64),
     /// A fresh instance could not be created.
-    #[error("could not instantiate the plugin: {0}")]
-    Instantiate(String),
+    #[error("could not instantiate the plugin: {message}")]
+    Instantiate {
+        /// Why, cut to [`crate::MAX_TRAP_MESSAGE`].
+        message: String,
+        /// wasmtime's error, whole.
+        #[source]
+        source: wasmtime::Error,
+    },
     /// The plugin returned more than the host accepts from one call.
     #[error("the plugin's answer is too large: about {size} bytes, the limit is {limit}")]
     AnswerTooLarge {
@@ -134,10 +208,10 @@ impl CallError {
         match &self.kind {
             CallErrorKind::Plugin(PluginError::UpstreamRetryable(_)) => true,
             CallErrorKind::Plugin(_) => false,
-            CallErrorKind::Trap(_)
+            CallErrorKind::Trap { .. }
             | CallErrorKind::Timeout(_)
             | CallErrorKind::MemoryLimit(_)
-            | CallErrorKind::Instantiate(_)
+            | CallErrorKind::Instantiate { .. }
             | CallErrorKind::AnswerTooLarge { .. } => true,
         }
     }

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use super::loader::contract_version;
 use super::{LoadError, Runtime, types};
 
 /// A plugin's description for `assay plugin inspect`.
@@ -11,7 +10,7 @@ pub struct Inspection {
     /// What the plugin says about itself.
     pub metadata: types::PluginMetadata,
     /// The `assay:plugin` contract version it was built against.
-    pub contract_version: Option<String>,
+    pub contract_version: &'static str,
     /// The component's exports.
     pub exports: Vec<String>,
     /// The component's imports.
@@ -26,11 +25,9 @@ impl Runtime {
     pub async fn inspect(&self, path: &Path) -> Result<Inspection, LoadError> {
         let plugin = self.load(path).await?;
         let (exports, imports) = self.export_and_import_names(plugin.component());
-        let contract_version =
-            contract_version(exports.iter().chain(&imports).map(String::as_str)).map(str::to_owned);
         Ok(Inspection {
             metadata: plugin.metadata().clone(),
-            contract_version,
+            contract_version: plugin.contract_version(),
             exports,
             imports,
             sha256: hex::encode(plugin.content_hash()),

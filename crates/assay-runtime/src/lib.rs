@@ -4,25 +4,29 @@
 //! - One [`Runtime`] per process: one engine (async, epoch interruption, pooling allocator,
 //!   copy-on-write memory images), one linker, the artifact cache, the epoch ticker.
 //! - [`Runtime::load`] reads a `.wasm`, compiles it off the async threads (or loads the cached
-//!   artifact), links it once into an `InstancePre`, and calls `metadata` to validate it.
+//!   artifact), links it once into an `InstancePre` with the bindings of the contract version
+//!   the component exports, and calls `metadata` to validate it.
 //! - Each call of a [`Plugin`] gets a fresh `Store` and instance with a deadline (epoch
 //!   callback plus an outer timeout), a memory limit, the product's settings, logging into
 //!   `tracing`, and outbound HTTP filtered by the product's `allowed_hosts`
 //!   ([`outbound`]). A plugin gets no preopened directories, environment, arguments or sockets.
+//!   Every call, `metadata` included, runs in a `plugin_call` span and is timed in
+//!   [`assay_wire::metric::PLUGIN_CALL_SECONDS`].
 //!
 //! # Layout
 //!
-//! - [`contract`]: the plugin contract, one module per WIT version (the only `bindgen!`).
+//! - [`contract`]: the plugin contract, one module per WIT version (the only `bindgen!`),
+//!   the enum over versions the loader picks from, and the exports a call can name.
 //! - `engine`: the engine and its epoch ticker.
 //! - `cache`: compiled artifacts on disk.
-//! - `loader`: checking, compiling and linking a plugin file.
+//! - `loader`: checking a plugin file, finding its contract version, compiling and linking it.
 //! - `inspect`: describing a plugin file.
-//! - `state`: what a call's store holds, and the `assay:plugin/host` imports.
+//! - `state`: what a call's store holds, and what the `assay:plugin/host` imports do.
 //! - `capture`: the plugin's stdout and stderr.
-//! - `plugin`: a loaded plugin and its calls.
+//! - `plugin`: a loaded plugin and its one call path (deadline, limits, span, metric).
 //! - `answer_size`: how big an answer is.
 //! - [`outbound`]: the outbound HTTP filter.
-//! - `error`: load and call errors.
+//! - `error`: start, load and call errors.
 
 mod answer_size;
 mod cache;
@@ -42,13 +46,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::Engine;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 
 pub use answer_size::MAX_PLUGIN_ERROR_MESSAGE;
 pub use cache::LoadSource;
 pub use capture::MAX_STDIO_BYTES;
 pub use engine::{EPOCH_TICK, POOL_INSTANCES, POOL_MAX_MEMORY};
-pub use error::{CallError, CallErrorKind, LoadError};
+pub use error::{CallError, CallErrorKind, LoadError, StartError};
 pub use inspect::Inspection;
 pub use outbound::{AllowedHost, AllowedHostError};
 pub use plugin::{DEADLINE_GRACE, MAX_TRAP_MESSAGE, Plugin};
@@ -141,24 +145,27 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// Builds the engine, the linker and the ticker. Falls back to on-demand allocation if
     /// the pooling allocator cannot reserve its memory.
-    pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
+    pub fn new(options: RuntimeOptions) -> Result<Self, StartError> {
         let engine = match engine::build(options.pooling) {
             Ok(e) => e,
             Err(e) if options.pooling => {
-                tracing::warn!(error = %e, "pooling allocator unavailable; using on-demand allocation");
-                engine::build(false).map_err(wasm_error)?
+                tracing::warn!(
+                    error = format_args!("{e:#}"),
+                    "pooling allocator unavailable; using on-demand allocation"
+                );
+                engine::build(false).map_err(StartError::Engine)?
             }
-            Err(e) => return Err(wasm_error(e)),
+            Err(e) => return Err(StartError::Engine(e)),
         };
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasm_error)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wasm_error)?;
-        contract::latest::assay::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(wasm_error)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(StartError::Link)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(StartError::Link)?;
+        contract::add_to_linker(&mut linker).map_err(StartError::Link)?;
         let cache = options
             .cache_dir
             .map(|dir| cache::ArtifactCache::new(dir, &engine));
-        let ticker = engine::Ticker::start(&engine)?;
+        let ticker = engine::Ticker::start(&engine).map_err(StartError::Ticker)?;
         Ok(Self {
             engine,
             linker: Arc::new(linker),
@@ -171,11 +178,6 @@ impl Runtime {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
-}
-
-/// wasmtime has its own error type; the glue code speaks anyhow.
-fn wasm_error(e: wasmtime::Error) -> anyhow::Error {
-    anyhow::anyhow!("{e:#}")
 }
 
 impl From<types::OrderKind> for assay_wire::order_kind::OrderKind {

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
 
 use super::{
-    CONTRACT_PACKAGE, CONTRACT_VERSION, LoadError, LoadSource, METADATA_TIMEOUT, PRODUCT_EXPORT,
-    Plugin, ProductContext, Runtime, types,
+    CONTRACT_PACKAGE, LoadError, LoadSource, METADATA_TIMEOUT, Plugin, ProductContext, Runtime,
+    types,
 };
-use crate::contract::latest::PluginPre;
+use crate::contract::{Pre, SUPPORTED_VERSIONS, Version};
 
 impl Runtime {
     /// Loads and validates the plugin at `path`.
@@ -43,13 +44,11 @@ impl Runtime {
             None => Component::new(&engine, &bytes).map(|c| (c, LoadSource::Compiled)),
         })
         .await
-        .map_err(|e| LoadError::Compile {
+        // A panic while compiling: the component is refused like one that does not compile.
+        .unwrap_or_else(|panicked| Err(wasmtime::Error::new(panicked)));
+        let (component, source) = compiled.map_err(|source| LoadError::Compile {
             path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let (component, source) = compiled.map_err(|e| LoadError::Compile {
-            path: path.to_owned(),
-            reason: format!("{e:#}"),
+            source,
         })?;
         Ok(Compiled {
             component,
@@ -65,17 +64,19 @@ impl Runtime {
             source,
         } = compiled;
         let (exports, imports) = self.export_and_import_names(&component);
-        check_contract(path, &exports, &imports)?;
+        let version = check_contract(path, &exports, &imports)?;
+        check_functions(path, version, &self.product_functions(&component, version))?;
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| LoadError::Imports {
+            .map_err(|source| LoadError::Imports {
                 path: path.to_owned(),
-                reason: format!("{e:#}"),
+                source,
             })?;
-        let pre = PluginPre::new(pre).map_err(|e| LoadError::Exports {
+        let pre = Pre::new(version, pre).map_err(|source| LoadError::Bindings {
             path: path.to_owned(),
-            reason: format!("{e:#}"),
+            export: version.product_export(),
+            source,
         })?;
         let mut plugin = Plugin {
             pre,
@@ -91,21 +92,24 @@ impl Runtime {
             source,
             component,
         };
-        let metadata_error = |reason: String| LoadError::Metadata {
-            path: path.to_owned(),
-            reason,
-        };
         let mut ctx = ProductContext::new("(loading)");
         ctx.timeout = METADATA_TIMEOUT;
         let metadata = plugin
             .metadata_call(&ctx)
             .await
-            .map_err(|e| metadata_error(format!("`metadata` failed: {}", e.kind)))?;
+            .map_err(|e| LoadError::MetadataCall {
+                path: path.to_owned(),
+                source: e.kind,
+            })?;
+        let invalid = |reason: &str| LoadError::Metadata {
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+        };
         if metadata.name.trim().is_empty() {
-            return Err(metadata_error("the name is empty".into()));
+            return Err(invalid("the name is empty"));
         }
         if metadata.kinds.is_empty() {
-            return Err(metadata_error("the plugin serves no order kind".into()));
+            return Err(invalid("the plugin serves no order kind"));
         }
         plugin.label = Arc::from(format!("{}@{}", metadata.name, metadata.version));
         plugin.metadata = metadata;
@@ -137,11 +141,27 @@ impl Runtime {
             .collect();
         (exports, imports)
     }
+
+    /// The functions the component's product export of `version` has.
+    fn product_functions(&self, component: &Component, version: Version) -> Vec<String> {
+        let ty = component.component_type();
+        let Some(export) = ty.get_export(&self.engine, version.product_export()) else {
+            return vec![];
+        };
+        let ComponentItem::ComponentInstance(instance) = export.ty else {
+            return vec![];
+        };
+        instance
+            .exports(&self.engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    }
 }
 
 /// The version of the `assay:plugin` package named by a component's imports or exports, e.g.
 /// `0.1.0` for `assay:plugin/product@0.1.0`.
-pub fn contract_version<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+fn contract_version<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     names.into_iter().find_map(|n| {
         n.strip_prefix(CONTRACT_PACKAGE)?
             .strip_prefix('/')?
@@ -150,29 +170,54 @@ pub fn contract_version<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<
     })
 }
 
-/// Refuses a component built against another contract version, or without the product
-/// export, with a message the plugin's author can act on.
-fn check_contract(path: &Path, exports: &[String], imports: &[String]) -> Result<(), LoadError> {
-    if exports.iter().any(|n| n == PRODUCT_EXPORT) {
-        return Ok(());
-    }
-    let names = exports.iter().chain(imports).map(String::as_str);
-    if let Some(found) = contract_version(names)
-        && found != CONTRACT_VERSION
-    {
-        return Err(LoadError::ContractVersion {
+/// The contract version the component exports, if this host loads it and the component has
+/// that version's product export; otherwise an error the plugin's author can act on. A
+/// component that exports nothing of the contract is judged by the version it imports, or
+/// else against the latest.
+fn check_contract(
+    path: &Path,
+    exports: &[String],
+    imports: &[String],
+) -> Result<Version, LoadError> {
+    let found = contract_version(exports.iter().map(String::as_str))
+        .or_else(|| contract_version(imports.iter().map(String::as_str)));
+    let version = match found {
+        None => Version::LATEST,
+        Some(found) => Version::parse(found).ok_or_else(|| LoadError::ContractVersion {
             path: path.to_owned(),
             found: found.to_owned(),
-            supported: CONTRACT_VERSION,
-        });
+            supported: SUPPORTED_VERSIONS,
+        })?,
+    };
+    if exports.iter().any(|n| n == version.product_export()) {
+        return Ok(version);
     }
     Err(LoadError::Exports {
         path: path.to_owned(),
+        export: version.product_export(),
         reason: format!(
             "it has no such export; is it built for the `assay:plugin/plugin` world? \
              (its exports: {})",
             list(exports)
         ),
+    })
+}
+
+/// Refuses a product export that lacks functions of its version, naming them.
+fn check_functions(path: &Path, version: Version, functions: &[String]) -> Result<(), LoadError> {
+    let missing: Vec<String> = version
+        .product_functions()
+        .iter()
+        .filter(|f| !functions.iter().any(|g| g == *f))
+        .map(|f| format!("`{f}`"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(LoadError::Exports {
+        path: path.to_owned(),
+        export: version.product_export(),
+        reason: format!("it lacks {}", missing.join(", ")),
     })
 }
 
@@ -208,19 +253,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_contract_constants_match_the_wit_package() {
-        let wit = include_str!("../../../wit/plugin.wit");
-        assert!(
-            wit.contains(&format!("package {CONTRACT_PACKAGE}@{CONTRACT_VERSION};")),
-            "wit/plugin.wit declares another package version"
-        );
-        assert_eq!(
-            PRODUCT_EXPORT,
-            format!("{CONTRACT_PACKAGE}/product@{CONTRACT_VERSION}")
-        );
-    }
-
-    #[test]
     fn finds_the_contract_version_in_interface_names() {
         let names = [
             "wasi:cli/environment@0.2.6",
@@ -233,21 +265,64 @@ mod tests {
     }
 
     #[test]
-    fn another_contract_version_is_named_in_the_error() {
+    fn another_contract_version_is_refused_naming_the_supported_ones() {
         let path = Path::new("old.wasm");
-        let exports = vec!["assay:plugin/product@0.2.0".to_owned()];
-        let imports = vec!["assay:plugin/host@0.2.0".to_owned()];
+        let exports = vec!["assay:plugin/product@0.0.9".to_owned()];
+        let imports = vec!["assay:plugin/host@0.0.9".to_owned()];
         let err = check_contract(path, &exports, &imports).expect_err("refused");
         assert!(
-            matches!(&err, LoadError::ContractVersion { found, .. } if found == "0.2.0"),
+            matches!(&err, LoadError::ContractVersion { found, .. } if found == "0.0.9"),
             "{err}"
         );
-        assert!(err.to_string().contains("old.wasm"), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("old.wasm"), "{message}");
+        for supported in SUPPORTED_VERSIONS {
+            assert!(
+                message.contains(&format!("{CONTRACT_PACKAGE}@{supported}")),
+                "{message}"
+            );
+        }
+        // Importing an unknown version is named the same way, exports or not.
+        let err = check_contract(path, &[], &imports).expect_err("refused");
+        assert!(matches!(err, LoadError::ContractVersion { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_exported_version_picks_the_bindings() {
+        let path = Path::new("p.wasm");
+        for version in Version::ALL {
+            let exports = vec![
+                format!("{CONTRACT_PACKAGE}/types@{}", version.as_str()),
+                version.product_export().to_owned(),
+            ];
+            let picked = check_contract(path, &exports, &[]).expect("supported");
+            assert_eq!(picked, *version);
+        }
         let err = check_contract(path, &[], &["wasi:cli/stdout@0.2.6".to_owned()])
             .expect_err("no export");
-        assert!(matches!(err, LoadError::Exports { .. }), "{err}");
-        let ours = vec![PRODUCT_EXPORT.to_owned()];
-        assert!(check_contract(path, &ours, &[]).is_ok());
+        assert!(
+            matches!(&err, LoadError::Exports { export, .. } if *export == Version::LATEST.product_export()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_functions_are_named() {
+        let path = Path::new("p.wasm");
+        let version = Version::LATEST;
+        let all: Vec<String> = version
+            .product_functions()
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect();
+        assert!(check_functions(path, version, &all).is_ok());
+        let (gone, rest) = all.split_last().expect("functions");
+        let err = check_functions(path, version, rest).expect_err("incomplete");
+        assert!(err.to_string().contains(&format!("`{gone}`")), "{err}");
+        assert!(
+            !err.to_string().contains(&format!("`{}`", rest[0])),
+            "{err}"
+        );
     }
 
     #[test]

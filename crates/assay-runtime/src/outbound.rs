@@ -34,6 +34,8 @@ pub use address::is_internal;
 pub use assay_wire::origin::{AllowedHost, AllowedHostError, normalise_host};
 use connect::{Target, Timeouts};
 
+use assay_wire::metric;
+
 /// Longest time to connect (TCP, TLS and HTTP handshake together).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for the response head after the request was sent.
@@ -87,7 +89,7 @@ impl WasiHttpHooks for Outbound {
                 Err(Refusal::Denied(reason)) => {
                     let host = request.uri().host().unwrap_or("");
                     tracing::warn!(%product, host, reason, "plugin HTTP request denied");
-                    metrics::counter!("assay_plugin_http_denied_total", "product" => product.to_string())
+                    metrics::counter!(metric::PLUGIN_HTTP_DENIED_TOTAL, "product" => product.to_string())
                         .increment(1);
                     return Err(HttpError::HttpRequestDenied);
                 }

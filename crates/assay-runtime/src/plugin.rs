@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::answer_size::{AnswerSize, truncate_at_char, truncate_plugin_error};
@@ -16,7 +17,10 @@ use super::types::{
     PendingOrder, PluginError, PluginMetadata,
 };
 use super::{LoadSource, MAX_ANSWER_BYTES, ProductContext};
-use crate::contract::latest::{Plugin as Bindings, PluginPre};
+use crate::contract::{
+    Export, FulfilOrder, HandleCallback, Instance, ListPackages, Metadata, PollResults, Pre,
+};
+use assay_wire::metric;
 
 /// Longest trap or instantiation message kept in a [`CallError`] (a wasm backtrace can be
 /// long).
@@ -27,7 +31,7 @@ pub const DEADLINE_GRACE: Duration = Duration::from_millis(250);
 
 /// A plugin, compiled and linked, ready to be instantiated for each call.
 pub struct Plugin {
-    pub(super) pre: PluginPre<StoreState>,
+    pub(super) pre: Pre,
     pub(super) metadata: PluginMetadata,
     pub(super) label: Arc<str>,
     pub(super) content_hash: [u8; 32],
@@ -88,19 +92,17 @@ impl Plugin {
         &self.component
     }
 
+    /// The `assay:plugin` contract version it was built against (`0.1.0`).
+    pub fn contract_version(&self) -> &'static str {
+        self.pre.version().as_str()
+    }
+
     /// `metadata`, in a fresh instance like every call (loading calls it once).
     pub(super) async fn metadata_call(
         &self,
         ctx: &ProductContext,
     ) -> Result<PluginMetadata, CallError> {
-        let (mut store, instance) = self.instantiate(ctx).await?;
-        let called = tokio::time::timeout(
-            ctx.timeout + DEADLINE_GRACE,
-            instance.assay_plugin_product().call_metadata(&mut store),
-        )
-        .await
-        .map(|r| r.map(Ok));
-        self.finish(ctx, &store, called)
+        self.call(ctx, Metadata).await
     }
 
     /// `list-packages`.
@@ -109,15 +111,7 @@ impl Plugin {
         ctx: &ProductContext,
         query: PackageQuery,
     ) -> Result<Vec<Package>, CallError> {
-        let (mut store, instance) = self.instantiate(ctx).await?;
-        let called = tokio::time::timeout(
-            ctx.timeout + DEADLINE_GRACE,
-            instance
-                .assay_plugin_product()
-                .call_list_packages(&mut store, &query),
-        )
-        .await;
-        self.finish(ctx, &store, called)
+        self.call(ctx, ListPackages(query)).await
     }
 
     /// `fulfil-order`.
@@ -126,15 +120,7 @@ impl Plugin {
         ctx: &ProductContext,
         order: Order,
     ) -> Result<Fulfilment, CallError> {
-        let (mut store, instance) = self.instantiate(ctx).await?;
-        let called = tokio::time::timeout(
-            ctx.timeout + DEADLINE_GRACE,
-            instance
-                .assay_plugin_product()
-                .call_fulfil_order(&mut store, &order),
-        )
-        .await;
-        self.finish(ctx, &store, called)
+        self.call(ctx, FulfilOrder(order)).await
     }
 
     /// `handle-callback`.
@@ -143,15 +129,7 @@ impl Plugin {
         ctx: &ProductContext,
         request: CallbackRequest,
     ) -> Result<CallbackOutcome, CallError> {
-        let (mut store, instance) = self.instantiate(ctx).await?;
-        let called = tokio::time::timeout(
-            ctx.timeout + DEADLINE_GRACE,
-            instance
-                .assay_plugin_product()
-                .call_handle_callback(&mut store, &request),
-        )
-        .await;
-        self.finish(ctx, &store, called)
+        self.call(ctx, HandleCallback(request)).await
     }
 
     /// `poll-results`.
@@ -160,22 +138,49 @@ impl Plugin {
         ctx: &ProductContext,
         pending: Vec<PendingOrder>,
     ) -> Result<Vec<OrderResult>, CallError> {
-        let (mut store, instance) = self.instantiate(ctx).await?;
-        let called = tokio::time::timeout(
-            ctx.timeout + DEADLINE_GRACE,
-            instance
-                .assay_plugin_product()
-                .call_poll_results(&mut store, &pending),
-        )
+        self.call(ctx, PollResults(pending)).await
+    }
+
+    /// The one way into a plugin, so no export can miss any of it: a fresh instance, the
+    /// deadline (the epoch callback, and an outer timeout [`DEADLINE_GRACE`] later for a call
+    /// waiting in a host import, where epochs do not reach), the memory limit, the answer's
+    /// size check, the `plugin_call` span the plugin's own log lines nest in, and the call's
+    /// duration in [`metric::PLUGIN_CALL_SECONDS`].
+    async fn call<E: Export>(
+        &self,
+        ctx: &ProductContext,
+        export: E,
+    ) -> Result<E::Answer, CallError> {
+        let span = tracing::info_span!(
+            "plugin_call",
+            product = %ctx.product,
+            export = E::NAME,
+            plugin = %self.label,
+            contract = self.contract_version(),
+        );
+        let started = Instant::now();
+        let answer = async {
+            let (mut store, instance) = self.instantiate(ctx).await?;
+            let called = tokio::time::timeout(
+                ctx.timeout + DEADLINE_GRACE,
+                export.call(&instance, &mut store),
+            )
+            .await;
+            self.finish(ctx, &store, called)
+        }
+        .instrument(span)
         .await;
-        self.finish(ctx, &store, called)
+        let outcome = if answer.is_ok() { "ok" } else { "error" };
+        metrics::histogram!(metric::PLUGIN_CALL_SECONDS, "product" => ctx.product.to_string(), "call" => E::NAME, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        answer
     }
 
     /// A fresh store and instance for one call, with its deadline and limits armed.
-    pub(super) async fn instantiate(
+    async fn instantiate(
         &self,
         ctx: &ProductContext,
-    ) -> Result<(Store<StoreState>, Bindings), CallError> {
+    ) -> Result<(Store<StoreState>, Instance), CallError> {
         let hooks = Outbound {
             product: Arc::clone(&ctx.product),
             allowed: Arc::clone(&ctx.allowed_hosts),
@@ -199,9 +204,9 @@ impl Plugin {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        match self.pre.instantiate_async(&mut store).await {
+        match self.pre.instantiate(&mut store).await {
             Ok(instance) => Ok((store, instance)),
-            Err(e) => Err(self.error(ctx, classify(&e, &store, ctx, "instantiate"))),
+            Err(e) => Err(self.error(ctx, classify(e, &store, ctx, Stage::Instantiate))),
         }
     }
 
@@ -230,7 +235,7 @@ impl Plugin {
                 ctx,
                 CallErrorKind::Plugin(truncate_plugin_error(plugin_error)),
             )),
-            Ok(Err(e)) => Err(self.error(ctx, classify(&e, store, ctx, "call"))),
+            Ok(Err(e)) => Err(self.error(ctx, classify(e, store, ctx, Stage::Call))),
             Err(_) => Err(self.error(ctx, CallErrorKind::Timeout(ctx.timeout))),
         }
     }
@@ -246,10 +251,10 @@ impl Plugin {
 
 /// Tells a deadline and a memory limit from other traps.
 fn classify(
-    e: &wasmtime::Error,
+    e: wasmtime::Error,
     store: &Store<StoreState>,
     ctx: &ProductContext,
-    stage: &str,
+    stage: Stage,
 ) -> CallErrorKind {
     if e.downcast_ref::<DeadlineExceeded>().is_some()
         || e.chain().any(|c| c.is::<DeadlineExceeded>())
@@ -259,11 +264,18 @@ fn classify(
     if store.data().limit_hit() {
         return CallErrorKind::MemoryLimit(ctx.memory_limit_bytes);
     }
-    let mut text = format!("{e:#}");
-    truncate_at_char(&mut text, MAX_TRAP_MESSAGE);
-    if stage == "instantiate" {
-        CallErrorKind::Instantiate(text)
-    } else {
-        CallErrorKind::Trap(text)
+    // The whole chain: wasmtime puts the trap's kind below the backtrace.
+    let mut message = format!("{e:#}");
+    truncate_at_char(&mut message, MAX_TRAP_MESSAGE);
+    match stage {
+        Stage::Instantiate => CallErrorKind::Instantiate { message, source: e },
+        Stage::Call => CallErrorKind::Trap { message, source: e },
     }
+}
+
+/// Where in a call an error came from.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    Instantiate,
+    Call,
 }

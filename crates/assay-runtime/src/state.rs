@@ -1,5 +1,6 @@
 //! What a plugin's `Store` holds for one call: WASI without any ambient authority, the
-//! filtered `wasi:http`, the memory limiter and the `assay:plugin/host` imports.
+//! filtered `wasi:http`, the memory limiter, and what the `assay:plugin/host` imports of every
+//! contract version do.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::answer_size::truncate_at_char;
 use super::capture::OutputCapture;
 use super::outbound::Outbound;
-use crate::contract::latest::assay::plugin::host::{Host, LogLevel};
+use crate::contract::latest::assay::plugin::host::LogLevel;
 use assay_wire::secret::Secret;
 
 /// Longest log message kept from a plugin; longer ones are cut.
@@ -171,13 +172,14 @@ impl WasiHttpView for StoreState {
     }
 }
 
-impl Host for StoreState {
-    fn log(
-        &mut self,
+impl StoreState {
+    /// A plugin's log line, into `tracing` with the product and plugin, cut to the limits.
+    pub(crate) fn plugin_log(
+        &self,
         level: LogLevel,
         message: String,
         fields: Vec<(String, String)>,
-    ) -> wasmtime::Result<()> {
+    ) {
         let (message, fields) = bounded_log(message, fields);
         let (product, plugin) = (&*self.product, &*self.plugin);
         match level {
@@ -187,15 +189,14 @@ impl Host for StoreState {
             LogLevel::Warn => tracing::warn!(product, plugin, fields, "{message}"),
             LogLevel::Error => tracing::error!(product, plugin, fields, "{message}"),
         }
-        Ok(())
     }
 
-    fn setting(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.settings.get(&key).map(|s| s.expose().to_owned()))
+    pub(crate) fn setting_value(&self, key: &str) -> Option<String> {
+        self.settings.get(key).map(|s| s.expose().to_owned())
     }
 
-    fn setting_keys(&mut self) -> wasmtime::Result<Vec<String>> {
-        Ok(self.settings.keys().cloned().collect())
+    pub(crate) fn setting_names(&self) -> Vec<String> {
+        self.settings.keys().cloned().collect()
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`signature`]: StackOne's `x-stackone-signature` (HMAC-SHA256), signing and checking.
 //! - [`basic_auth`]: Basic authentication of the Package's List Endpoint.
 //! - [`order_kind`]: assessment or background check, and the result endpoint each uses.
+//! - [`metric`]: the name of every metric the crates record, with its labels.
 //! - [`origin`]: `scheme://host[:port]`, parsed once for `allowed_hosts` and `cors_origins`.
 //! - [`stackone`]: StackOne's wire formats as serde types.
 //! - [`http_server`]: the hyper accept loop with connection cap and graceful drain, which the
@@ -15,6 +16,7 @@
 
 pub mod basic_auth;
 pub mod http_server;
+pub mod metric;
 pub mod order_kind;
 pub mod origin;
 pub mod secret;

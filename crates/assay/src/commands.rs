@@ -207,10 +207,7 @@ async fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
     println!("plugin      {} {}", i.metadata.name, i.metadata.version);
     println!("about       {}", i.metadata.description);
     println!("serves      {}", kinds.join(", "));
-    println!(
-        "contract    assay:plugin@{}",
-        i.contract_version.as_deref().unwrap_or("?")
-    );
+    println!("contract    assay:plugin@{}", i.contract_version);
     println!("exports     {}", i.exports.join("\n            "));
     println!("imports     {}", i.imports.join("\n            "));
     Ok(())

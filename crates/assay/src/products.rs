@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, ProductConfig};
 use assay_runtime::{Plugin, ProductContext, Runtime};
+use assay_wire::metric;
 
 /// One product: its configuration, its plugin (or why it has none), its call context.
 #[derive(Debug)]
@@ -133,10 +134,12 @@ pub async fn load_one(runtime: &Runtime, config: &ProductConfig, generation: u64
             Ok(plugin)
         }
         Err(e) => {
-            tracing::error!(product = config.name, plugin = %config.plugin.display(), error = %e, "plugin failed to load");
-            metrics::counter!("assay_plugin_load_failures_total", "product" => config.name.clone())
+            // The whole chain: the compiler's or linker's reason is a source of `e`.
+            let error = format!("{:#}", anyhow::Error::new(e));
+            tracing::error!(product = config.name, plugin = %config.plugin.display(), error, "plugin failed to load");
+            metrics::counter!(metric::PLUGIN_LOAD_FAILURES_TOTAL, "product" => config.name.clone())
                 .increment(1);
-            Err(e.to_string())
+            Err(error)
         }
     };
     Product {

@@ -29,6 +29,7 @@ use crate::config::{Config, Overrides};
 use crate::debounce::Debouncer;
 use crate::products::{self, Product, ProductTable, Products};
 use assay_runtime::Runtime;
+use assay_wire::metric;
 
 pub use crate::debounce::{MAX_SETTLE, SETTLE};
 
@@ -194,7 +195,7 @@ impl Reloader {
         if !config.plugin.exists() {
             let message = format!("plugin file {} is missing", config.plugin.display());
             tracing::error!(product = config.name, message, "product unavailable");
-            metrics::counter!("assay_reloads_total", "product" => config.name.clone(), "outcome" => "missing").increment(1);
+            metrics::counter!(metric::RELOADS_TOTAL, "product" => config.name.clone(), "outcome" => "missing").increment(1);
             let mut fresh = products::load_one(&self.runtime, config, generation).await;
             fresh.plugin = Err(message);
             return fresh;
@@ -202,13 +203,13 @@ impl Reloader {
         let fresh = products::load_one(&self.runtime, config, generation).await;
         match (&fresh.plugin, previous) {
             (Ok(_), _) => {
-                metrics::counter!("assay_reloads_total", "product" => config.name.clone(), "outcome" => "ok").increment(1);
-                metrics::histogram!("assay_reload_seconds").record(started.elapsed().as_secs_f64());
+                metrics::counter!(metric::RELOADS_TOTAL, "product" => config.name.clone(), "outcome" => "ok").increment(1);
+                metrics::histogram!(metric::RELOAD_SECONDS).record(started.elapsed().as_secs_f64());
                 tracing::info!(product = config.name, generation, took = ?started.elapsed(), "new plugin generation serving");
                 fresh
             }
             (Err(e), Some(old)) if old.plugin.is_ok() => {
-                metrics::counter!("assay_reloads_total", "product" => config.name.clone(), "outcome" => "failed").increment(1);
+                metrics::counter!(metric::RELOADS_TOTAL, "product" => config.name.clone(), "outcome" => "failed").increment(1);
                 tracing::error!(
                     product = config.name,
                     error = e,
@@ -224,7 +225,7 @@ impl Reloader {
                 }
             }
             (Err(_), _) => {
-                metrics::counter!("assay_reloads_total", "product" => config.name.clone(), "outcome" => "failed").increment(1);
+                metrics::counter!(metric::RELOADS_TOTAL, "product" => config.name.clone(), "outcome" => "failed").increment(1);
                 fresh
             }
         }
@@ -238,7 +239,7 @@ impl Reloader {
         let new = match loader() {
             Ok(c) => c,
             Err(e) => {
-                metrics::counter!("assay_config_reloads_total", "outcome" => "invalid")
+                metrics::counter!(metric::CONFIG_RELOADS_TOTAL, "outcome" => "invalid")
                     .increment(1);
                 tracing::error!(file = %path.display(), error = %e, "configuration change refused; nothing changed");
                 return;
@@ -296,7 +297,7 @@ impl Reloader {
             config: Arc::new(new),
             products: next,
         });
-        metrics::counter!("assay_config_reloads_total", "outcome" => "ok").increment(1);
+        metrics::counter!(metric::CONFIG_RELOADS_TOTAL, "outcome" => "ok").increment(1);
         tracing::info!(file = %path.display(), "configuration reloaded");
     }
 }

@@ -21,6 +21,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
+use assay_wire::metric;
 
 /// How many requests may wait for the writer before callers wait to enqueue.
 pub const WRITE_QUEUE_CAPACITY: usize = 4096;
@@ -213,8 +214,8 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Cou
         counters.commits.fetch_add(1, Ordering::Relaxed);
         counters.largest_batch.fetch_max(size, Ordering::Relaxed);
     }
-    metrics::histogram!("assay_store_commit_seconds").record(started.elapsed().as_secs_f64());
-    metrics::histogram!("assay_store_batch_size").record(size as f64);
+    metrics::histogram!(metric::STORE_COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(metric::STORE_BATCH_SIZE).record(size as f64);
     for job in batch.drain(..) {
         job.finish(outcome.clone());
     }

@@ -74,11 +74,10 @@ pub async fn handle(
             .collect(),
         body: body.to_vec(),
     };
-    let started = std::time::Instant::now();
-    let called = plugin.handle_callback(&product.context, request).await;
-    metrics::histogram!("assay_plugin_call_seconds", "product" => product.config.name.clone(), "call" => "handle-callback", "outcome" => if called.is_ok() { "ok" } else { "error" })
-        .record(started.elapsed().as_secs_f64());
-    let outcome = called.map_err(call_error)?;
+    let outcome = plugin
+        .handle_callback(&product.context, request)
+        .await
+        .map_err(call_error)?;
     let recorded = results::record(store, &product.config.name, outcome.results)
         .await
         .map_err(store_error)?;

@@ -17,6 +17,7 @@ use crate::app::Supervisor;
 use crate::products::{Product, Products};
 use assay_store::Store;
 use assay_wire::http_server::Body;
+use assay_wire::metric;
 
 /// What the edge needs to answer requests. Shared by every connection.
 pub struct Edge {
@@ -65,9 +66,9 @@ impl Edge {
                 error.into_response()
             }
         };
-        metrics::counter!("assay_http_requests_total", "product" => product.unwrap_or("-").to_owned(), "route" => label, "status" => response.status().as_u16().to_string())
+        metrics::counter!(metric::HTTP_REQUESTS_TOTAL, "product" => product.unwrap_or("-").to_owned(), "route" => label, "status" => response.status().as_u16().to_string())
             .increment(1);
-        metrics::histogram!("assay_http_request_seconds", "route" => label)
+        metrics::histogram!(metric::HTTP_REQUEST_SECONDS, "route" => label)
             .record(started.elapsed().as_secs_f64());
         response
     }

@@ -20,6 +20,7 @@ use assay_runtime::types::PackageQuery;
 use assay_store::{IncomingEvent, IngestOutcome, NewOrder, Store, Timestamp};
 use assay_wire::basic_auth;
 use assay_wire::http_server::Body;
+use assay_wire::metric;
 use assay_wire::signature::{self, SIGNATURE_HEADER};
 use assay_wire::stackone::{Envelope, PackagesPage, PackagesRequest, locate_order};
 
@@ -48,11 +49,10 @@ pub async fn packages(
         account_id: request.account_id,
         provider: request.provider,
     };
-    let started = std::time::Instant::now();
-    let called = plugin.list_packages(&product.context, query).await;
-    metrics::histogram!("assay_plugin_call_seconds", "product" => product.config.name.clone(), "call" => "list-packages", "outcome" => if called.is_ok() { "ok" } else { "error" })
-        .record(started.elapsed().as_secs_f64());
-    let packages = called.map_err(call_error)?;
+    let packages = plugin
+        .list_packages(&product.context, query)
+        .await
+        .map_err(call_error)?;
     let page = PackagesPage {
         data: packages.into_iter().map(package_json).collect(),
         next: None,
@@ -182,7 +182,7 @@ pub async fn webhook(
         }),
     };
     let outcome = store.record_event(incoming).await.map_err(store_error)?;
-    metrics::counter!("assay_webhooks_total", "product" => name.clone(), "outcome" => match outcome {
+    metrics::counter!(metric::WEBHOOKS_TOTAL, "product" => name.clone(), "outcome" => match outcome {
         IngestOutcome::Accepted { .. } => "accepted",
         IngestOutcome::Duplicate => "duplicate",
         IngestOutcome::Ignored => "ignored",

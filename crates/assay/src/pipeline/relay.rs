@@ -25,6 +25,7 @@ use crate::pipeline::backoff::{DELIVERY_BACKOFF, parse_retry_after};
 use crate::pipeline::claim_loop::ClaimLoop;
 use assay_store::{OutboxDelivery, Store, StoreError, Timestamp};
 use assay_wire::basic_auth;
+use assay_wire::metric;
 use assay_wire::secret::Secret;
 use assay_wire::stackone::{BaseUrl, ErrorBody};
 
@@ -137,8 +138,8 @@ impl Relay {
             Outcome::Retry { .. } => "retry",
             Outcome::DeadLetter { .. } => "dead_letter",
         };
-        metrics::counter!("assay_deliveries_total", "product" => product.clone(), "outcome" => label).increment(1);
-        metrics::histogram!("assay_delivery_seconds", "product" => product.clone())
+        metrics::counter!(metric::DELIVERIES_TOTAL, "product" => product.clone(), "outcome" => label).increment(1);
+        metrics::histogram!(metric::DELIVERY_SECONDS, "product" => product.clone())
             .record(started.elapsed().as_secs_f64());
         let result = match outcome {
             Outcome::Delivered(status) => {

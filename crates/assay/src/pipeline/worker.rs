@@ -157,12 +157,7 @@ impl Worker {
             Ok(o) => o,
             Err(e) => return Outcome::Failed(format!("order cannot be fulfilled: {e}")),
         };
-        let started = std::time::Instant::now();
-        let called = plugin.fulfil_order(&product.context, wit_order).await;
-        let outcome_label = if called.is_ok() { "ok" } else { "error" };
-        metrics::histogram!("assay_plugin_call_seconds", "product" => order.product.clone(), "call" => "fulfil-order", "outcome" => outcome_label)
-            .record(started.elapsed().as_secs_f64());
-        match called {
+        match plugin.fulfil_order(&product.context, wit_order).await {
             Ok(fulfilment) => {
                 let first = fulfilment.first_result.map(to_store);
                 let has_first = first.is_some();
