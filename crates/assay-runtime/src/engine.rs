@@ -1,8 +1,9 @@
 //! The process's one wasmtime [`Engine`] and its epoch ticker.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -48,23 +49,43 @@ pub fn build(pooling: bool) -> wasmtime::Result<Engine> {
 /// How much of a pooled memory or table is kept resident (and reset in place) between calls.
 pub const POOL_KEEP_RESIDENT: usize = 4 << 20;
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own, until dropped.
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own, until dropped,
+/// but only while a plugin call runs: an idle host's ticker thread is parked, so it does not
+/// wake the machine 200 times a second for nothing. Deadlines do not depend on the tick count
+/// (the epoch callback compares the clock), so pausing loses nothing.
 pub struct Ticker {
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
+struct Shared {
+    stop: AtomicBool,
+    /// Calls in flight; the thread ticks while this is above zero.
+    busy: AtomicUsize,
+    thread: OnceLock<Thread>,
+}
+
 impl Ticker {
-    /// Starts ticking `engine`.
+    /// Starts the ticker of `engine`, parked until a call holds a [`Busy`].
     pub fn start(engine: &Engine) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            busy: AtomicUsize::new(0),
+            thread: OnceLock::new(),
+        });
         // A weak handle: the ticker must not keep the engine alive.
         let weak = engine.weak();
-        let flag = Arc::clone(&stop);
+        let state = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("assay-epoch".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
+                while !state.stop.load(Ordering::Acquire) {
+                    if state.busy.load(Ordering::Acquire) == 0 {
+                        // `unpark` before `park` returns at once, so a call starting between
+                        // the check and here is not missed.
+                        std::thread::park();
+                        continue;
+                    }
                     std::thread::sleep(EPOCH_TICK);
                     match weak.upgrade() {
                         Some(engine) => engine.increment_epoch(),
@@ -72,18 +93,110 @@ impl Ticker {
                     }
                 }
             })?;
+        let _ = shared.thread.set(thread.thread().clone());
         Ok(Self {
-            stop,
+            shared,
             thread: Some(thread),
         })
+    }
+
+    /// A handle that plugins keep to mark their calls busy.
+    pub fn handle(&self) -> TickerHandle {
+        TickerHandle(Arc::clone(&self.shared))
+    }
+}
+
+/// Marks calls busy on a [`Ticker`]; cheap to clone.
+#[derive(Clone)]
+pub struct TickerHandle(Arc<Shared>);
+
+impl TickerHandle {
+    /// The ticker runs until the returned guard is dropped (and every other guard).
+    pub fn busy(&self) -> Busy {
+        if self.0.busy.fetch_add(1, Ordering::AcqRel) == 0
+            && let Some(thread) = self.0.thread.get()
+        {
+            thread.unpark();
+        }
+        Busy(Arc::clone(&self.0))
+    }
+}
+
+impl std::fmt::Debug for TickerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TickerHandle")
+            .field("busy", &self.0.busy.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// A call in flight: keeps the epoch ticking until dropped.
+pub struct Busy(Arc<Shared>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn epoch_moves(engine: &Engine, within: Duration) -> bool {
+        // The epoch is not readable from outside; a store's deadline is. A store whose
+        // deadline is one tick away has it pass only if the ticker advances.
+        let mut store = wasmtime::Store::new(engine, ());
+        store.set_epoch_deadline(1);
+        let module = wasmtime::Module::new(engine, "(module (func (export \"f\") (loop br 0)))")
+            .expect("module");
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instance");
+        let f = instance
+            .get_typed_func::<(), ()>(&mut store, "f")
+            .expect("f");
+        let started = Instant::now();
+        // With epoch interruption on, the loop traps once the epoch passes the deadline.
+        std::thread::scope(|scope| {
+            let handle = scope.spawn(move || f.call(&mut store, ()).is_err());
+            while !handle.is_finished() && started.elapsed() < within {
+                std::thread::sleep(EPOCH_TICK);
+            }
+            if handle.is_finished() {
+                handle.join().unwrap_or(false)
+            } else {
+                engine.increment_epoch(); // release the loop so the scope can end
+                let _ = handle.join();
+                false
+            }
+        })
+    }
+
+    #[test]
+    fn the_ticker_runs_only_while_a_call_is_busy() {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).expect("engine");
+        let ticker = Ticker::start(&engine).expect("ticker");
+        assert!(
+            !epoch_moves(&engine, EPOCH_TICK * 20),
+            "an idle ticker does not advance the epoch"
+        );
+        let busy = ticker.handle().busy();
+        assert!(
+            epoch_moves(&engine, Duration::from_secs(5)),
+            "a busy ticker advances the epoch"
+        );
+        drop(busy);
     }
 }

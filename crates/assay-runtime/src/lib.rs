@@ -133,7 +133,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<state::StoreState>>,
     cache: Option<cache::ArtifactCache>,
-    _ticker: engine::Ticker,
+    ticker: engine::Ticker,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -170,7 +170,7 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             cache,
-            _ticker: ticker,
+            ticker,
         })
     }
 

@@ -91,6 +91,7 @@ impl Runtime {
             path: path.to_owned(),
             source,
             component,
+            ticker: self.ticker.handle(),
         };
         let mut ctx = ProductContext::new("(loading)");
         ctx.timeout = METADATA_TIMEOUT;

@@ -9,6 +9,7 @@ use tracing::Instrument;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::answer_size::{AnswerSize, truncate_at_char, truncate_plugin_error};
+use super::engine::TickerHandle;
 use super::error::{CallError, CallErrorKind};
 use super::outbound::Outbound;
 use super::state::StoreState;
@@ -38,6 +39,8 @@ pub struct Plugin {
     pub(super) path: PathBuf,
     pub(super) source: LoadSource,
     pub(super) component: wasmtime::component::Component,
+    /// Keeps the engine's epoch ticking while a call of this plugin runs.
+    pub(super) ticker: TickerHandle,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -160,6 +163,7 @@ impl Plugin {
         );
         let started = Instant::now();
         let answer = async {
+            let _ticking = self.ticker.busy();
             let (mut store, instance) = self.instantiate(ctx).await?;
             let called = tokio::time::timeout(
                 ctx.timeout + DEADLINE_GRACE,
