@@ -60,6 +60,16 @@ pub fn example_plugin_path(name: &str) -> PathBuf {
     Path::new(PLUGINS_WASM_DIR).join(format!("{}.wasm", name.replace('-', "_")))
 }
 
+/// `component` as a rebuild with no code change would leave it: a custom section naming build
+/// `n` makes the bytes (and so the artifact cache's key) new, and changes nothing else.
+pub fn rebuilt(component: &[u8], n: u64) -> Vec<u8> {
+    let name = b"assay-test-build";
+    let payload = [&[name.len() as u8][..], name, &n.to_le_bytes()].concat();
+    let size = u8::try_from(payload.len()).expect("a one-byte LEB128 size");
+    assert!(size < 0x80, "a one-byte LEB128 size");
+    [component, &[0, size], &payload].concat()
+}
+
 /// Copies the component `wasm` into the plugins folder `dir` as `<file_stem>.wasm`, replacing
 /// any file of that name, and returns the new path.
 ///

@@ -11,7 +11,7 @@ use assay_runtime::types::{CallbackRequest, OrderKind, PackageQuery, PluginError
 use assay_runtime::{
     AllowedHost, CallErrorKind, LoadError, LoadSource, ProductContext, Runtime, RuntimeOptions,
 };
-use assay_tests::fixtures::{contract, fixture_path};
+use assay_tests::fixtures::{contract, fixture_path, rebuilt};
 use assay_wire::metric;
 use assay_wire::secret::Secret;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
@@ -372,6 +372,69 @@ async fn the_artifact_cache_is_used_and_a_corrupt_entry_recompiled() {
             .list_packages(&ctx("p", &[], &[]), query())
             .await
             .is_ok()
+    );
+}
+
+/// Every rebuild under `assay dev` is a new artifact: the cache keeps the most recently used
+/// within its bound, so a build still being loaded stays a hit while old ones go.
+#[tokio::test]
+async fn the_artifact_cache_keeps_the_most_recently_used_within_its_bound() {
+    const BOUND: usize = 4;
+    const BUILDS: u64 = 52;
+    let cache = tempfile::tempdir().expect("tempdir");
+    let rt = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        cache_max_artifacts: BOUND,
+        ..RuntimeOptions::default()
+    })
+    .expect("runtime");
+    let artifacts = || {
+        std::fs::read_dir(cache.path())
+            .expect("ls")
+            .filter(|e| {
+                e.as_ref()
+                    .expect("entry")
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "cwasm")
+            })
+            .count()
+    };
+    let path = fixture_path("wellbehaved");
+    let original = std::fs::read(&path).expect("fixture");
+    let load = |bytes: Vec<u8>| {
+        let (rt, path) = (&rt, &path);
+        async move { rt.load_bytes(path, bytes).await.expect("loads").source() }
+    };
+    let kept = rebuilt(&original, 0);
+    assert_eq!(load(kept.clone()).await, LoadSource::Compiled);
+    for n in 1..=BUILDS {
+        assert_eq!(
+            load(rebuilt(&original, n)).await,
+            LoadSource::Compiled,
+            "build {n}"
+        );
+        let count = artifacts();
+        assert!(count <= BOUND, "{count} artifacts after build {n}");
+        // Used again before BOUND newer builds push it out.
+        if n % (BOUND as u64 - 1) == 0 {
+            assert_eq!(
+                load(kept.clone()).await,
+                LoadSource::Cache,
+                "after build {n}"
+            );
+        }
+    }
+    assert_eq!(artifacts(), BOUND);
+    assert_eq!(
+        load(kept).await,
+        LoadSource::Cache,
+        "the build in use stays"
+    );
+    assert_eq!(
+        load(rebuilt(&original, 1)).await,
+        LoadSource::Compiled,
+        "an old build unused since was evicted"
     );
 }
 

@@ -9,6 +9,7 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -24,26 +25,38 @@ pub enum LoadSource {
     Cache,
 }
 
+/// How many compiled artifacts the cache keeps by default. Each distinct plugin build adds
+/// one (under `assay dev`, every rebuild), so without a bound the folder only grows; the least
+/// recently used go first.
+pub const MAX_CACHED_ARTIFACTS: usize = 64;
+
+/// The file extension of an artifact; the only files the cache counts and evicts.
+const ARTIFACT_EXTENSION: &str = "cwasm";
+
 /// The cache folder of one engine.
 #[derive(Debug, Clone)]
 pub struct ArtifactCache {
     dir: PathBuf,
     engine_key: String,
+    /// Artifacts kept after a store; older ones are deleted. Counts every engine's artifacts:
+    /// another wasmtime's can never be used here and ages out like any unused entry.
+    max_artifacts: usize,
 }
 
 impl ArtifactCache {
-    /// A cache in `dir` for artifacts of `engine`.
-    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
+    /// A cache in `dir` for artifacts of `engine`, keeping at most `max_artifacts`.
+    pub fn new(dir: PathBuf, engine: &Engine, max_artifacts: usize) -> Self {
         Self {
             dir,
             engine_key: engine_key(engine),
+            max_artifacts,
         }
     }
 
     /// The artifact's path for a plugin with this content hash.
     pub fn path_for(&self, content_hash: &[u8]) -> PathBuf {
         self.dir.join(format!(
-            "{}-{}.cwasm",
+            "{}-{}.{ARTIFACT_EXTENSION}",
             hex::encode(content_hash),
             self.engine_key
         ))
@@ -60,7 +73,13 @@ impl ArtifactCache {
         let path = self.path_for(content_hash);
         if path.is_file() {
             match deserialize(engine, &path) {
-                Ok(c) => return Ok((c, LoadSource::Cache)),
+                Ok(c) => {
+                    // The modification time is the entry's last use: eviction goes by it.
+                    if let Err(e) = touch(&path) {
+                        tracing::warn!(artifact = %path.display(), error = %e, "could not mark the plugin artifact as used");
+                    }
+                    return Ok((c, LoadSource::Cache));
+                }
                 Err(e) => {
                     tracing::warn!(artifact = %path.display(), error = format_args!("{e:#}"), "cached plugin artifact unusable; compiling again");
                     let _ = std::fs::remove_file(&path);
@@ -68,8 +87,11 @@ impl ArtifactCache {
             }
         }
         let component = Component::new(engine, bytes)?;
-        if let Err(e) = self.store(&path, &component) {
-            tracing::warn!(artifact = %path.display(), error = format_args!("{e:#}"), "could not write the plugin artifact cache");
+        match self.store(&path, &component) {
+            Ok(()) => self.evict(),
+            Err(e) => {
+                tracing::warn!(artifact = %path.display(), error = format_args!("{e:#}"), "could not write the plugin artifact cache");
+            }
         }
         Ok((component, LoadSource::Compiled))
     }
@@ -91,6 +113,55 @@ impl ArtifactCache {
         }
         Ok(())
     }
+
+    /// Deletes the least recently used artifacts beyond the bound. A failure costs a compile
+    /// later at most, so it is logged and loading goes on.
+    fn evict(&self) {
+        let entries = match artifacts(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "could not list the plugin artifact cache");
+                return;
+            }
+        };
+        for path in least_recently_used(entries, self.max_artifacts) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::debug!(artifact = %path.display(), "plugin artifact evicted"),
+                // Another process evicting the same entry got there first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(artifact = %path.display(), error = %e, "could not evict a plugin artifact");
+                }
+            }
+        }
+    }
+}
+
+/// The artifacts in `dir` and when each was last used.
+fn artifacts(dir: &Path) -> std::io::Result<Vec<(SystemTime, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == ARTIFACT_EXTENSION) {
+            // Gone meanwhile (evicted by another process): nothing to count.
+            if let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) {
+                found.push((modified, path));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The entries beyond the `keep` most recently used; ties go by name, so the choice is stable.
+fn least_recently_used(mut entries: Vec<(SystemTime, PathBuf)>, keep: usize) -> Vec<PathBuf> {
+    entries.sort_by(|a, b| b.cmp(a));
+    entries.into_iter().skip(keep).map(|(_, p)| p).collect()
+}
+
+/// Marks an artifact as just used. Only its times change, never its bytes: it may be mapped
+/// by a running plugin.
+fn touch(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.set_modified(SystemTime::now())
 }
 
 /// The engine part of an artifact's name: SHA-256 of what wasmtime says decides whether an
@@ -139,9 +210,9 @@ mod tests {
     #[test]
     fn artifacts_are_keyed_by_content_and_engine() {
         let dir = PathBuf::from("/cache");
-        let a = ArtifactCache::new(dir.clone(), &engine(true));
-        let same = ArtifactCache::new(dir.clone(), &engine(true));
-        let other = ArtifactCache::new(dir, &engine(false));
+        let a = ArtifactCache::new(dir.clone(), &engine(true), MAX_CACHED_ARTIFACTS);
+        let same = ArtifactCache::new(dir.clone(), &engine(true), MAX_CACHED_ARTIFACTS);
+        let other = ArtifactCache::new(dir, &engine(false), MAX_CACHED_ARTIFACTS);
         let h1 = [1u8; 32];
         let h2 = [2u8; 32];
         assert_eq!(
@@ -159,5 +230,39 @@ mod tests {
         let name = name.file_name().and_then(|n| n.to_str()).expect("name");
         assert!(name.starts_with(&hex::encode(h1)), "{name}");
         assert!(name.ends_with(".cwasm"), "{name}");
+    }
+
+    #[test]
+    fn eviction_keeps_the_most_recently_used() {
+        let at = |secs: u64| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let entries = vec![
+            (at(30), PathBuf::from("c")),
+            (at(10), PathBuf::from("a")),
+            (at(40), PathBuf::from("d")),
+            (at(20), PathBuf::from("b")),
+        ];
+        assert_eq!(
+            least_recently_used(entries.clone(), 2),
+            [PathBuf::from("b"), PathBuf::from("a")]
+        );
+        assert!(least_recently_used(entries.clone(), 4).is_empty());
+        assert_eq!(least_recently_used(entries, 0).len(), 4);
+    }
+
+    #[test]
+    fn a_touched_file_keeps_its_bytes_and_is_newer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.cwasm");
+        std::fs::write(&path, b"artifact").expect("write");
+        let old = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1);
+        std::fs::File::open(&path)
+            .and_then(|f| f.set_modified(old))
+            .expect("age it");
+        touch(&path).expect("touch");
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        assert!(modified > old);
+        assert_eq!(std::fs::read(&path).expect("read"), b"artifact");
     }
 }

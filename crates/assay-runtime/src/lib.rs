@@ -18,7 +18,7 @@
 //! - [`contract`]: the plugin contract, one module per WIT version (the only `bindgen!`),
 //!   the enum over versions the loader picks from, and the exports a call can name.
 //! - `engine`: the engine and its epoch ticker.
-//! - `cache`: compiled artifacts on disk.
+//! - `cache`: compiled artifacts on disk, the least recently used evicted past a bound.
 //! - `loader`: checking a plugin file, finding its contract version, compiling and linking it.
 //! - `inspect`: describing a plugin file.
 //! - `state`: what a call's store holds, and what the `assay:plugin/host` imports do.
@@ -49,7 +49,7 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 pub use answer_size::MAX_PLUGIN_ERROR_MESSAGE;
-pub use cache::LoadSource;
+pub use cache::{LoadSource, MAX_CACHED_ARTIFACTS};
 pub use capture::MAX_STDIO_BYTES;
 pub use engine::{EPOCH_TICK, POOL_INSTANCES, POOL_MAX_MEMORY};
 pub use error::{CallError, CallErrorKind, LoadError, StartError};
@@ -117,6 +117,8 @@ pub struct RuntimeOptions {
     pub pooling: bool,
     /// Where compiled artifacts are cached; `None` compiles every load.
     pub cache_dir: Option<PathBuf>,
+    /// How many artifacts the cache keeps, the most recently used.
+    pub cache_max_artifacts: usize,
 }
 
 impl Default for RuntimeOptions {
@@ -124,6 +126,7 @@ impl Default for RuntimeOptions {
         Self {
             pooling: true,
             cache_dir: None,
+            cache_max_artifacts: MAX_CACHED_ARTIFACTS,
         }
     }
 }
@@ -164,7 +167,7 @@ impl Runtime {
         contract::add_to_linker(&mut linker).map_err(StartError::Link)?;
         let cache = options
             .cache_dir
-            .map(|dir| cache::ArtifactCache::new(dir, &engine));
+            .map(|dir| cache::ArtifactCache::new(dir, &engine, options.cache_max_artifacts));
         let ticker = engine::Ticker::start(&engine).map_err(StartError::Ticker)?;
         Ok(Self {
             engine,

@@ -79,6 +79,7 @@ async fn calls(pooling: bool, path: &Path) -> Vec<Duration> {
     let runtime = Runtime::new(RuntimeOptions {
         pooling,
         cache_dir: None,
+        ..RuntimeOptions::default()
     })
     .expect("runtime");
     let plugin = runtime.load(path).await.expect("plugin loads");
@@ -115,6 +116,7 @@ async fn loads(path: &Path) -> (Vec<Duration>, Vec<Duration>) {
         let options = RuntimeOptions {
             pooling: true,
             cache_dir: Some(dir.path().to_owned()),
+            ..RuntimeOptions::default()
         };
         let runtime = Runtime::new(options.clone()).expect("runtime");
         let t = Instant::now();

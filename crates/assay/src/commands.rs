@@ -194,6 +194,7 @@ async fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
     let runtime = Runtime::new(RuntimeOptions {
         pooling: false,
         cache_dir: None,
+        ..RuntimeOptions::default()
     })?;
     let i = runtime.inspect(file).await?;
     let kinds: Vec<&str> = i
