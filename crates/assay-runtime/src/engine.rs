@@ -159,8 +159,15 @@ mod tests {
         // deadline is one tick away has it pass only if the ticker advances.
         let mut store = wasmtime::Store::new(engine, ());
         store.set_epoch_deadline(1);
-        let module = wasmtime::Module::new(engine, "(module (func (export \"f\") (loop br 0)))")
-            .expect("module");
+        // (module (func (export "f") (loop (br 0)))), in binary: the engine takes no text.
+        const LOOP: &[u8] = &[
+            0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+            0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type: () -> ()
+            0x03, 0x02, 0x01, 0x00, // function 0 of type 0
+            0x07, 0x05, 0x01, 0x01, b'f', 0x00, 0x00, // export "f"
+            0x0a, 0x09, 0x01, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, // loop br 0
+        ];
+        let module = wasmtime::Module::new(engine, LOOP).expect("module");
         let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instance");
         let f = instance
             .get_typed_func::<(), ()>(&mut store, "f")
