@@ -1,8 +1,9 @@
 //! `assay dev`: the plugin author's loop.
 //!
-//! It runs the host (with hot reload) and a local StackOne emulator that receives the results,
-//! and watches the source crate of every product that names one (`source` in the product's
-//! table). When a source file changes and settles, the crate is rebuilt with
+//! It runs the host (with hot reload) and watches the source crate of every product that names
+//! one (`source` in the product's table). With the `emulator` feature (the default) the results
+//! go to a local StackOne emulator, which prints them; without it they go to the configured
+//! `stackone.base_url`. When a source file changes and settles, the crate is rebuilt with
 //! `cargo build --release --target wasm32-wasip2`; the new `.wasm` is written into the plugins
 //! folder through a temporary file and a rename, and the host swaps it in. A build that fails
 //! prints the compiler's output and changes nothing: the last good plugin keeps serving.
@@ -15,13 +16,11 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use notify::{RecursiveMode, Watcher as _};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::cli::{ConfigArgs, shutdown_signal};
 use crate::plugin_build;
 use crate::reload::{self, MAX_SETTLE, SETTLE};
-use assay_emulator::Emulator;
 
 /// A product's plugin source: where it is, what it is called, where it goes.
 #[derive(Debug, Clone)]
@@ -38,10 +37,9 @@ pub struct Source {
 
 /// Runs the loop until Ctrl-C.
 pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
-    let emulator_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let emulator_url = format!("http://{}", emulator_listener.local_addr()?);
-    let mut overrides = args.overrides();
-    overrides.stackone_base_url = Some(emulator_url.clone());
+    let overrides = args.overrides();
+    #[cfg(feature = "emulator")]
+    let (overrides, emulator_listener) = LocalStackOne::bind(overrides).await?;
     let config =
         crate::config::Config::load(&args.config_path(), &overrides, crate::config::process_env)
             .with_context(|| format!("loading {}", args.config.display()))?;
@@ -58,15 +56,13 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<_>>()?;
-    let keys = config
-        .products
-        .values()
-        .map(|p| p.stackone_api_key.clone())
-        .collect();
-    let emulator = Emulator::new(keys);
-    emulator.set_reject_unknown_orders(false);
-    let emulator = emulator.start_on(emulator_listener)?;
-    println!("StackOne emulator receiving results on {emulator_url}");
+    #[cfg(feature = "emulator")]
+    let mut stackone = LocalStackOne::start(&config, emulator_listener)?;
+    #[cfg(not(feature = "emulator"))]
+    println!(
+        "Results go to the configured StackOne at {} (this build has no emulator)",
+        config.stackone.base_url
+    );
 
     for source in &sources {
         rebuild(source).await;
@@ -95,7 +91,6 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
     }
     let mut pending: HashMap<usize, (Instant, Instant)> = HashMap::new();
     let mut ticker = tokio::time::interval(SETTLE / 3);
-    let mut seen = 0;
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -118,18 +113,73 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
                     pending.remove(&i);
                     rebuild(&sources[i]).await;
                 }
-                let delivered = emulator.deliveries();
-                for d in delivered.iter().skip(seen) {
-                    println!("StackOne received {} -> {} {}", d.path, d.status, d.json.as_ref().map(|j| j.to_string()).unwrap_or_default());
-                }
-                seen = delivered.len();
+                #[cfg(feature = "emulator")]
+                stackone.print_new();
             }
         }
     }
     drop(watcher);
     host.shutdown().await;
-    let _ = emulator.stop().await;
+    #[cfg(feature = "emulator")]
+    stackone.stop().await;
     Ok(())
+}
+
+/// The local StackOne of `assay dev`: an emulator that accepts results for any order and
+/// prints each one it receives.
+#[cfg(feature = "emulator")]
+struct LocalStackOne {
+    emulator: assay_emulator::RunningEmulator,
+    /// Deliveries already printed.
+    shown: usize,
+}
+
+#[cfg(feature = "emulator")]
+impl LocalStackOne {
+    /// Binds a loopback port for the emulator and points `stackone.base_url` at it.
+    async fn bind(
+        mut overrides: crate::config::Overrides,
+    ) -> anyhow::Result<(crate::config::Overrides, tokio::net::TcpListener)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        overrides.stackone_base_url = Some(format!("http://{}", listener.local_addr()?));
+        Ok((overrides, listener))
+    }
+
+    /// Starts the emulator on `listener`, accepting every product's StackOne key.
+    fn start(
+        config: &crate::config::Config,
+        listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<Self> {
+        let keys = config
+            .products
+            .values()
+            .map(|p| p.stackone_api_key.clone())
+            .collect();
+        let emulator = assay_emulator::Emulator::new(keys);
+        // Orders come from whoever the author points at the host, not from this emulator.
+        emulator.set_reject_unknown_orders(false);
+        let emulator = emulator.start_on(listener)?;
+        println!(
+            "StackOne emulator receiving results on {}",
+            emulator.base_url()
+        );
+        Ok(Self { emulator, shown: 0 })
+    }
+
+    /// Prints the deliveries received since the last call.
+    fn print_new(&mut self) {
+        let delivered = self.emulator.deliveries();
+        for d in delivered.iter().skip(self.shown) {
+            let body = d.json.as_ref().map(|j| j.to_string()).unwrap_or_default();
+            println!("StackOne received {} -> {} {body}", d.path, d.status);
+        }
+        self.shown = delivered.len();
+    }
+
+    async fn stop(self) {
+        // The loop is over; an error stopping the emulator changes nothing for the author.
+        let _ = self.emulator.stop().await;
+    }
 }
 
 /// Which source a changed path belongs to; `None` for build outputs and unrelated files.
