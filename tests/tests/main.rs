@@ -6,4 +6,5 @@ mod fixtures_built;
 mod pipeline;
 mod reload;
 mod runtime;
+mod sdk_docs;
 mod vendor_flows;
