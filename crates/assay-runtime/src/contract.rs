@@ -8,6 +8,3 @@ pub use v0_1_0 as latest;
 
 /// The WIT package of the plugin contract.
 pub const PACKAGE: &str = "assay:plugin";
-
-/// Every contract version this host loads, newest first.
-pub const SUPPORTED_VERSIONS: &[&str] = &[v0_1_0::VERSION];
