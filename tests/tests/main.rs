@@ -6,5 +6,6 @@ mod fixtures_built;
 mod pipeline;
 mod reload;
 mod runtime;
+mod sdk_docs;
 mod supervision;
 mod vendor_flows;

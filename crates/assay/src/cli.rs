@@ -1,4 +1,5 @@
-//! The command line: `assay serve | emulate | demo | orders | plugin inspect`.
+//! The command line: `assay serve | emulate | demo | dev | orders | plugin inspect`
+//! (`emulate` and `demo` only with the `emulator` feature).
 //!
 //! Flags override `ASSAY_*` environment variables, which override the configuration file.
 
@@ -30,12 +31,22 @@ pub enum Command {
     Serve(ConfigArgs),
     /// Play StackOne against a running host: list packages, send one order per product,
     /// receive the results and show what the recruiter would see.
+    #[cfg(feature = "emulator")]
     Emulate(EmulateArgs),
     /// The whole story on this machine: builds the example plugins, starts the host with an
     /// embedded store, the StackOne emulator and a demo vendor, and sends one order per product.
+    #[cfg(feature = "emulator")]
     Demo(DemoArgs),
     /// The plugin author's loop: serve, rebuild each product's `source` crate when it changes,
-    /// and hot-swap the new plugin; results go to a local StackOne emulator.
+    /// and hot-swap the new plugin;
+    #[cfg_attr(
+        feature = "emulator",
+        doc = "results go to a local StackOne emulator, which prints them."
+    )]
+    #[cfg_attr(
+        not(feature = "emulator"),
+        doc = "results go to the configured `stackone.base_url` (this build has no emulator)."
+    )]
     Dev(ConfigArgs),
     /// Read the orders in the store (works while a host is serving).
     #[command(subcommand)]
@@ -97,6 +108,7 @@ impl ConfigArgs {
 }
 
 /// `assay emulate`.
+#[cfg(feature = "emulator")]
 #[derive(Debug, Args)]
 pub struct EmulateArgs {
     /// The host's configuration: the emulator uses its products' keys and secrets, as StackOne
@@ -115,6 +127,7 @@ pub struct EmulateArgs {
 }
 
 /// `assay demo`.
+#[cfg(feature = "emulator")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Stop after the story instead of serving until Ctrl-C.

@@ -6,12 +6,9 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::app::{App, AppOptions};
-use crate::cli::{
-    Cli, Command, ConfigArgs, EmulateArgs, OrdersCommand, PluginCommand, shutdown_signal,
-};
+use crate::cli::{Cli, Command, ConfigArgs, OrdersCommand, PluginCommand, shutdown_signal};
 use crate::reload;
 use crate::telemetry;
-use assay_emulator::{self as emulator, EmulateOptions, EmulatedProduct};
 use assay_runtime::{Runtime, RuntimeOptions};
 use assay_store::{OrderDetail, OrderFilter, OrderId, SqliteStore, StoreReader, render};
 
@@ -20,7 +17,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init_logging(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(&args).await,
-        Command::Emulate(args) => emulate(&args).await,
+        #[cfg(feature = "emulator")]
+        Command::Emulate(args) => crate::emulate::run(&args).await,
+        #[cfg(feature = "emulator")]
         Command::Demo(args) => crate::demo::run(&args).await,
         Command::Dev(args) => crate::dev::run(&args).await,
         Command::Orders(cmd) => orders(cmd).await,
@@ -53,51 +52,6 @@ pub(crate) async fn start_watching(
         watch: true,
     };
     App::start(config, listener, options).await
-}
-
-async fn emulate(args: &EmulateArgs) -> anyhow::Result<()> {
-    let config = args.config.load()?;
-    let key = config
-        .products
-        .values()
-        .map(|p| p.stackone_api_key.clone())
-        .collect::<Vec<_>>();
-    let mut options =
-        EmulateOptions::new(args.host.trim_end_matches('/'), args.emulator_listen, key);
-    for (name, product) in &config.products {
-        if !args.products.is_empty() && !args.products.contains(name) {
-            continue;
-        }
-        let api_key = product
-            .package_list_keys
-            .first()
-            .cloned()
-            .with_context(|| format!("product `{name}` has no package_list_keys"))?;
-        let signing_secret = product
-            .webhook_secrets
-            .first()
-            .cloned()
-            .with_context(|| format!("product `{name}` has no webhook_secrets"))?;
-        options.products.push(EmulatedProduct {
-            name: name.clone(),
-            kind: emulator_kind(product.kind),
-            api_key,
-            signing_secret,
-            token: product.webhook_token.clone(),
-        });
-    }
-    let mut out = std::io::stdout();
-    emulator::run_emulate(&options, &mut out).await?;
-    out.flush()?;
-    Ok(())
-}
-
-/// The emulator keeps its own order-kind type on purpose (it checks the host from outside).
-pub fn emulator_kind(kind: assay_wire::order_kind::OrderKind) -> emulator::OrderKind {
-    match kind {
-        assay_wire::order_kind::OrderKind::Assessment => emulator::OrderKind::Assessment,
-        assay_wire::order_kind::OrderKind::BackgroundCheck => emulator::OrderKind::BackgroundCheck,
-    }
 }
 
 async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {

@@ -107,12 +107,12 @@ pub const DEFAULT_STACKONE_BASE_URL: &str = "https://api.stackone.com";
 pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
 /// Name of the default `plugins.cache_dir`, in the store file's directory.
 pub const DEFAULT_CACHE_DIR_NAME: &str = "artifact-cache";
-/// Default of `products.NAME.timeout_ms`.
-pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `products.NAME.timeout_ms`: the runtime's default deadline.
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = assay_runtime::DEFAULT_TIMEOUT;
 /// Longest `products.NAME.timeout_ms`.
 pub const MAX_PLUGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-/// Default of `products.NAME.memory_limit_mb`.
-pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 64;
+/// Default of `products.NAME.memory_limit_mb`: the runtime's default memory limit.
+pub const DEFAULT_MEMORY_LIMIT_MB: u64 = assay_runtime::DEFAULT_MEMORY_LIMIT >> 20;
 /// Accepted values of `products.NAME.memory_limit_mb`: the runtime's pool reserves the top.
 pub use assay_runtime::MEMORY_LIMIT_MB_RANGE;
 /// Longest `products.NAME.poll_interval_s`: one day.

@@ -1,8 +1,9 @@
 //! `assay dev`: the plugin author's loop.
 //!
-//! It runs the host (with hot reload) and a local StackOne emulator that receives the results,
-//! and watches the source crate of every product that names one (`source` in the product's
-//! table). When a source file changes and settles, the crate is rebuilt with
+//! It runs the host (with hot reload) and watches the source crate of every product that names
+//! one (`source` in the product's table). With the `emulator` feature (the default) the results
+//! go to a local StackOne emulator, which prints them; without it they go to the configured
+//! `stackone.base_url`. When a source file changes and settles, the crate is rebuilt with
 //! `cargo build --release --target wasm32-wasip2`; the new `.wasm` is written into the plugins
 //! folder through a temporary file and a rename, and the host swaps it in. A build that fails
 //! prints the compiler's output and changes nothing: the last good plugin keeps serving.
@@ -14,14 +15,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use notify::{RecursiveMode, Watcher as _};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::cli::{ConfigArgs, shutdown_signal};
 use crate::debounce::Debouncer;
 use crate::plugin_build;
 use crate::reload;
-use assay_emulator::Emulator;
 
 /// A product's plugin source: where it is, what it is called, where it goes.
 #[derive(Debug, Clone)]
@@ -38,10 +37,9 @@ pub struct Source {
 
 /// Runs the loop until Ctrl-C.
 pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
-    let emulator_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let emulator_url = format!("http://{}", emulator_listener.local_addr()?);
-    let mut overrides = args.overrides();
-    overrides.stackone_base_url = Some(emulator_url.clone());
+    let overrides = args.overrides();
+    #[cfg(feature = "emulator")]
+    let (overrides, emulator_listener) = LocalStackOne::bind(overrides).await?;
     let config =
         crate::config::Config::load(&args.config_path(), &overrides, crate::config::process_env)
             .with_context(|| format!("loading {}", args.config.display()))?;
@@ -58,15 +56,16 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<_>>()?;
-    let keys = config
-        .products
-        .values()
-        .map(|p| p.stackone_api_key.clone())
-        .collect();
-    let emulator = Emulator::new(keys);
-    emulator.set_reject_unknown_orders(false);
-    let emulator = emulator.start_on(emulator_listener)?;
-    println!("StackOne emulator receiving results on {emulator_url}");
+    #[cfg(feature = "emulator")]
+    let mut stackone = LocalStackOne::start(&config, emulator_listener)?;
+    #[cfg(not(feature = "emulator"))]
+    let mut stackone = {
+        println!(
+            "Results go to the configured StackOne at {} (this build has no emulator)",
+            config.stackone.base_url
+        );
+        NoLocalStackOne
+    };
 
     for source in &sources {
         rebuild(source).await;
@@ -94,11 +93,9 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
             .with_context(|| format!("watching {}", source.dir.display()))?;
     }
     let mut pending = Debouncer::default();
-    let mut arrivals = emulator.subscribe_deliveries();
-    let mut seen = 0;
     let stop = shutdown_signal();
     tokio::pin!(stop);
-    // Wakes only for a file event, a settled source or a result reaching the emulator.
+    // Wakes only for a file event, a settled source or a result reaching the local StackOne.
     loop {
         tokio::select! {
             () = &mut stop => break,
@@ -112,19 +109,99 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
                     rebuild(&sources[i]).await;
                 }
             }
-            Ok(()) = arrivals.changed() => {
-                let delivered = emulator.deliveries();
-                for d in delivered.iter().skip(seen) {
-                    println!("StackOne received {} -> {} {}", d.path, d.status, d.json.as_ref().map(|j| j.to_string()).unwrap_or_default());
-                }
-                seen = delivered.len();
-            }
+            () = stackone.arrival() => stackone.print_new(),
         }
     }
     drop(watcher);
     host.shutdown().await?;
-    let _ = emulator.stop().await;
+    stackone.stop().await;
     Ok(())
+}
+
+/// The local StackOne of `assay dev`: an emulator that accepts results for any order and
+/// prints each one it receives.
+#[cfg(feature = "emulator")]
+struct LocalStackOne {
+    emulator: assay_emulator::RunningEmulator,
+    /// Deliveries already printed.
+    shown: usize,
+    /// Moves when a result arrives.
+    arrivals: tokio::sync::watch::Receiver<usize>,
+}
+
+#[cfg(feature = "emulator")]
+impl LocalStackOne {
+    /// Binds a loopback port for the emulator and points `stackone.base_url` at it.
+    async fn bind(
+        mut overrides: crate::config::Overrides,
+    ) -> anyhow::Result<(crate::config::Overrides, tokio::net::TcpListener)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        overrides.stackone_base_url = Some(format!("http://{}", listener.local_addr()?));
+        Ok((overrides, listener))
+    }
+
+    /// Starts the emulator on `listener`, accepting every product's StackOne key.
+    fn start(
+        config: &crate::config::Config,
+        listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<Self> {
+        let keys = config
+            .products
+            .values()
+            .map(|p| p.stackone_api_key.clone())
+            .collect();
+        let emulator = assay_emulator::Emulator::new(keys);
+        // Orders come from whoever the author points at the host, not from this emulator.
+        emulator.set_reject_unknown_orders(false);
+        let emulator = emulator.start_on(listener)?;
+        println!(
+            "StackOne emulator receiving results on {}",
+            emulator.base_url()
+        );
+        let arrivals = emulator.subscribe_deliveries();
+        Ok(Self {
+            emulator,
+            shown: 0,
+            arrivals,
+        })
+    }
+
+    /// Waits for the next result to arrive.
+    async fn arrival(&mut self) {
+        if self.arrivals.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Prints the deliveries received since the last call.
+    fn print_new(&mut self) {
+        let delivered = self.emulator.deliveries();
+        for d in delivered.iter().skip(self.shown) {
+            let body = d.json.as_ref().map(|j| j.to_string()).unwrap_or_default();
+            println!("StackOne received {} -> {} {body}", d.path, d.status);
+        }
+        self.shown = delivered.len();
+    }
+
+    async fn stop(self) {
+        // The loop is over; an error stopping the emulator changes nothing for the author.
+        let _ = self.emulator.stop().await;
+    }
+}
+
+/// Without the emulator, results go to the configured StackOne and there is nothing to print.
+#[cfg(not(feature = "emulator"))]
+struct NoLocalStackOne;
+
+#[cfg(not(feature = "emulator"))]
+impl NoLocalStackOne {
+    async fn arrival(&mut self) {
+        std::future::pending::<()>().await;
+    }
+
+    fn print_new(&mut self) {}
+
+    async fn stop(self) {}
 }
 
 /// Which source a changed path belongs to; `None` for build outputs and unrelated files.

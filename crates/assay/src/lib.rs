@@ -8,8 +8,8 @@
 //! - [`assay_runtime`]: the wasmtime embedding, the plugin contract per WIT version, the
 //!   outbound HTTP filter, the artifact cache.
 //! - [`assay_store`]: the `Store` trait, SQLite with group commit, the order state machine.
-//! - [`assay_emulator`]: StackOne's side and the demo vendor (behind the default-on `emulator`
-//!   feature).
+//! - `assay_emulator`: StackOne's side and the demo vendor (behind the default-on `emulator`
+//!   feature: `assay demo`, `assay emulate`, the emulator of `assay dev`).
 //!
 //! # Layout
 //!
@@ -23,7 +23,9 @@
 //! - [`reload`]: hot reload of plugins and configuration.
 //! - [`debounce`]: the one debouncer of file events, for reload and `assay dev`.
 //! - [`plugin_build`]: building plugin crates and installing the `.wasm`.
-//! - [`demo`]: `assay demo`, the whole story on loopback.
+//! - `demo`: `assay demo`, the whole story on loopback (with the `emulator` feature).
+//! - `emulate`: `assay emulate`, StackOne played against a running host (with the `emulator`
+//!   feature).
 //! - [`dev`]: `assay dev`, the plugin author's rebuild-and-reload loop.
 //! - [`cli`], [`commands`]: the command line and what each subcommand does.
 //! - [`telemetry`]: logging and metrics set-up.
@@ -34,9 +36,12 @@ pub mod commands;
 pub mod config;
 pub mod convert;
 pub mod debounce;
+#[cfg(feature = "emulator")]
 pub mod demo;
 pub mod dev;
 pub mod edge;
+#[cfg(feature = "emulator")]
+pub mod emulate;
 pub mod pipeline;
 pub mod plugin_build;
 pub mod products;

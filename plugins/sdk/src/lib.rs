@@ -175,7 +175,10 @@
 //! - A call has a **deadline** (`timeout_ms`, 10 s by default) and a **memory limit**
 //!   (`memory_limit_mb`, 64 MiB by default); running past either fails that call only.
 //! - **Logs** ([`log`]) go to the host's log, tagged with the product and your version.
-//!   Anything printed to stdout or stderr is captured too, but use [`log`].
+//!   Anything printed to stdout or stderr is captured too (the first 64 KiB of each per
+//!   call), but use [`log`].
+//! - An **answer** (the packages, fulfilment, callback response or results a call returns)
+//!   larger than 16 MiB, counting its text and data, fails the call.
 //!
 //! ## Testing
 //!

@@ -5,8 +5,9 @@
 //! ```
 //!
 //! A line is a message plus `key = value` fields; the host writes it through its own logger
-//! (JSON or text), truncating very long messages and long field lists. Never log settings
-//! values, and only the candidate data you need: operators read this log.
+//! (JSON or text). It cuts a message after 4 KiB and keeps at most 32 fields, each name and
+//! value cut after 1 KiB. Never log settings values, and only the candidate data you need:
+//! operators read this log.
 
 use crate::bindings::assay::plugin::host::{self, LogLevel};
 

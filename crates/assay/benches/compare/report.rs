@@ -6,11 +6,12 @@ use std::time::Duration;
 use crate::scenarios::{Ingest, PackageList, Pipeline, Reload, Start};
 use crate::wrk::Load;
 
-/// Everything one run measured.
+/// Everything one run measured; the load scenarios are `None` when wrk was missing (smoke run
+/// only).
 pub struct Figures {
-    pub package_list: PackageList,
-    pub ingest: Ingest,
-    pub reload: Reload,
+    pub package_list: Option<PackageList>,
+    pub ingest: Option<Ingest>,
+    pub reload: Option<Reload>,
     pub starts: Vec<Start>,
     pub pipeline: Pipeline,
 }
@@ -63,9 +64,10 @@ fn max(values: &[Duration]) -> Duration {
 
 pub fn targets(f: &Figures) -> Vec<Target> {
     let mut out = Vec::new();
-    if let Some(top) = f.package_list.levels.last() {
-        let worst = f
-            .package_list
+    if let Some(pl) = &f.package_list
+        && let Some(top) = pl.levels.last()
+    {
+        let worst = pl
             .levels
             .iter()
             .map(|l| (l.concurrency, l.assay.per_sec() / l.bare.per_sec()))
@@ -85,7 +87,7 @@ pub fn targets(f: &Figures) -> Vec<Target> {
             met: top.assay.p99 < Duration::from_millis(2),
         });
     }
-    if let Some(top) = f.ingest.levels.last() {
+    if let Some(top) = f.ingest.as_ref().and_then(|i| i.levels.last()) {
         let c = top.concurrency;
         out.push(Target {
             what: format!("webhook ingest: ≥ 2,000 durable webhooks/s at concurrency {c}"),
@@ -104,17 +106,16 @@ pub fn targets(f: &Figures) -> Vec<Target> {
             met: top.group.p99 < Duration::from_millis(50),
         });
     }
-    out.push(Target {
-        what: format!(
-            "reload under load: 0 failed requests over {} swaps",
-            f.reload.swaps.len()
-        ),
-        measured: format!(
-            "{} failed of {}",
-            f.reload.load.failed, f.reload.load.requests
-        ),
-        met: f.reload.load.failed == 0 && f.reload.swaps_under_load == f.reload.swaps.len(),
-    });
+    if let Some(r) = &f.reload {
+        out.push(Target {
+            what: format!(
+                "reload under load: 0 failed requests over {} swaps",
+                r.swaps.len()
+            ),
+            measured: format!("{} failed of {}", r.load.failed, r.load.requests),
+            met: r.load.failed == 0 && r.swaps_under_load == r.swaps.len(),
+        });
+    }
     if let Some(ten) = f.starts.iter().find(|s| s.products == 10) {
         out.push(Target {
             what: "memory: < 64 MiB resident, idle, 10 products".into(),
@@ -127,58 +128,18 @@ pub fn targets(f: &Figures) -> Vec<Target> {
 
 pub fn markdown(f: &Figures) -> String {
     let mut s = String::new();
-    let pl = &f.package_list;
-    let _ = writeln!(
-        s,
-        "### 1. Package list (POST, Basic auth + signature + fresh plugin instance + JSON)\n\n\
-         The bare server is hyper's HTTP/1 server answering the same {} JSON bytes without \
-         auth, signature, plugin or store.\n",
-        pl.answer_bytes
-    );
-    side_by_side(
-        &mut s,
-        ["bare", "Assay", "Assay / bare"],
-        pl.levels.iter().map(|l| (l.concurrency, &l.bare, &l.assay)),
-    );
-
-    let ing = &f.ingest;
-    let _ = writeln!(
-        s,
-        "\n### 2. Durable webhook ingest (`synchronous=FULL`, acknowledged after commit)\n\n\
-         Distinct signed order webhooks of {} bytes. Baseline: the same binary with \
-         `store.max_batch = 1`, which commits each write on its own. Each run is a fresh \
-         `assay serve` whose worker fulfils the orders against the demo vendor while they \
-         arrive. {} webhooks acknowledged in the group-commit runs, {} orders in their stores \
-         afterwards (wrk stops at its deadline without reading the answers in flight, whose \
-         webhooks are committed all the same).\n",
-        ing.body_bytes, ing.acknowledged, ing.stored
-    );
-    side_by_side(
-        &mut s,
-        ["per-event commits", "group commit", "group / per-event"],
-        ing.levels
-            .iter()
-            .map(|l| (l.concurrency, &l.per_event, &l.group)),
-    );
-
-    let r = &f.reload;
-    let _ = writeln!(
-        s,
-        "\n### 3. Reload under load\n\n\
-         {} swaps of the plugin file (new bytes each time, so each includes a compile) while \
-         the package list runs at concurrency {}; {} of them while the load ran.\n\n\
-         | requests | failed | rename → new generation, median | p90 | max |\n|---:|---:|---:|---:|---:|\n\
-         | {} | {} | {} | {} | {} |",
-        r.swaps.len(),
-        r.connections,
-        r.swaps_under_load,
-        r.load.requests,
-        r.load.failed,
-        ms(median(&r.swaps)),
-        ms(percentile(&r.swaps, 0.9)),
-        ms(max(&r.swaps)),
-    );
-
+    match &f.package_list {
+        Some(pl) => package_list(&mut s, pl),
+        None => not_run(&mut s, "1. Package list"),
+    }
+    match &f.ingest {
+        Some(ing) => ingest(&mut s, ing),
+        None => not_run(&mut s, "2. Durable webhook ingest"),
+    }
+    match &f.reload {
+        Some(r) => reload(&mut s, r),
+        None => not_run(&mut s, "3. Reload under load"),
+    }
     let _ = writeln!(
         s,
         "\n### 4. Start to ready (`assay serve` spawned → `/readyz` 200)\n\n\
@@ -210,14 +171,16 @@ pub fn markdown(f: &Figures) -> String {
             st.idle.resident as f64 / MIB
         );
     }
-    let _ = writeln!(
-        s,
-        "| Assay, peak over the package-list runs (up to concurrency {}) | {:.1} MiB |\n\
-         | bare server, peak over the same runs | {:.1} MiB |",
-        pl.levels.last().map_or(0, |l| l.concurrency),
-        pl.assay_memory.peak as f64 / MIB,
-        pl.bare_memory.peak as f64 / MIB,
-    );
+    if let Some(pl) = &f.package_list {
+        let _ = writeln!(
+            s,
+            "| Assay, peak over the package-list runs (up to concurrency {}) | {:.1} MiB |\n\
+             | bare server, peak over the same runs | {:.1} MiB |",
+            pl.levels.last().map_or(0, |l| l.concurrency),
+            pl.assay_memory.peak as f64 / MIB,
+            pl.bare_memory.peak as f64 / MIB,
+        );
+    }
 
     let p = &f.pipeline;
     let _ = writeln!(
@@ -253,6 +216,66 @@ pub fn markdown(f: &Figures) -> String {
         );
     }
     s
+}
+
+/// A load scenario's heading, for a smoke run without wrk.
+fn not_run(s: &mut String, heading: &str) {
+    let _ = writeln!(s, "### {heading}\n\nNot run: wrk is not installed.\n");
+}
+
+fn package_list(s: &mut String, pl: &PackageList) {
+    let _ = writeln!(
+        s,
+        "### 1. Package list (POST, Basic auth + signature + fresh plugin instance + JSON)\n\n\
+         The bare server is hyper's HTTP/1 server answering the same {} JSON bytes without \
+         auth, signature, plugin or store.\n",
+        pl.answer_bytes
+    );
+    side_by_side(
+        s,
+        ["bare", "Assay", "Assay / bare"],
+        pl.levels.iter().map(|l| (l.concurrency, &l.bare, &l.assay)),
+    );
+}
+
+fn ingest(s: &mut String, ing: &Ingest) {
+    let _ = writeln!(
+        s,
+        "\n### 2. Durable webhook ingest (`synchronous=FULL`, acknowledged after commit)\n\n\
+         Distinct signed order webhooks of {} bytes. Baseline: the same binary with \
+         `store.max_batch = 1`, which commits each write on its own. Each run is a fresh \
+         `assay serve` whose worker fulfils the orders against the demo vendor while they \
+         arrive. {} webhooks acknowledged in the group-commit runs, {} orders in their stores \
+         afterwards (wrk stops at its deadline without reading the answers in flight, whose \
+         webhooks are committed all the same).\n",
+        ing.body_bytes, ing.acknowledged, ing.stored
+    );
+    side_by_side(
+        s,
+        ["per-event commits", "group commit", "group / per-event"],
+        ing.levels
+            .iter()
+            .map(|l| (l.concurrency, &l.per_event, &l.group)),
+    );
+}
+
+fn reload(s: &mut String, r: &Reload) {
+    let _ = writeln!(
+        s,
+        "\n### 3. Reload under load\n\n\
+         {} swaps of the plugin file (new bytes each time, so each includes a compile) while \
+         the package list runs at concurrency {}; {} of them while the load ran.\n\n\
+         | requests | failed | rename → new generation, median | p90 | max |\n|---:|---:|---:|---:|---:|\n\
+         | {} | {} | {} | {} | {} |",
+        r.swaps.len(),
+        r.connections,
+        r.swaps_under_load,
+        r.load.requests,
+        r.load.failed,
+        ms(median(&r.swaps)),
+        ms(percentile(&r.swaps, 0.9)),
+        ms(max(&r.swaps)),
+    );
 }
 
 /// A table of a baseline and Assay's figure, per concurrency level: `names` are the

@@ -1,4 +1,4 @@
-//! The load generator: `wrk` (Debian's package), driven by a Lua script that replays a file of
+//! The load generator: `wrk` (Debian's package, never installed by the benchmark), driven by a Lua script that replays a file of
 //! pre-signed requests, so every webhook is a new event with a valid signature.
 //!
 //! wrk runs closed-loop: each of its `c` connections sends the next request when the previous
@@ -12,6 +12,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+
+/// The environment variable naming the wrk program (a name looked up on the PATH, or a path);
+/// default `wrk`. A path that does not exist tries the smoke run as on a machine without wrk.
+pub const PROGRAM_VAR: &str = "ASSAY_WRK";
+/// What to install when wrk is missing.
+pub const INSTALL: &str = "apt-get install wrk";
 
 /// The script: each line of the requests file is `<path>\t<signature>\t<body>`; of `n` wrk
 /// threads, thread `k` sends lines `k, k+n, k+2n, …` in order and starts over at its end
@@ -149,19 +155,16 @@ pub struct Wrk {
 }
 
 impl Wrk {
-    /// Finds `wrk` on the PATH; if it is missing and this is a Debian-like machine where we
-    /// are root, installs Debian's `wrk` package. Writes the script into `dir`.
-    pub fn locate(dir: &Path) -> anyhow::Result<Wrk> {
-        let program = match which("wrk") {
-            Some(p) => p,
-            None => {
-                install_wrk()?;
-                which("wrk").context("wrk was installed but is not on the PATH")?
-            }
+    /// Finds wrk ([`PROGRAM_VAR`], else `wrk` on the PATH) and writes the script into `dir`;
+    /// `None` when it is not installed. Never installs anything.
+    pub fn locate(dir: &Path) -> anyhow::Result<Option<Wrk>> {
+        let name = std::env::var_os(PROGRAM_VAR).unwrap_or_else(|| "wrk".into());
+        let Some(program) = find_program(Path::new(&name)) else {
+            return Ok(None);
         };
         let script = dir.join("assay-bench.lua");
         std::fs::write(&script, SCRIPT).with_context(|| format!("writing {}", script.display()))?;
-        Ok(Wrk { program, script })
+        Ok(Some(Wrk { program, script }))
     }
 
     /// `wrk debian/4.1.0 …`: the first line `wrk -v` prints.
@@ -240,39 +243,14 @@ fn parse(stdout: &str) -> anyhow::Result<Load> {
     })
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+/// `program` itself if it is a path (more than a bare name), else the first match on the PATH.
+fn find_program(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_path_buf());
+    }
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
+            .map(|dir| dir.join(program))
             .find(|p| p.is_file())
     })
-}
-
-fn install_wrk() -> anyhow::Result<()> {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    if !root || which("apt-get").is_none() {
-        bail!(
-            "the benchmarks need the load generator wrk: install it (Debian/Ubuntu: \
-             `apt-get install wrk`, macOS: `brew install wrk`) and run again"
-        );
-    }
-    eprintln!("installing the load generator: apt-get install -y wrk");
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "-q", "wrk"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-    };
-    if install()?.success() {
-        return Ok(());
-    }
-    // A fresh machine may have no package lists yet.
-    let updated = Command::new("apt-get").args(["update", "-q"]).status()?;
-    if !updated.success() || !install()?.success() {
-        bail!("apt-get install wrk failed; install wrk by hand and run again");
-    }
-    Ok(())
 }
