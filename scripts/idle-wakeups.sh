@@ -27,10 +27,18 @@ done
 pid=$!
 sleep 3 # settle: start-up compiles, the first poll
 kill -0 "$pid" || { cat "$work/log"; exit 1; }
-count() { cat /proc/"$pid"/task/*/status 2>/dev/null |
-    awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {n += $2} END {print n}'; }
-before=$(count)
+# Per thread, so a thread that ends during the window (tokio's blocking pool lets idle threads
+# go) neither adds nor subtracts; a thread that starts counts from zero.
+snapshot() {
+    for task in /proc/"$pid"/task/*; do
+        awk -v tid="${task##*/}" '/^(voluntary|nonvoluntary)_ctxt_switches/ {n += $2}
+            END {print tid, n}' "$task/status" 2>/dev/null
+    done | sort
+}
+snapshot >"$work/before"
 sleep "$secs"
-after=$(count)
-threads=$(ls /proc/"$pid"/task | wc -l)
-echo "idle wake-ups: $(( (after - before) / secs ))/s over ${secs}s ($threads threads)"
+snapshot >"$work/after"
+woken=$(join -a 2 -e 0 -o 0,1.2,2.2 "$work/before" "$work/after" |
+    awk '{d = $3 - $2; if (d > 0) n += d} END {print n + 0}')
+threads=$(wc -l <"$work/after")
+echo "idle wake-ups: $((woken / secs))/s over ${secs}s ($threads threads)"
