@@ -77,20 +77,20 @@ impl Reloader {
                 }
             })?;
         let mut watched = Vec::new();
-        let plugins_dir = self.products.config().plugins.dir.clone();
-        watch_dir(&mut watcher, &plugins_dir, &mut watched)?;
+        let config = self.products.config();
+        watch_dir(&mut watcher, &config.plugins.dir, &mut watched)?;
         if let Some((path, _)) = &self.loader
             && let Some(dir) = path.parent()
         {
             watch_dir(&mut watcher, dir, &mut watched)?;
         }
-        for secret in &self.products.config().secret_files {
+        for secret in &config.secret_files {
             if let Some(dir) = secret.parent() {
                 let _ = watch_dir(&mut watcher, dir, &mut watched);
             }
         }
         tracing::info!(dirs = ?watched, "watching for plugin and configuration changes");
-        let store = self.products.config().store.path.clone();
+        let store = &config.store.path;
         if let Some(dir) = store.parent()
             && watched.iter().any(|w| same_dir(w, dir))
         {
