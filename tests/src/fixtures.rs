@@ -21,8 +21,10 @@ pub const FIXTURES_DIR: &str = env!("ASSAY_FIXTURES_DIR");
 /// The directory of the built example plugins (`plugins/`).
 pub const PLUGINS_WASM_DIR: &str = env!("ASSAY_PLUGINS_WASM_DIR");
 
-/// Every fixture plugin, by the name [`fixture_path`] takes.
-pub const FIXTURE_NAMES: [&str; 9] = [
+/// Every fixture plugin, by the name [`fixture_path`] takes. All are built on contract 0.1.0
+/// on purpose (they prove 0.1.0 plugins keep working), except `tokencache` (0.2.0: state
+/// between calls).
+pub const FIXTURE_NAMES: [&str; 10] = [
     "trap",
     "spin",
     "hog",
@@ -32,11 +34,12 @@ pub const FIXTURE_NAMES: [&str; 9] = [
     "noexport",
     "partial",
     "wellbehaved",
+    "tokencache",
 ];
 
-/// The fixtures that are complete plugins: they export the whole `assay:plugin/product`
-/// interface with a valid `metadata`, so the host loads them. The rest of [`FIXTURE_NAMES`]
-/// must fail to load.
+/// The 0.1.0 fixtures that are complete plugins: they export the whole `assay:plugin/product`
+/// interface with a valid `metadata`, so the host loads them. The other 0.1.0 fixtures of
+/// [`FIXTURE_NAMES`] must fail to load.
 pub const LOADABLE_FIXTURES: [&str; 7] = [
     "trap",
     "spin",
@@ -52,6 +55,15 @@ pub fn fixture_path(name: &str) -> PathBuf {
     // The fixture crates are named `fixture-<name>`, and cargo names a library's file after the
     // crate with `-` turned into `_`.
     Path::new(FIXTURES_DIR).join(format!("fixture_{}.wasm", name.replace('-', "_")))
+}
+
+/// A plugin as it was released for an older contract, committed under
+/// `tests/fixtures/v0.1.0/` (e.g. `codetest`: the example plugin built at contract 0.1.0), so
+/// tests prove that the host still serves what vendors built then.
+pub fn legacy_plugin_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/v0.1.0")
+        .join(format!("{name}.wasm"))
 }
 
 /// The built component of the example plugin crate `name` in `plugins/` (its package name;

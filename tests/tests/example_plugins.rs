@@ -9,8 +9,8 @@ use std::time::Duration;
 use assay::convert::order_from_json;
 use assay_emulator::vendor::{DemoVendor, RunningVendor};
 use assay_runtime::types::{
-    CallbackOutcome, CallbackRequest, Header, Order, OrderKind, OrderRef, OrderResult,
-    PackageQuery, PendingOrder, PluginError, ResultValue,
+    CallbackHandled, CallbackOutcome, CallbackRequest, Header, Order, OrderKind, OrderRef,
+    OrderResult, PackageQuery, PendingOrder, PluginError, ResultValue,
 };
 use assay_runtime::{AllowedHost, CallError, Plugin, ProductContext, Runtime, RuntimeOptions};
 use assay_tests::fixtures::example_plugin_path;
@@ -126,8 +126,16 @@ fn signed(header: &str, body: &Value) -> CallbackRequest {
     callback(header, Some(sign(body.to_string().as_bytes())), body)
 }
 
+/// The outcome of a callback the plugin handled (rather than declined).
+fn handled(outcome: &CallbackOutcome) -> &CallbackHandled {
+    match outcome {
+        CallbackOutcome::Handled(h) => h,
+        CallbackOutcome::Unknown(reason) => panic!("declined: {reason}"),
+    }
+}
+
 fn status_of(outcome: &CallbackOutcome) -> u16 {
-    outcome.response.status
+    handled(outcome).response.status
 }
 
 fn value_of(result: &OrderResult) -> (&ResultValue, Option<&str>) {
@@ -142,7 +150,8 @@ async fn codetest_lists_the_vendors_tests_or_its_fixed_catalogue() {
     let packages = plugin
         .list_packages(&ctx(&v, &[]), query())
         .await
-        .expect("packages");
+        .expect("packages")
+        .packages;
     let ids: Vec<&str> = packages.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["ct-rust", "ct-sql"]);
     assert!(packages.iter().all(|p| p.tests.is_empty()));
@@ -152,17 +161,43 @@ async fn codetest_lists_the_vendors_tests_or_its_fixed_catalogue() {
     let packages = plugin
         .list_packages(&ctx(&v, &[("packages", catalogue)]), query())
         .await
-        .expect("packages");
+        .expect("packages")
+        .packages;
     assert_eq!(packages.len(), 1);
     assert_eq!(packages[0].name, "Fixed test");
     assert_eq!(v.api_calls(), calls, "the catalogue needs no vendor call");
+
+    // The list comes with a freshness hint, 300 s and 3600 s unless the settings say otherwise.
+    let hint = |extra: &[(&str, &str)]| {
+        let c = ctx(&v, extra);
+        let plugin = Arc::clone(&plugin);
+        async move {
+            let f = plugin
+                .list_packages(&c, query())
+                .await
+                .expect("packages")
+                .freshness
+                .expect("a freshness hint");
+            (f.max_age_s, f.stale_if_error_s)
+        }
+    };
+    assert_eq!(hint(&[("packages", catalogue)]).await, (300, 3600));
+    assert_eq!(
+        hint(&[
+            ("packages", catalogue),
+            ("packages_max_age_s", "7"),
+            ("packages_stale_if_error_s", "9")
+        ])
+        .await,
+        (7, 9)
+    );
 
     let err = plugin
         .list_packages(&ctx(&v, &[("packages", "[{oops")]), query())
         .await
         .expect_err("invalid catalogue");
     assert!(
-        matches!(plugin_error(&err), PluginError::InvalidInput(m) if m.contains("`packages`")),
+        matches!(plugin_error(&err), PluginError::Misconfigured(m) if m.contains("`packages`")),
         "{err:#}"
     );
 }
@@ -251,7 +286,7 @@ async fn vendor_failures_become_the_plugin_errors_the_host_acts_on() {
     v.fail_next(1, StatusCode::UNPROCESSABLE_ENTITY, None);
     let err = list().await.expect_err("422");
     assert!(
-        matches!(plugin_error(&err), PluginError::InvalidInput(m) if m.contains("injected failure")),
+        matches!(plugin_error(&err), PluginError::Permanent(m) if m.contains("injected failure")),
         "the message quotes the vendor: {err:#}"
     );
 
@@ -297,7 +332,7 @@ async fn hosts_outside_allowed_hosts_and_missing_settings_stop_the_call() {
         .await
         .expect_err("no base_url");
     assert!(
-        matches!(plugin_error(&err), PluginError::InvalidInput(m) if m.contains("`base_url`")),
+        matches!(plugin_error(&err), PluginError::Misconfigured(m) if m.contains("`base_url`")),
         "{err:#}"
     );
     let err = plugin
@@ -308,7 +343,7 @@ async fn hosts_outside_allowed_hosts_and_missing_settings_stop_the_call() {
         .await
         .expect_err("no callback_url");
     assert!(
-        matches!(plugin_error(&err), PluginError::InvalidInput(m) if m.contains("`callback_url`")),
+        matches!(plugin_error(&err), PluginError::Misconfigured(m) if m.contains("`callback_url`")),
         "{err:#}"
     );
     assert!(v.invitations().is_empty());
@@ -322,6 +357,7 @@ async fn codetest_turns_a_signed_completion_into_a_scored_result() {
     let event = json!({
         "event": "attempt.completed",
         "invitation_id": "inv-7",
+        "reference": "ord-7",
         "score": 45,
         "max_score": 50,
         "started_at": "2025-01-02T10:00:00Z",
@@ -333,9 +369,9 @@ async fn codetest_turns_a_signed_completion_into_a_scored_result() {
         .await
         .expect("handled");
     assert_eq!(status_of(&outcome), 200);
-    assert_eq!(outcome.results.len(), 1);
-    let result = &outcome.results[0];
-    assert!(matches!(&result.order, OrderRef::ExternalId(id) if id == "inv-7"));
+    assert_eq!(handled(&outcome).results.len(), 1);
+    let result = &handled(&outcome).results[0];
+    assert!(matches!(&result.order, OrderRef::OrderId(id) if id == "ord-7"));
     assert!(matches!(value_of(result).0, ResultValue::Passed));
     let score = result.result.score.as_ref().expect("a score");
     assert_eq!(
@@ -357,7 +393,7 @@ async fn codetest_turns_a_signed_completion_into_a_scored_result() {
         .await
         .expect("handled");
     assert!(matches!(
-        value_of(&outcome.results[0]).0,
+        value_of(&handled(&outcome).results[0]).0,
         ResultValue::Failed
     ));
 
@@ -365,12 +401,25 @@ async fn codetest_turns_a_signed_completion_into_a_scored_result() {
     let outcome = plugin.handle_callback(&c, forged).await.expect("handled");
     assert_eq!(status_of(&outcome), 401);
     assert!(
-        outcome.results.is_empty(),
+        handled(&outcome).results.is_empty(),
         "a forged callback records nothing"
     );
     let unsigned = callback("x-codetest-signature", None, &event);
     let outcome = plugin.handle_callback(&c, unsigned).await.expect("handled");
     assert_eq!(status_of(&outcome), 401);
+
+    // Without a reference the plugin asks CodeTest; an invitation CodeTest does not know is
+    // declined, so the host answers 404 and the vendor stops sending it.
+    let mut unknown = event.clone();
+    unknown["reference"] = Value::Null;
+    let outcome = plugin
+        .handle_callback(&c, signed("x-codetest-signature", &unknown))
+        .await
+        .expect("answered");
+    assert!(
+        matches!(&outcome, CallbackOutcome::Unknown(r) if r.contains("inv-7")),
+        "{outcome:?}"
+    );
 
     let other = json!({"event": "invitation.opened", "invitation_id": "inv-7"});
     let outcome = plugin
@@ -378,7 +427,7 @@ async fn codetest_turns_a_signed_completion_into_a_scored_result() {
         .await
         .expect("handled");
     assert_eq!(status_of(&outcome), 200);
-    assert!(outcome.results.is_empty());
+    assert!(handled(&outcome).results.is_empty());
 
     let err = plugin
         .handle_callback(
@@ -388,7 +437,7 @@ async fn codetest_turns_a_signed_completion_into_a_scored_result() {
         .await
         .expect_err("a bad threshold");
     assert!(
-        matches!(plugin_error(&err), PluginError::Permanent(m) if m.contains("`pass_threshold`")),
+        matches!(plugin_error(&err), PluginError::Misconfigured(m) if m.contains("`pass_threshold`")),
         "{err:#}"
     );
 }
@@ -418,7 +467,8 @@ async fn backcheck_lists_packages_with_their_checks() {
     let packages = plugin
         .list_packages(&ctx(&v, &[]), query())
         .await
-        .expect("packages");
+        .expect("packages")
+        .packages;
     assert_eq!(packages[0].id, "bc-standard");
     let tests: Vec<&str> = packages[0].tests.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(tests, ["identity", "criminal", "employment"]);
@@ -505,10 +555,10 @@ async fn backcheck_accepts_signed_pushes_of_any_status() {
         .await
         .expect("handled");
     assert_eq!(status_of(&outcome), 200);
-    assert_eq!(outcome.results.len(), 1);
-    assert!(matches!(&outcome.results[0].order, OrderRef::OrderId(id) if id == "ord-9"));
+    assert_eq!(handled(&outcome).results.len(), 1);
+    assert!(matches!(&handled(&outcome).results[0].order, OrderRef::OrderId(id) if id == "ord-9"));
     assert!(matches!(
-        value_of(&outcome.results[0]),
+        value_of(&handled(&outcome).results[0]),
         (ResultValue::UnmappedValue(v), Some("suspended")) if v == "suspended"
     ));
 
@@ -519,7 +569,7 @@ async fn backcheck_accepts_signed_pushes_of_any_status() {
     );
     let outcome = plugin.handle_callback(&c, forged).await.expect("handled");
     assert_eq!(status_of(&outcome), 401);
-    assert!(outcome.results.is_empty());
+    assert!(handled(&outcome).results.is_empty());
 
     let outcome = plugin
         .handle_callback(
@@ -529,5 +579,5 @@ async fn backcheck_accepts_signed_pushes_of_any_status() {
         .await
         .expect("handled");
     assert_eq!(status_of(&outcome), 404, "pushes need a webhook_secret");
-    assert!(outcome.results.is_empty());
+    assert!(handled(&outcome).results.is_empty());
 }

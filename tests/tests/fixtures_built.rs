@@ -24,7 +24,7 @@ const MIN_FIXTURE_BYTES: usize = 16 * 1024;
 /// dependency crept in, which makes every test that loads it slower.
 const MAX_FIXTURE_BYTES: usize = 2 * 1024 * 1024;
 
-/// The export a plugin must have.
+/// The export the 0.1.0 fixtures have (they stay on 0.1.0 on purpose; `tokencache` is 0.2.0).
 const PRODUCT_EXPORT: &str = "assay:plugin/product@0.1.0";
 
 /// The standard import outbound HTTP goes through.
@@ -151,5 +151,20 @@ fn only_the_outbound_fixtures_import_the_http_handler() {
             imports_http, should,
             "fixture {name}: imports {OUTGOING_HANDLER_IMPORT} = {imports_http}"
         );
+    }
+}
+
+#[test]
+fn tokencache_is_a_0_2_0_plugin_with_state() {
+    let engine = engine();
+    let functions = exported_functions(&engine, "tokencache", "assay:plugin/product@0.2.0")
+        .expect("tokencache exports the 0.2.0 product interface");
+    assert_eq!(functions, PRODUCT_FUNCTIONS.map(str::to_owned).into());
+    let imports = imports(&engine, "tokencache");
+    for import in [
+        "wasi:keyvalue/store@0.2.0-draft",
+        "assay:plugin/state@0.2.0",
+    ] {
+        assert!(imports.contains(import), "{imports:?}");
     }
 }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assay::convert::order_from_json;
-use assay_runtime::types::{CallbackRequest, OrderKind, PackageQuery, PluginError};
+use assay_runtime::types::{
+    CallbackHandled, CallbackOutcome, CallbackRequest, OrderKind, PackageQuery, PluginError,
+};
 use assay_runtime::{
     AllowedHost, CallErrorKind, LoadError, LoadSource, ProductContext, Runtime, RuntimeOptions,
 };
@@ -37,6 +39,14 @@ fn ctx(product: &str, settings: &[(&str, String)], allowed: &[&str]) -> ProductC
     c
 }
 
+/// The outcome of a callback the plugin handled; the 0.1.0 fixtures never decline.
+fn handled(outcome: CallbackOutcome) -> CallbackHandled {
+    match outcome {
+        CallbackOutcome::Handled(h) => h,
+        CallbackOutcome::Unknown(reason) => panic!("a 0.1.0 plugin declined: {reason}"),
+    }
+}
+
 fn query() -> PackageQuery {
     PackageQuery {
         account_id: "acc-1".into(),
@@ -53,7 +63,8 @@ async fn other_product_answers(rt: &Runtime) {
     let packages = good
         .list_packages(&ctx("good", &[], &[]), query())
         .await
-        .expect("answers");
+        .expect("answers")
+        .packages;
     let ids: Vec<_> = packages.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, contract::WELLBEHAVED_PACKAGES.map(|(id, _)| id));
 }
@@ -71,7 +82,8 @@ async fn wellbehaved_loads_and_answers() {
     let packages = plugin
         .list_packages(&ctx("p", &[], &[]), query())
         .await
-        .expect("packages");
+        .expect("packages")
+        .packages;
     assert_eq!(packages.len(), contract::WELLBEHAVED_PACKAGES.len());
     assert_eq!(packages[0].name, contract::WELLBEHAVED_PACKAGES[0].1);
 }
@@ -107,7 +119,7 @@ async fn a_trap_fails_that_call_only() {
         .handle_callback(&ctx("trapper", &[], &[]), req)
         .await
         .expect("callback works");
-    assert_eq!(out.response.body, b"ping");
+    assert_eq!(handled(out).response.body, b"ping");
     other_product_answers(&rt).await;
 }
 
@@ -171,6 +183,7 @@ async fn an_enormous_answer_is_contained() {
             .list_packages(&small, query())
             .await
             .expect("small")
+            .packages
             .len(),
         3
     );
@@ -223,8 +236,8 @@ async fn a_plugin_printing_megabytes_still_answers() {
         &[],
     );
     c.timeout = Duration::from_secs(10);
-    let packages = plugin.list_packages(&c, query()).await.expect("answers");
-    assert_eq!(packages.len(), 2);
+    let list = plugin.list_packages(&c, query()).await.expect("answers");
+    assert_eq!(list.packages.len(), 2);
     other_product_answers(&rt).await;
 }
 
@@ -308,7 +321,8 @@ async fn bad_files_are_refused_with_the_reason() {
     }
     match rt.load(&fixture_path("noexport")).await {
         Err(e @ LoadError::Exports { .. }) => {
-            assert!(e.to_string().contains("assay:plugin/product@0.1.0"), "{e}")
+            // A component naming no contract version is judged against the newest.
+            assert!(e.to_string().contains(assay_runtime::PRODUCT_EXPORT), "{e}")
         }
         other => panic!("noexport: {other:?}"),
     }
@@ -531,7 +545,8 @@ async fn inspect_describes_a_plugin() {
         .await
         .expect("inspect");
     assert_eq!(i.metadata.name, "wellbehaved");
-    assert_eq!(i.contract_version, assay_runtime::CONTRACT_VERSION);
+    assert_eq!(i.contract_version, "0.1.0", "the fixtures stay on 0.1.0");
+    assert!(i.metadata.settings.is_empty(), "0.1.0 declares no settings");
     assert!(
         i.exports.iter().any(|e| e == "assay:plugin/product@0.1.0"),
         "{:?}",
@@ -562,6 +577,7 @@ async fn every_call_gets_a_fresh_instance() {
             .handle_callback(&ctx("fresh", &[], &[]), req)
             .await
             .expect("answers");
+        let out = handled(out);
         let calls = out
             .response
             .headers
@@ -573,4 +589,27 @@ async fn every_call_gets_a_fresh_instance() {
             "no state survives from one call to the next"
         );
     }
+}
+
+#[tokio::test]
+async fn inspect_shows_a_0_2_0_plugins_declared_settings() {
+    let i = runtime()
+        .inspect(&fixture_path("tokencache"))
+        .await
+        .expect("inspect");
+    assert_eq!(i.contract_version, assay_runtime::CONTRACT_VERSION);
+    let settings: Vec<(&str, bool, bool)> = i
+        .metadata
+        .settings
+        .iter()
+        .map(|s| (s.name.as_str(), s.required, s.secret))
+        .collect();
+    assert!(
+        settings.contains(&("client_secret", true, true)),
+        "{settings:?}"
+    );
+    assert!(
+        settings.contains(&("token_url", true, false)),
+        "{settings:?}"
+    );
 }

@@ -111,6 +111,21 @@ fn copies() -> Vec<Copy> {
             "(`timeout_ms`, {} by default)",
             duration(assay_runtime::DEFAULT_TIMEOUT)
         ),
+        copy!(
+            "src/lib.rs",
+            "at most {} of them",
+            bytes(assay_runtime::keyvalue::DEFAULT_STATE_LIMIT)
+        ),
+        copy!(
+            "src/state.rs",
+            "at most {} per product",
+            bytes(assay_runtime::keyvalue::DEFAULT_STATE_LIMIT)
+        ),
+        copy!(
+            "src/state.rs",
+            "keys are at most {}",
+            bytes(assay_runtime::keyvalue::MAX_KEY_BYTES)
+        ),
     ]
 }
 

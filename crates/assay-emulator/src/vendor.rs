@@ -14,6 +14,14 @@
 //! | `POST` | `/v1/checks` | BackCheck: start a check (idempotent) |
 //! | `GET` | `/v1/checks/{id}` | BackCheck: a check and its status |
 //! | `GET` | `/take/{id}`, `/reports/{id}` | pages: the candidate's test, the recruiter's report |
+//! | `POST` | `/oauth/token` | OAuth2 client credentials: a short-lived access token |
+//!
+//! `/oauth/token` takes `grant_type=client_credentials`, `client_id` and `client_secret` (the
+//! vendor's API token) as a form or a JSON object and answers
+//! `{"access_token": "at-N", "token_type": "Bearer", "expires_in": S}` (S from
+//! [`DemoVendor::set_token_lifetime`], 3600 by default); a wrong secret is 401
+//! `invalid_client`. [`DemoVendor::token_requests`] counts the requests: it is how a test sees
+//! that a plugin caches its token.
 //!
 //! API calls need `Authorization: Bearer <token>` (a wrong or missing token is 401); pages
 //! don't. A create call is idempotent: the same `Idempotency-Key` header, or the same
@@ -94,6 +102,10 @@ struct State {
     calls: Vec<ApiCall>,
     /// Authenticated API calls answered, injected failures included.
     authorized_calls: usize,
+    /// Requests to `/oauth/token`, granted or not.
+    token_requests: usize,
+    /// `expires_in` of the tokens granted, in seconds.
+    token_lifetime_secs: u64,
 }
 
 struct Inner {
@@ -222,6 +234,16 @@ impl DemoVendor {
     /// How many authenticated API calls were answered (injected failures included).
     pub fn api_calls(&self) -> usize {
         lock(&self.inner.state).authorized_calls
+    }
+
+    /// How many requests `/oauth/token` answered, granted or not.
+    pub fn token_requests(&self) -> usize {
+        lock(&self.inner.state).token_requests
+    }
+
+    /// The `expires_in` of the tokens `/oauth/token` grants from now on.
+    pub fn set_token_lifetime(&self, secs: u64) {
+        lock(&self.inner.state).token_lifetime_secs = secs;
     }
 
     /// The next `n` authenticated API calls answer `status` (with `Retry-After:
@@ -378,6 +400,9 @@ impl DemoVendor {
         {
             return page(kind, id);
         }
+        if let (&Method::POST, ["oauth", "token"]) = (&parts.method, segments.as_slice()) {
+            return self.token(&body);
+        }
         let call = Call {
             method: &parts.method,
             segments: &segments,
@@ -423,6 +448,54 @@ impl DemoVendor {
         codetest::route(&mut state.invitations, call, &base)
             .or_else(|| backcheck::route(&mut state.checks, call))
             .unwrap_or_else(|| reply(StatusCode::NOT_FOUND, &json!({"error": "no such endpoint"})))
+    }
+
+    /// `POST /oauth/token`: the client-credentials grant.
+    fn token(&self, body: &Bytes) -> Response<Body> {
+        let fields: Vec<(String, String)> = match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => map
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+                .collect(),
+            _ => url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        };
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let mut state = lock(&self.inner.state);
+        state.token_requests += 1;
+        if get("grant_type") != Some("client_credentials") {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "unsupported_grant_type"}),
+            );
+        }
+        let secret_ok = get("client_secret")
+            .is_some_and(|s| bool::from(s.as_bytes().ct_eq(self.inner.token.expose().as_bytes())));
+        if get("client_id").is_none() || !secret_ok {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                &json!({"error": "invalid_client"}),
+            );
+        }
+        let lifetime = if state.token_lifetime_secs == 0 {
+            3600
+        } else {
+            state.token_lifetime_secs
+        };
+        reply(
+            StatusCode::OK,
+            &json!({
+                "access_token": format!("at-{}", state.token_requests),
+                "token_type": "Bearer",
+                "expires_in": lifetime,
+            }),
+        )
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {

@@ -7,9 +7,9 @@
 //! overhead per item, so a million empty records count too.
 
 use super::types::{
-    AssessmentResult, Attachment, CallbackOutcome, CallbackResponse, ContentType, Fulfilment,
-    Header, OrderKind, OrderRef, OrderResult, Package, PackageTest, PluginError, PluginMetadata,
-    ResultStatus, ResultValue, Score,
+    AssessmentResult, Attachment, CallbackHandled, CallbackOutcome, CallbackResponse, ContentType,
+    Freshness, Fulfilment, Header, OrderKind, OrderRef, OrderResult, Package, PackageList,
+    PackageTest, PluginError, PluginMetadata, ResultStatus, ResultValue, Score, SettingSpec,
 };
 
 /// What every record, list element and optional value counts besides its text.
@@ -30,6 +30,18 @@ impl AnswerSize for String {
 impl AnswerSize for u16 {
     fn answer_size(&self) -> usize {
         2
+    }
+}
+
+impl AnswerSize for bool {
+    fn answer_size(&self) -> usize {
+        1
+    }
+}
+
+impl AnswerSize for Freshness {
+    fn answer_size(&self) -> usize {
+        8
     }
 }
 
@@ -72,7 +84,9 @@ macro_rules! record_size {
 }
 
 record_size! {
-    PluginMetadata { name, version, description, kinds }
+    PluginMetadata { name, version, description, kinds, settings }
+    SettingSpec { name, required, secret, description }
+    PackageList { packages, freshness }
     Package { id, name, description, tests }
     PackageTest { id, name, description }
     Fulfilment { external_id, test_url, first_result }
@@ -83,7 +97,7 @@ record_size! {
     Score { label, value, min, max }
     ResultStatus { value, source_value }
     Attachment { url, content_type }
-    CallbackOutcome { response, results }
+    CallbackHandled { response, results }
     CallbackResponse { status, headers, body }
     Header { name, value }
     OrderResult { order, result }
@@ -103,6 +117,15 @@ impl AnswerSize for ContentType {
         match self {
             ContentType::UnmappedValue(s) => s.len(),
             _ => 1,
+        }
+    }
+}
+
+impl AnswerSize for CallbackOutcome {
+    fn answer_size(&self) -> usize {
+        match self {
+            CallbackOutcome::Handled(h) => h.answer_size(),
+            CallbackOutcome::Unknown(reason) => reason.len(),
         }
     }
 }
@@ -130,6 +153,8 @@ pub fn truncate_plugin_error(e: PluginError) -> PluginError {
         PluginError::Unauthorized(m) => PluginError::Unauthorized(cut(m)),
         PluginError::NotFound(m) => PluginError::NotFound(cut(m)),
         PluginError::Permanent(m) => PluginError::Permanent(cut(m)),
+        PluginError::Misconfigured(m) => PluginError::Misconfigured(cut(m)),
+        PluginError::Cancelled(m) => PluginError::Cancelled(cut(m)),
         PluginError::UpstreamRetryable(mut r) => {
             r.message = cut(r.message);
             PluginError::UpstreamRetryable(r)

@@ -1,14 +1,16 @@
-//! The plugin contract (`wit/plugin.wit`), one module per WIT version: the only place where
-//! WIT becomes Rust, and the only place that matches on versions. [`latest`] is the version
+//! The plugin contract, one module per WIT version: the only place where WIT becomes Rust,
+//! and the only place that matches on versions. [`latest`] (`wit/plugin.wit`) is the version
 //! new plugins target and the host's own types come from; older versions stay loadable
-//! beside it, their answers converted to the latest types in their match arms below.
+//! beside it (their WIT frozen under `wit/deps/assay-plugin@VERSION/`), their arguments and
+//! answers converted to and from the latest types in their match arms below.
 //!
-//! A new version is a module (its bindings, its constants and its `assay:plugin/host`
-//! imports) and a variant of [`Version`], `Pre` and `Instance` with their arms here.
+//! A new version is a module (its bindings, its constants, its imports and its conversions)
+//! and a variant of [`Version`], `Pre` and `Instance` with their arms here.
 
 pub mod v0_1_0;
+pub mod v0_2_0;
 
-pub use v0_1_0 as latest;
+pub use v0_2_0 as latest;
 
 use std::future::Future;
 
@@ -18,7 +20,7 @@ use wasmtime::{Engine, Store};
 use crate::answer_size::AnswerSize;
 use crate::state::StoreState;
 use crate::types::{
-    CallbackOutcome, CallbackRequest, Fulfilment, Order, OrderResult, Package, PackageQuery,
+    CallbackOutcome, CallbackRequest, Fulfilment, Order, OrderResult, PackageList, PackageQuery,
     PendingOrder, PluginError, PluginMetadata,
 };
 
@@ -26,21 +28,23 @@ use crate::types::{
 pub const PACKAGE: &str = "assay:plugin";
 
 /// Every contract version this host loads, newest first.
-pub const SUPPORTED_VERSIONS: &[&str] = &[v0_1_0::VERSION];
+pub const SUPPORTED_VERSIONS: &[&str] = &[v0_2_0::VERSION, v0_1_0::VERSION];
 
 /// A contract version this host loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
+    /// `assay:plugin@0.2.0`.
+    V0_2_0,
     /// `assay:plugin@0.1.0`.
     V0_1_0,
 }
 
 impl Version {
     /// Every version, newest first, as [`SUPPORTED_VERSIONS`] lists them.
-    pub const ALL: &[Version] = &[Version::V0_1_0];
+    pub const ALL: &[Version] = &[Version::V0_2_0, Version::V0_1_0];
 
     /// The version [`latest`] binds: what a component naming no version is checked against.
-    pub const LATEST: Version = Version::V0_1_0;
+    pub const LATEST: Version = Version::V0_2_0;
 
     /// The version called `version` (`0.1.0`), if this host loads it.
     pub fn parse(version: &str) -> Option<Self> {
@@ -50,6 +54,7 @@ impl Version {
     /// `0.1.0`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::V0_2_0 => v0_2_0::VERSION,
             Self::V0_1_0 => v0_1_0::VERSION,
         }
     }
@@ -57,14 +62,16 @@ impl Version {
     /// The export every plugin of this version has (`assay:plugin/product@0.1.0`).
     pub fn product_export(self) -> &'static str {
         match self {
+            Self::V0_2_0 => v0_2_0::PRODUCT_EXPORT,
             Self::V0_1_0 => v0_1_0::PRODUCT_EXPORT,
         }
     }
 
     /// The functions of [`Version::product_export`], as WIT names them.
     pub fn product_functions(self) -> &'static [&'static str] {
+        // Both versions have the same five functions.
         match self {
-            Self::V0_1_0 => &[
+            Self::V0_2_0 | Self::V0_1_0 => &[
                 Metadata::NAME,
                 ListPackages::NAME,
                 FulfilOrder::NAME,
@@ -78,11 +85,13 @@ impl Version {
 /// Links the `assay:plugin/host` imports of every version: their names differ by version, so
 /// one linker serves plugins of all of them.
 pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    v0_2_0::add_to_linker(linker)?;
     v0_1_0::add_to_linker(linker)
 }
 
 /// A component linked against the bindings of its contract version, ready to instantiate.
 pub(crate) enum Pre {
+    V0_2_0(v0_2_0::PluginPre<StoreState>),
     V0_1_0(v0_1_0::PluginPre<StoreState>),
 }
 
@@ -90,18 +99,21 @@ impl Pre {
     /// Checks `pre` exports what `version`'s bindings call.
     pub(crate) fn new(version: Version, pre: InstancePre<StoreState>) -> wasmtime::Result<Self> {
         Ok(match version {
+            Version::V0_2_0 => Self::V0_2_0(v0_2_0::PluginPre::new(pre)?),
             Version::V0_1_0 => Self::V0_1_0(v0_1_0::PluginPre::new(pre)?),
         })
     }
 
     pub(crate) fn version(&self) -> Version {
         match self {
+            Self::V0_2_0(_) => Version::V0_2_0,
             Self::V0_1_0(_) => Version::V0_1_0,
         }
     }
 
     pub(crate) fn engine(&self) -> &Engine {
         match self {
+            Self::V0_2_0(pre) => pre.engine(),
             Self::V0_1_0(pre) => pre.engine(),
         }
     }
@@ -111,6 +123,7 @@ impl Pre {
         store: &mut Store<StoreState>,
     ) -> wasmtime::Result<Instance> {
         Ok(match self {
+            Self::V0_2_0(pre) => Instance::V0_2_0(pre.instantiate_async(store).await?),
             Self::V0_1_0(pre) => Instance::V0_1_0(pre.instantiate_async(store).await?),
         })
     }
@@ -118,6 +131,7 @@ impl Pre {
 
 /// An instance of a plugin, for one call.
 pub(crate) enum Instance {
+    V0_2_0(v0_2_0::Plugin),
     V0_1_0(v0_1_0::Plugin),
 }
 
@@ -149,40 +163,134 @@ impl Export for Metadata {
         store: &mut Store<StoreState>,
     ) -> wasmtime::Result<Result<PluginMetadata, PluginError>> {
         match instance {
-            Instance::V0_1_0(i) => i.assay_plugin_product().call_metadata(store).await.map(Ok),
+            Instance::V0_2_0(i) => i
+                .assay_plugin0_2_0_product()
+                .call_metadata(store)
+                .await
+                .map(Ok),
+            Instance::V0_1_0(i) => {
+                let m = i.assay_plugin0_1_0_product().call_metadata(store).await?;
+                Ok(Ok(v0_1_0::metadata(m)))
+            }
         }
     }
 }
 
-/// A function taking one argument and answering `result<_, plugin-error>`: each version's arm
-/// calls the bindings' method of that function.
-macro_rules! export {
-    ($export:ident($argument:ty) -> $answer:ty = $wit:literal, $method:ident) => {
-        pub(crate) struct $export(pub $argument);
+pub(crate) struct ListPackages(pub PackageQuery);
 
-        impl Export for $export {
-            const NAME: &'static str = $wit;
-            type Answer = $answer;
+impl Export for ListPackages {
+    const NAME: &'static str = "list-packages";
+    type Answer = PackageList;
 
-            async fn call(
-                self,
-                instance: &Instance,
-                store: &mut Store<StoreState>,
-            ) -> wasmtime::Result<Result<$answer, PluginError>> {
-                match instance {
-                    Instance::V0_1_0(i) => i.assay_plugin_product().$method(store, &self.0).await,
-                }
+    async fn call(
+        self,
+        instance: &Instance,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Result<PackageList, PluginError>> {
+        match instance {
+            Instance::V0_2_0(i) => {
+                i.assay_plugin0_2_0_product()
+                    .call_list_packages(store, &self.0)
+                    .await
+            }
+            Instance::V0_1_0(i) => {
+                let query = v0_1_0::same(&self.0)?;
+                let called = i
+                    .assay_plugin0_1_0_product()
+                    .call_list_packages(store, &query)
+                    .await;
+                v0_1_0::answer(called, v0_1_0::package_list)
             }
         }
-    };
+    }
 }
 
-export!(ListPackages(PackageQuery) -> Vec<Package> = "list-packages", call_list_packages);
-export!(FulfilOrder(Order) -> Fulfilment = "fulfil-order", call_fulfil_order);
-export!(
-    HandleCallback(CallbackRequest) -> CallbackOutcome = "handle-callback", call_handle_callback
-);
-export!(PollResults(Vec<PendingOrder>) -> Vec<OrderResult> = "poll-results", call_poll_results);
+pub(crate) struct FulfilOrder(pub Order);
+
+impl Export for FulfilOrder {
+    const NAME: &'static str = "fulfil-order";
+    type Answer = Fulfilment;
+
+    async fn call(
+        self,
+        instance: &Instance,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Result<Fulfilment, PluginError>> {
+        match instance {
+            Instance::V0_2_0(i) => {
+                i.assay_plugin0_2_0_product()
+                    .call_fulfil_order(store, &self.0)
+                    .await
+            }
+            Instance::V0_1_0(i) => {
+                let order = v0_1_0::same(&self.0)?;
+                let called = i
+                    .assay_plugin0_1_0_product()
+                    .call_fulfil_order(store, &order)
+                    .await;
+                v0_1_0::answer(called, |f| v0_1_0::same(&f))
+            }
+        }
+    }
+}
+
+pub(crate) struct HandleCallback(pub CallbackRequest);
+
+impl Export for HandleCallback {
+    const NAME: &'static str = "handle-callback";
+    type Answer = CallbackOutcome;
+
+    async fn call(
+        self,
+        instance: &Instance,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Result<CallbackOutcome, PluginError>> {
+        match instance {
+            Instance::V0_2_0(i) => {
+                i.assay_plugin0_2_0_product()
+                    .call_handle_callback(store, &self.0)
+                    .await
+            }
+            Instance::V0_1_0(i) => {
+                let request = v0_1_0::callback_request(&self.0);
+                let called = i
+                    .assay_plugin0_1_0_product()
+                    .call_handle_callback(store, &request)
+                    .await;
+                v0_1_0::answer(called, v0_1_0::callback_outcome)
+            }
+        }
+    }
+}
+
+pub(crate) struct PollResults(pub Vec<PendingOrder>);
+
+impl Export for PollResults {
+    const NAME: &'static str = "poll-results";
+    type Answer = Vec<OrderResult>;
+
+    async fn call(
+        self,
+        instance: &Instance,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Result<Vec<OrderResult>, PluginError>> {
+        match instance {
+            Instance::V0_2_0(i) => {
+                i.assay_plugin0_2_0_product()
+                    .call_poll_results(store, &self.0)
+                    .await
+            }
+            Instance::V0_1_0(i) => {
+                let pending: Vec<v0_1_0::types::PendingOrder> = v0_1_0::same(&self.0)?;
+                let called = i
+                    .assay_plugin0_1_0_product()
+                    .call_poll_results(store, &pending)
+                    .await;
+                v0_1_0::answer(called, |r| v0_1_0::same(&r))
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -203,14 +311,27 @@ mod tests {
         assert_eq!(Version::parse("0.0.9"), None);
     }
 
-    /// The functions the loader requires are those `wit/plugin.wit` declares in `product`,
-    /// for the version the file declares.
+    /// The functions the loader requires are those each version's WIT file declares in
+    /// `product`, and each file declares the version its module binds.
     #[test]
-    fn the_latest_functions_are_those_of_the_wit_file() {
-        let wit = include_str!("../../../wit/plugin.wit");
+    fn the_functions_are_those_of_the_wit_files() {
+        for (version, wit) in [
+            (Version::V0_2_0, include_str!("../../../wit/plugin.wit")),
+            (
+                Version::V0_1_0,
+                include_str!("../../../wit/deps/assay-plugin@0.1.0/plugin.wit"),
+            ),
+        ] {
+            assert_functions(version, wit);
+        }
+        assert_eq!(Version::LATEST, Version::V0_2_0);
+    }
+
+    fn assert_functions(version: Version, wit: &str) {
         assert!(
-            wit.contains(&format!("package {PACKAGE}@{};", latest::VERSION)),
-            "wit/plugin.wit declares another package version"
+            wit.contains(&format!("package {PACKAGE}@{};", version.as_str())),
+            "the WIT file of {} declares another package version",
+            version.as_str()
         );
         let product = wit
             .split_once("interface product {")
@@ -222,6 +343,6 @@ mod tests {
             .filter_map(|l| l.trim().split_once(": func("))
             .map(|(name, _)| name)
             .collect();
-        assert_eq!(declared, Version::LATEST.product_functions());
+        assert_eq!(declared, version.product_functions());
     }
 }

@@ -206,7 +206,9 @@ impl CallError {
     /// runtime's failures (a fixed plugin may be reloaded meanwhile; callers cap attempts).
     pub fn is_retryable(&self) -> bool {
         match &self.kind {
-            CallErrorKind::Plugin(PluginError::UpstreamRetryable(_)) => true,
+            CallErrorKind::Plugin(
+                PluginError::UpstreamRetryable(_) | PluginError::Misconfigured(_),
+            ) => true,
             CallErrorKind::Plugin(_) => false,
             CallErrorKind::Trap { .. }
             | CallErrorKind::Timeout(_)
@@ -237,5 +239,7 @@ fn describe_plugin_error(e: &PluginError) -> String {
             None => format!("vendor unavailable: {}", r.message),
         },
         PluginError::Permanent(m) => format!("permanent failure: {m}"),
+        PluginError::Misconfigured(m) => format!("misconfigured: {m}"),
+        PluginError::Cancelled(m) => format!("cancelled by the vendor: {m}"),
     }
 }

@@ -21,6 +21,7 @@
 //! - `cache`: compiled artifacts on disk, the least recently used evicted past a bound.
 //! - `loader`: checking a plugin file, finding its contract version, compiling and linking it.
 //! - `inspect`: describing a plugin file.
+//! - [`keyvalue`]: the state a product keeps between calls (`wasi:keyvalue`, contract 0.2.0).
 //! - `state`: what a call's store holds, and what the `assay:plugin/host` imports do.
 //! - `capture`: the plugin's stdout and stderr.
 //! - `plugin`: a loaded plugin and its one call path (deadline, limits, span, metric).
@@ -35,6 +36,7 @@ pub mod contract;
 mod engine;
 mod error;
 mod inspect;
+pub mod keyvalue;
 mod loader;
 pub mod outbound;
 mod plugin;
@@ -48,7 +50,7 @@ use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-pub use answer_size::MAX_PLUGIN_ERROR_MESSAGE;
+pub use answer_size::{MAX_PLUGIN_ERROR_MESSAGE, truncate_at_char};
 pub use cache::{LoadSource, MAX_CACHED_ARTIFACTS};
 pub use capture::MAX_STDIO_BYTES;
 pub use engine::{EPOCH_TICK, POOL_INSTANCES, POOL_MAX_MEMORY};
@@ -62,7 +64,7 @@ use assay_wire::secret::Secret;
 
 /// The contract's types, as the rest of the host uses them.
 pub mod types {
-    pub use crate::contract::latest::assay::plugin::types::*;
+    pub use crate::contract::latest::types::*;
 }
 
 /// The default deadline of one plugin call.
@@ -95,6 +97,9 @@ pub struct ProductContext {
     pub timeout: Duration,
     /// The memory limit of one call, in bytes.
     pub memory_limit_bytes: u64,
+    /// The state the product's calls keep between them (`wasi:keyvalue`): the same for every
+    /// call of the product, a new one when its settings change.
+    pub state: Arc<keyvalue::ProductState>,
 }
 
 impl ProductContext {
@@ -106,6 +111,7 @@ impl ProductContext {
             allowed_hosts: Arc::from(Vec::new()),
             timeout: DEFAULT_TIMEOUT,
             memory_limit_bytes: DEFAULT_MEMORY_LIMIT,
+            state: Arc::new(keyvalue::ProductState::default()),
         }
     }
 }

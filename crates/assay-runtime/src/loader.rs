@@ -85,6 +85,7 @@ impl Runtime {
                 version: String::new(),
                 description: String::new(),
                 kinds: vec![],
+                settings: vec![],
             },
             label: Arc::from("(loading)"),
             content_hash,

@@ -14,7 +14,7 @@ use super::error::{CallError, CallErrorKind};
 use super::outbound::Outbound;
 use super::state::StoreState;
 use super::types::{
-    CallbackOutcome, CallbackRequest, Fulfilment, Order, OrderResult, Package, PackageQuery,
+    CallbackOutcome, CallbackRequest, Fulfilment, Order, OrderResult, PackageList, PackageQuery,
     PendingOrder, PluginError, PluginMetadata,
 };
 use super::{LoadSource, MAX_ANSWER_BYTES, ProductContext};
@@ -113,7 +113,7 @@ impl Plugin {
         &self,
         ctx: &ProductContext,
         query: PackageQuery,
-    ) -> Result<Vec<Package>, CallError> {
+    ) -> Result<PackageList, CallError> {
         self.call(ctx, ListPackages(query)).await
     }
 
@@ -193,6 +193,7 @@ impl Plugin {
             Arc::clone(&ctx.product),
             Arc::clone(&self.label),
             Arc::clone(&ctx.settings),
+            Arc::clone(&ctx.state),
             hooks,
             ctx.memory_limit_bytes,
         );

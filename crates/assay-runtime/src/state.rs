@@ -12,8 +12,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::answer_size::truncate_at_char;
 use super::capture::OutputCapture;
+use super::keyvalue::ProductState;
 use super::outbound::Outbound;
-use crate::contract::latest::assay::plugin::host::LogLevel;
+use crate::contract::latest::host::LogLevel;
 use assay_wire::secret::Secret;
 
 /// Longest log message kept from a plugin; longer ones are cut.
@@ -35,6 +36,8 @@ pub struct StoreState {
     /// `name@version` of the plugin, for log lines.
     plugin: Arc<str>,
     settings: Arc<BTreeMap<String, Secret>>,
+    /// The product's state between calls (`wasi:keyvalue`).
+    keyvalue: Arc<ProductState>,
     stdout: OutputCapture,
     stderr: OutputCapture,
 }
@@ -46,6 +49,7 @@ impl StoreState {
         product: Arc<str>,
         plugin: Arc<str>,
         settings: Arc<BTreeMap<String, Secret>>,
+        keyvalue: Arc<ProductState>,
         hooks: Outbound,
         memory_limit: u64,
     ) -> Self {
@@ -77,6 +81,7 @@ impl StoreState {
             product,
             plugin,
             settings,
+            keyvalue,
             stdout,
             stderr,
         }
@@ -197,6 +202,21 @@ impl StoreState {
 
     pub(crate) fn setting_names(&self) -> Vec<String> {
         self.settings.keys().cloned().collect()
+    }
+
+    /// The product's state between calls.
+    pub(crate) fn product_state(&self) -> &ProductState {
+        &self.keyvalue
+    }
+
+    /// The call's resources (buckets, HTTP bodies…).
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    /// The call's resources, to read.
+    pub(crate) fn table_ref(&self) -> &ResourceTable {
+        &self.table
     }
 }
 

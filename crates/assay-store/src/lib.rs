@@ -106,9 +106,16 @@ pub trait Store: Send + Sync {
         error: String,
     ) -> StoreFuture<'_, ()>;
 
-    /// A permanent failure: the order is parked as `failed` with `reason`.
-    /// Refused with [`StoreError::LeaseLost`] if the claim is no longer the current one.
-    fn fulfilment_failed(&self, claim: OrderClaim, reason: String) -> StoreFuture<'_, ()>;
+    /// A permanent failure: the order is parked as `failed` with `reason`, and `result` (the
+    /// `failed` or `cancelled` result that tells the recruiter) is queued in the outbox in the
+    /// same transaction. Refused with [`StoreError::LeaseLost`] if the claim is no longer the
+    /// current one.
+    fn fulfilment_failed(
+        &self,
+        claim: OrderClaim,
+        reason: String,
+        result: Option<ResultBody>,
+    ) -> StoreFuture<'_, ()>;
 
     /// Stores results for orders of `product`: each one becomes an outbox row in the same
     /// transaction that updates its order. One answer per result, in order; a result for an

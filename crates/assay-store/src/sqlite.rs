@@ -248,10 +248,16 @@ impl Store for SqliteStore {
         )
     }
 
-    fn fulfilment_failed(&self, claim: OrderClaim, reason: String) -> StoreFuture<'_, ()> {
+    fn fulfilment_failed(
+        &self,
+        claim: OrderClaim,
+        reason: String,
+        result: Option<ResultBody>,
+    ) -> StoreFuture<'_, ()> {
         Box::pin(
-            self.writer
-                .call(move |c| orders::failed(c, claim, &reason, Timestamp::now())),
+            self.writer.call(move |c| {
+                orders::failed(c, claim, &reason, result.as_ref(), Timestamp::now())
+            }),
         )
     }
 

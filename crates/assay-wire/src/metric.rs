@@ -48,6 +48,19 @@ pub const STORE_COMMIT_SECONDS: &str = "assay_store_commit_seconds";
 /// Histogram: requests committed together in one group commit. No labels.
 pub const STORE_BATCH_SIZE: &str = "assay_store_batch_size";
 
+/// Counter: package list requests by how they were answered. Labels: `product`, `outcome`
+/// (`hit`: from the cache, `miss`: the plugin was called, `stale`: the plugin failed and the
+/// stale list was served).
+pub const PACKAGE_LIST_CACHE_TOTAL: &str = "assay_package_list_cache_total";
+
+/// Counter: vendor callbacks answered 404 because they name nothing known. Labels: `product`,
+/// `by` (`plugin`: the plugin declined it, `host`: every result named an unknown order).
+pub const CALLBACKS_DECLINED_TOTAL: &str = "assay_callbacks_declined_total";
+
+/// Counter: orders that failed for good and whose final result (`failed` or `cancelled`) was
+/// queued for StackOne. Labels: `product`, `status`.
+pub const ORDERS_FAILED_TOTAL: &str = "assay_orders_failed_total";
+
 /// Every name above, for the test that keeps them prefixed and distinct.
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS_TOTAL,
@@ -63,6 +76,9 @@ pub const ALL: &[&str] = &[
     DELIVERY_SECONDS,
     STORE_COMMIT_SECONDS,
     STORE_BATCH_SIZE,
+    PACKAGE_LIST_CACHE_TOTAL,
+    CALLBACKS_DECLINED_TOTAL,
+    ORDERS_FAILED_TOTAL,
 ];
 
 #[cfg(test)]

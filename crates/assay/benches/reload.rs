@@ -37,7 +37,9 @@ fn config_text(dir: &Path, products: usize, cache: &Path) -> String {
     );
     for i in 0..products {
         text.push_str(&format!(
-            "[products.p{i}]\nplugin = \"p{i}.wasm\"\nkind = \"assessment\"\nwebhook_secrets = [\"env:K\"]\npackage_list_keys = [\"env:K\"]\n[products.p{i}.settings]\npackages = '[{{\"id\":\"x\",\"name\":\"X\"}}]'\n"
+            "[products.p{i}]\nplugin = \"p{i}.wasm\"\nkind = \"assessment\"\nwebhook_secrets = [\"env:K\"]\npackage_list_keys = [\"env:K\"]\n[products.p{i}.settings]\npackages = '[{{\"id\":\"x\",\"name\":\"X\"}}]'\n\
+             base_url = \"http://127.0.0.1:9\"\napi_token = \"env:K\"\nwebhook_secret = \"env:K\"\n\
+             callback_url = \"http://127.0.0.1:9/v1/products/p{i}/callbacks/attempts\"\n"
         ));
     }
     text

@@ -163,6 +163,26 @@ async fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
     println!("about       {}", i.metadata.description);
     println!("serves      {}", kinds.join(", "));
     println!("contract    assay:plugin@{}", i.contract_version);
+    if i.metadata.settings.is_empty() {
+        println!("settings    none declared");
+    } else {
+        println!("settings");
+        let width = i
+            .metadata
+            .settings
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0);
+        for s in &i.metadata.settings {
+            let need = if s.required { "required" } else { "optional" };
+            let secret = if s.secret { "secret" } else { "" };
+            println!(
+                "  {:width$}  {need:8}  {secret:6}  {}",
+                s.name, s.description
+            );
+        }
+    }
     println!("exports     {}", i.exports.join("\n            "));
     println!("imports     {}", i.imports.join("\n            "));
     Ok(())

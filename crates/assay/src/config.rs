@@ -230,6 +230,20 @@ pub struct ProductConfig {
     pub source: Option<PathBuf>,
     /// The plugin's settings; every value is handed over as a secret.
     pub settings: BTreeMap<String, Secret>,
+    /// Where each setting was written and whether as a literal, to check them against the
+    /// settings a plugin declares (a secret must not be a literal).
+    pub setting_sources: BTreeMap<String, SettingSource>,
+    /// Where `[products.NAME]` is, for errors about a setting that is missing.
+    pub defined_at: Location,
+}
+
+/// Where a setting of `[products.NAME.settings]` was written, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingSource {
+    /// Written as plain text rather than an `env:` or `file:` reference.
+    pub literal: bool,
+    /// Its place in the file.
+    pub at: Location,
 }
 
 /// The event map of a product of `kind` whose configuration has no `events` entries.

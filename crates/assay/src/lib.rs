@@ -18,7 +18,9 @@
 //!   [`config::Config`].
 //! - [`edge`]: the HTTP edge: routing, authentication, error responses.
 //! - [`convert`]: the plugin contract's types to and from StackOne's wire types.
-//! - [`products`]: the product table (configuration, plugin, context), swapped atomically.
+//! - [`products`]: the product table (configuration, plugin, context), swapped atomically,
+//!   and the check of a product's settings against what its plugin declares.
+//! - [`package_cache`]: package lists a plugin allows to reuse, per generation and account.
 //! - [`pipeline`]: the order path after the edge: fulfilment, polling, results, delivery.
 //! - [`reload`]: hot reload of plugins and configuration.
 //! - [`debounce`]: the one debouncer of file events, for reload and `assay dev`.
@@ -42,6 +44,7 @@ pub mod dev;
 pub mod edge;
 #[cfg(feature = "emulator")]
 pub mod emulate;
+pub mod package_cache;
 pub mod pipeline;
 pub mod plugin_build;
 pub mod products;

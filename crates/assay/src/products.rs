@@ -5,6 +5,16 @@
 //! requests in flight end on the generation they started with. A product whose plugin failed
 //! to load stays in the table with its error, so its routes answer 503 naming the problem
 //! instead of 404.
+//!
+//! A plugin of contract 0.2.0 declares its settings; [`check_settings`] holds the product's
+//! `[settings]` against them whenever a product is built (at start, on a plugin reload, on a
+//! configuration reload), and a product that fails the check is not served by that plugin: at
+//! start its routes answer 503 with the reason, on a reload the previous generation keeps
+//! serving.
+//!
+//! Each product keeps two things across calls: its package list cache (per `Product` value,
+//! so any reload starts it afresh) and its plugin state ([`ProductContext::state`], which
+//! [`context_for`] carries over to the next generation unless the settings changed).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,6 +23,8 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::config::{Config, ProductConfig};
+use crate::package_cache::PackageCache;
+use assay_runtime::keyvalue::ProductState;
 use assay_runtime::{Plugin, ProductContext, Runtime};
 use assay_wire::metric;
 
@@ -29,6 +41,8 @@ pub struct Product {
     pub generation: u64,
     /// The last reload's failure while an older generation keeps serving.
     pub last_error: Option<String>,
+    /// The package lists this generation may answer again without the plugin.
+    pub packages: Arc<PackageCache>,
 }
 
 impl Product {
@@ -37,6 +51,18 @@ impl Product {
         match &self.plugin {
             Ok(p) => format!("{}@{}", p.metadata().name, p.metadata().version),
             Err(_) => "-".to_owned(),
+        }
+    }
+
+    /// The previous generation, kept serving after a reload failed with `error`.
+    pub fn kept_after(old: &Product, error: String) -> Product {
+        Product {
+            config: old.config.clone(),
+            context: old.context.clone(),
+            plugin: old.plugin.clone(),
+            generation: old.generation,
+            last_error: Some(error),
+            packages: Arc::clone(&old.packages),
         }
     }
 }
@@ -98,14 +124,86 @@ impl Products {
 }
 
 /// The call context of a product: what the configuration parsed, shared with every call.
-pub fn context_for(config: &ProductConfig) -> ProductContext {
+///
+/// The plugin's state carries over from `previous` (the product's generation before a reload)
+/// when the settings are the same; new settings start an empty state, so nothing fetched with
+/// old credentials (a cached token, say) outlives them.
+pub fn context_for(config: &ProductConfig, previous: Option<&Product>) -> ProductContext {
+    let state = match previous {
+        Some(old) if old.config.settings == config.settings => Arc::clone(&old.context.state),
+        Some(_) => {
+            tracing::info!(
+                product = config.name,
+                "settings changed: the plugin's state starts empty"
+            );
+            Arc::new(ProductState::default())
+        }
+        None => Arc::new(ProductState::default()),
+    };
     ProductContext {
         product: Arc::from(config.name.as_str()),
         settings: Arc::new(config.settings.clone()),
         allowed_hosts: config.allowed_hosts.clone().into(),
         timeout: config.timeout,
         memory_limit_bytes: config.memory_limit_bytes as u64,
+        state,
     }
+}
+
+/// Holds the product's `[settings]` against what its plugin declares (contract 0.2.0 on; a
+/// 0.1.0 plugin declares nothing and is not checked): every required setting present and not
+/// empty, every secret written as an `env:` or `file:` reference. The error names the
+/// product, each key and where in the configuration file to look. Settings the plugin does not
+/// declare are allowed (it may read keys of its own choosing) and logged once, since they are
+/// often typos.
+pub fn check_settings(config: &ProductConfig, plugin: &Plugin) -> Result<(), String> {
+    let declared = &plugin.metadata().settings;
+    if declared.is_empty() {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    for spec in declared {
+        let value = config.settings.get(&spec.name);
+        let source = config.setting_sources.get(&spec.name);
+        match (value, source) {
+            (Some(v), _) if spec.required && v.expose().is_empty() => problems.push(format!(
+                "the setting `{}` is required and empty at {}",
+                spec.name,
+                source.map_or_else(|| config.defined_at.to_string(), |s| s.at.to_string())
+            )),
+            (Some(_), Some(s)) if spec.secret && s.literal => problems.push(format!(
+                "the setting `{}` is a secret but is written as a literal at {}; write                  \"env:NAME\" or \"file:/path\" instead",
+                spec.name, s.at
+            )),
+            (None, _) if spec.required => problems.push(format!(
+                "the setting `{}` ({}) is required and missing from                  [products.{}.settings] (the product is at {})",
+                spec.name,
+                spec.description,
+                config.name,
+                config.defined_at
+            )),
+            _ => {}
+        }
+    }
+    for key in config.settings.keys() {
+        if !declared.iter().any(|s| &s.name == key) {
+            tracing::warn!(
+                product = config.name,
+                setting = key,
+                plugin = plugin.label(),
+                "the plugin does not declare this setting; is it a typo?"
+            );
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "product `{}`: {} refuses its settings: {}",
+        config.name,
+        plugin.label(),
+        problems.join("; ")
+    ))
 }
 
 /// Loads every product of `config`. A plugin that fails to load is recorded with its error;
@@ -115,7 +213,10 @@ pub async fn load_all(runtime: &Runtime, config: Arc<Config>) -> ProductTable {
     // partly single-threaded: parsing, validation, linking, writing the artifact).
     let loaded =
         futures::future::join_all(config.products.iter().map(|(name, product)| async move {
-            (name.clone(), Arc::new(load_one(runtime, product, 1).await))
+            (
+                name.clone(),
+                Arc::new(load_one(runtime, product, 1, None).await),
+            )
         }))
         .await;
     ProductTable {
@@ -124,18 +225,28 @@ pub async fn load_all(runtime: &Runtime, config: Arc<Config>) -> ProductTable {
     }
 }
 
-/// Loads one product's plugin.
-pub async fn load_one(runtime: &Runtime, config: &ProductConfig, generation: u64) -> Product {
-    let context = context_for(config);
-    let plugin = match runtime.load(&config.plugin).await {
+/// Loads one product's plugin and checks the product's settings against it; `previous` is
+/// the generation it replaces, if any.
+pub async fn load_one(
+    runtime: &Runtime,
+    config: &ProductConfig,
+    generation: u64,
+    previous: Option<&Product>,
+) -> Product {
+    let context = context_for(config, previous);
+    let loaded = runtime
+        .load(&config.plugin)
+        .await
+        // The whole chain: the compiler's or linker's reason is a source of the error.
+        .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
+        .and_then(|plugin| check_settings(config, &plugin).map(|()| plugin));
+    let plugin = match loaded {
         Ok(plugin) => {
             let m = plugin.metadata();
-            tracing::info!(product = config.name, plugin = %config.plugin.display(), name = m.name, version = m.version, generation, "plugin loaded");
+            tracing::info!(product = config.name, plugin = %config.plugin.display(), name = m.name, version = m.version, contract = plugin.contract_version(), generation, "plugin loaded");
             Ok(plugin)
         }
-        Err(e) => {
-            // The whole chain: the compiler's or linker's reason is a source of `e`.
-            let error = format!("{:#}", anyhow::Error::new(e));
+        Err(error) => {
             tracing::error!(product = config.name, plugin = %config.plugin.display(), error, "plugin failed to load");
             metrics::counter!(metric::PLUGIN_LOAD_FAILURES_TOTAL, "product" => config.name.clone())
                 .increment(1);
@@ -148,6 +259,7 @@ pub async fn load_one(runtime: &Runtime, config: &ProductConfig, generation: u64
         plugin,
         generation,
         last_error: None,
+        packages: Arc::default(),
     }
 }
 

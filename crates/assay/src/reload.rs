@@ -196,11 +196,13 @@ impl Reloader {
             let message = format!("plugin file {} is missing", config.plugin.display());
             tracing::error!(product = config.name, message, "product unavailable");
             metrics::counter!(metric::RELOADS_TOTAL, "product" => config.name.clone(), "outcome" => "missing").increment(1);
-            let mut fresh = products::load_one(&self.runtime, config, generation).await;
+            let mut fresh =
+                products::load_one(&self.runtime, config, generation, previous.map(|p| &**p)).await;
             fresh.plugin = Err(message);
             return fresh;
         }
-        let fresh = products::load_one(&self.runtime, config, generation).await;
+        let fresh =
+            products::load_one(&self.runtime, config, generation, previous.map(|p| &**p)).await;
         match (&fresh.plugin, previous) {
             (Ok(_), _) => {
                 metrics::counter!(metric::RELOADS_TOTAL, "product" => config.name.clone(), "outcome" => "ok").increment(1);
@@ -216,13 +218,7 @@ impl Reloader {
                     generation = old.generation,
                     "new plugin failed to load; the previous generation keeps serving"
                 );
-                Product {
-                    config: config.clone(),
-                    context: products::context_for(config),
-                    plugin: old.plugin.clone(),
-                    generation: old.generation,
-                    last_error: Some(e.clone()),
-                }
+                Product::kept_after(old, e.clone())
             }
             (Err(_), _) => {
                 metrics::counter!(metric::RELOADS_TOTAL, "product" => config.name.clone(), "outcome" => "failed").increment(1);
@@ -265,7 +261,7 @@ impl Reloader {
             let previous = current.products.get(name);
             let rebuilt = match previous {
                 // The same plugin file with the same bytes: keep the compiled plugin, take the
-                // new settings, secrets and limits.
+                // new settings, secrets and limits if the plugin accepts the settings.
                 Some(old)
                     if old.config.plugin == product.plugin
                         && old
@@ -273,12 +269,33 @@ impl Reloader {
                             .as_ref()
                             .is_ok_and(|p| products::unchanged(p, &product.plugin)) =>
                 {
-                    Product {
-                        config: product.clone(),
-                        context: products::context_for(product),
-                        plugin: old.plugin.clone(),
-                        generation: old.generation,
-                        last_error: None,
+                    let plugin = old.plugin.as_ref().map(Arc::clone).ok();
+                    match plugin.map(|p| products::check_settings(product, &p)) {
+                        Some(Err(e)) => {
+                            tracing::error!(
+                                product = name,
+                                error = e,
+                                "configuration change refused for this product; the previous generation keeps serving"
+                            );
+                            metrics::counter!(metric::RELOADS_TOTAL, "product" => name.clone(), "outcome" => "failed").increment(1);
+                            Product::kept_after(old, e)
+                        }
+                        _ if old.config == *product => Product {
+                            config: product.clone(),
+                            context: old.context.clone(),
+                            plugin: old.plugin.clone(),
+                            generation: old.generation,
+                            last_error: None,
+                            packages: Arc::clone(&old.packages),
+                        },
+                        _ => Product {
+                            config: product.clone(),
+                            context: products::context_for(product, Some(old)),
+                            plugin: old.plugin.clone(),
+                            generation: old.generation,
+                            last_error: None,
+                            packages: Arc::default(),
+                        },
                     }
                 }
                 _ => self.rebuild(product, previous).await,

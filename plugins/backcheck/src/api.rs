@@ -99,10 +99,16 @@ impl Check {
     /// The order the check belongs to: StackOne's id when the vendor sent it back, else the
     /// check id the host recorded as the external id.
     pub fn order_ref(&self) -> OrderRef {
-        match self.reference.as_deref().filter(|r| !r.is_empty()) {
+        match self.reference.as_deref().filter(|r| !r.trim().is_empty()) {
             Some(reference) => OrderRef::OrderId(reference.to_owned()),
             None => OrderRef::ExternalId(self.id.clone()),
         }
+    }
+
+    /// Whether the check names StackOne's order id. Without it, only BackCheck can say
+    /// whether the check is this product's: the plugin looks it up.
+    pub fn has_reference(&self) -> bool {
+        matches!(self.order_ref(), OrderRef::OrderId(_))
     }
 }
 

@@ -1,6 +1,6 @@
 //! BackCheck's statuses as StackOne's results.
 
-use assay_plugin_sdk::{AssessmentResult, ResultValue};
+use assay_plugin_sdk::{AssessmentResult, PluginError, ResultValue};
 
 use crate::api::Check;
 
@@ -46,6 +46,14 @@ pub fn check_result(check: &Check) -> AssessmentResult {
         summary: Some(summary),
         ..AssessmentResult::status(value, Some(check.status.clone()))
     }
+}
+
+/// The error `fulfil-order` returns for a check BackCheck has cancelled: the host parks the
+/// order and sends StackOne a `cancelled` result with this message. `None` for any other
+/// status.
+pub fn cancellation(check: &Check) -> Option<PluginError> {
+    matches!(status_value(&check.status), ResultValue::Cancelled)
+        .then(|| PluginError::Cancelled(format!("BackCheck cancelled the check ({})", check.id)))
 }
 
 #[cfg(test)]
@@ -110,6 +118,29 @@ mod tests {
         for status in FINAL_STATUSES {
             assert!(status_value(status).is_final(), "{status}");
         }
+    }
+
+    #[test]
+    fn only_a_cancelled_check_cancels_the_order() {
+        for status in ["canceled", "cancelled"] {
+            assert!(
+                matches!(cancellation(&check(status)), Some(PluginError::Cancelled(m)) if m.contains("chk-1")),
+                "{status}"
+            );
+        }
+        for status in ["pending", "clear", "consider", "expired", "suspended"] {
+            assert!(cancellation(&check(status)).is_none(), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_pushed_check_without_a_reference_must_be_looked_up() {
+        let mut c = check("clear");
+        assert!(c.has_reference());
+        c.reference = Some(" ".into());
+        assert!(!c.has_reference());
+        c.reference = None;
+        assert!(!c.has_reference());
     }
 
     #[test]

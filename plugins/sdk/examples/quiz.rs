@@ -8,10 +8,12 @@
 //! `x-quiz-signature: hex(HMAC-SHA256(webhook_secret, body))`:
 //! `{"session_id", "percent", "report_url"}`.
 
+use std::time::Duration;
+
 use assay_plugin_sdk::{
     AssessmentResult, CallbackOutcome, CallbackRequest, CallbackResponse, Fulfilment, Order,
-    OrderKind, OrderRef, OrderResult, Package, PackageQuery, PendingOrder, Plugin, PluginError,
-    PluginMetadata, ResultValue, Score, export, http, settings, webhook,
+    OrderKind, OrderRef, OrderResult, Package, PackageList, PackageQuery, PendingOrder, Plugin,
+    PluginError, PluginMetadata, ResultValue, Score, SettingSpec, export, http, settings, webhook,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -49,20 +51,33 @@ impl Plugin for Quiz {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "Ten-minute quizzes".into(),
             kinds: vec![OrderKind::Assessment],
+            // The host refuses a configuration that misses one of the required settings, or
+            // writes a secret literally, when it loads it.
+            settings: vec![
+                SettingSpec::required("base_url", "The Quiz API, e.g. https://api.quiz.example"),
+                SettingSpec::secret("api_token", "Bearer token for the Quiz API"),
+                SettingSpec::secret("webhook_secret", "Secret Quiz signs its callbacks with"),
+                SettingSpec::required(
+                    "callback_url",
+                    "This product's callback route on the host, for Quiz to call",
+                ),
+            ],
         }
     }
 
-    fn list_packages(_query: PackageQuery) -> Result<Vec<Package>, PluginError> {
+    fn list_packages(_query: PackageQuery) -> Result<PackageList, PluginError> {
         let quizzes: Vec<VendorQuiz> = api()?.get("/quizzes").send()?.error_for_status()?.json()?;
-        Ok(quizzes
+        let packages = quizzes
             .into_iter()
-            .map(|q| Package {
-                id: q.id,
-                name: q.title,
-                description: None,
-                tests: vec![],
-            })
-            .collect())
+            .map(|q| Package::new(q.id, q.title))
+            .collect();
+        // Quizzes change rarely: the host may answer from its cache for five minutes, and for
+        // an hour more while the Quiz API is down.
+        Ok(PackageList::fresh_for(
+            packages,
+            Duration::from_secs(300),
+            Duration::from_secs(3600),
+        ))
     }
 
     fn fulfil_order(order: Order) -> Result<Fulfilment, PluginError> {
@@ -113,9 +128,9 @@ impl Plugin for Quiz {
         } else {
             ResultValue::Failed
         };
-        Ok(CallbackOutcome {
-            response: CallbackResponse::json(200, &json!({"ok": true})),
-            results: vec![OrderResult {
+        Ok(CallbackOutcome::with_results(
+            CallbackResponse::json(200, &json!({"ok": true})),
+            vec![OrderResult {
                 order: OrderRef::ExternalId(done.session_id),
                 result: AssessmentResult {
                     score: Some(Score::percent(f64::from(done.percent))),
@@ -123,7 +138,7 @@ impl Plugin for Quiz {
                     ..AssessmentResult::status(value, None)
                 },
             }],
-        })
+        ))
     }
 
     fn poll_results(_pending: Vec<PendingOrder>) -> Result<Vec<OrderResult>, PluginError> {

@@ -1,6 +1,8 @@
-//! Conveniences for callbacks: reading the vendor's request, building the response.
+//! Conveniences for callbacks: reading the vendor's request, building the outcome.
 
-use crate::{CallbackOutcome, CallbackRequest, CallbackResponse, Header};
+use crate::{
+    CallbackHandled, CallbackOutcome, CallbackRequest, CallbackResponse, Header, OrderResult,
+};
 
 impl CallbackRequest {
     /// The first value of header `name` (case-insensitive), if present and UTF-8.
@@ -36,12 +38,53 @@ impl CallbackResponse {
 }
 
 impl CallbackOutcome {
-    /// An outcome that only answers the caller, with no results: a refused signature, an
-    /// event you ignore.
+    /// A handled callback that only answers the caller, with no results: a refused signature,
+    /// an event you ignore.
+    ///
+    /// ```ignore
+    /// return Ok(CallbackOutcome::reply(CallbackResponse::json(401, &json!({"error": "bad signature"}))));
+    /// ```
     pub fn reply(response: CallbackResponse) -> Self {
-        CallbackOutcome {
-            response,
-            results: vec![],
+        Self::with_results(response, vec![])
+    }
+
+    /// A handled callback: `results` go to StackOne, and the host sends `response` once they
+    /// are stored.
+    ///
+    /// ```ignore
+    /// Ok(CallbackOutcome::with_results(
+    ///     CallbackResponse::json(200, &json!({"ok": true})),
+    ///     vec![OrderResult { order: OrderRef::ExternalId(session_id), result }],
+    /// ))
+    /// ```
+    pub fn with_results(response: CallbackResponse, results: Vec<OrderResult>) -> Self {
+        CallbackOutcome::Handled(CallbackHandled { response, results })
+    }
+
+    /// The callback names something this plugin does not know (a session it never created,
+    /// another account's check): the host answers 404 with `reason`, counts and logs it, stores
+    /// nothing, and the vendor is not asked to send it again.
+    ///
+    /// ```ignore
+    /// Err(PluginError::NotFound(_)) => Ok(CallbackOutcome::unknown(format!("no session {id}"))),
+    /// ```
+    pub fn unknown(reason: impl Into<String>) -> Self {
+        CallbackOutcome::Unknown(reason.into())
+    }
+
+    /// The response of a handled callback; `None` for an unknown one.
+    pub fn response(&self) -> Option<&CallbackResponse> {
+        match self {
+            CallbackOutcome::Handled(handled) => Some(&handled.response),
+            CallbackOutcome::Unknown(_) => None,
+        }
+    }
+
+    /// The results of a handled callback; empty for an unknown one.
+    pub fn results(&self) -> &[OrderResult] {
+        match self {
+            CallbackOutcome::Handled(handled) => &handled.results,
+            CallbackOutcome::Unknown(_) => &[],
         }
     }
 }
@@ -79,7 +122,24 @@ mod tests {
         assert_eq!(r.body, br#"{"ok":true}"#);
         assert_eq!(r.headers[0].name, "content-type");
         assert_eq!(r.headers[0].value, b"application/json");
-        assert!(CallbackOutcome::reply(r).results.is_empty());
         assert!(CallbackResponse::empty(204).body.is_empty());
+    }
+
+    #[test]
+    fn outcomes_are_handled_or_unknown() {
+        let reply = CallbackOutcome::reply(CallbackResponse::empty(401));
+        assert_eq!(reply.response().map(|r| r.status), Some(401));
+        assert!(reply.results().is_empty());
+
+        let result = OrderResult {
+            order: crate::OrderRef::ExternalId("s-1".into()),
+            result: crate::AssessmentResult::status(crate::ResultValue::Passed, None),
+        };
+        let handled = CallbackOutcome::with_results(CallbackResponse::empty(200), vec![result]);
+        assert_eq!(handled.results().len(), 1);
+
+        let unknown = CallbackOutcome::unknown("no session s-9");
+        assert!(matches!(&unknown, CallbackOutcome::Unknown(r) if r == "no session s-9"));
+        assert!(unknown.response().is_none() && unknown.results().is_empty());
     }
 }

@@ -9,7 +9,7 @@
 //! value cut after 1 KiB. Never log settings values, and only the candidate data you need:
 //! operators read this log.
 
-use crate::bindings::assay::plugin::host::{self, LogLevel};
+use crate::bindings::assay::plugin0_2_0::host::{self, LogLevel};
 
 /// Writes one line at `level`.
 pub fn write(level: LogLevel, message: &str, fields: &[(&str, &str)]) {

@@ -224,6 +224,7 @@ pub fn failed(
     conn: &Connection,
     claim: OrderClaim,
     reason: &str,
+    result: Option<&ResultBody>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let order = load_claimed(conn, claim)?;
@@ -234,6 +235,9 @@ pub fn failed(
          WHERE id = ?1",
     )?
     .execute(params![order.id, reason, now])?;
+    if let Some(body) = result {
+        outbox::insert(conn, &order, body, now)?;
+    }
     Ok(())
 }
 

@@ -383,6 +383,7 @@ async fn store_errors_say_whether_to_answer_503() {
                 attempt: 1,
             },
             "x".into(),
+            None,
         )
         .await
         .expect_err("no such order");

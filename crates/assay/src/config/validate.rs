@@ -314,7 +314,15 @@ impl Context<'_> {
             .transpose()?;
 
         let mut settings = BTreeMap::new();
+        let mut setting_sources = BTreeMap::new();
         for (setting, value) in raw.settings {
+            setting_sources.insert(
+                setting.get_ref().clone(),
+                SettingSource {
+                    literal: matches!(value.get_ref(), SettingValue::Plain(_)),
+                    at: self.at(setting.span()),
+                },
+            );
             let secret = match value.get_ref() {
                 SettingValue::Plain(secret) => secret.clone(),
                 SettingValue::Ref(r) => {
@@ -341,6 +349,8 @@ impl Context<'_> {
             poll_interval,
             source,
             settings,
+            setting_sources,
+            defined_at: self.at(name.span()),
         })
     }
 

@@ -11,19 +11,27 @@
 //! the vendor gets a 503 with `Retry-After` instead, and sends the callback again. Results of
 //! the same callback that were stored are stored again then; StackOne receives the same
 //! update twice, which changes nothing there.
+//!
+//! A callback that names nothing known is answered 404 and never retried, counted in
+//! [`metric::CALLBACKS_DECLINED_TOTAL`] and logged once: when the plugin declines it
+//! (`callback-outcome.unknown`, contract 0.2.0), or when every result it returned names an
+//! order the host cannot place and no order of the product is waiting for its fulfilment to
+//! be recorded (so no later retry could place it either).
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Response, StatusCode, request::Parts};
 use tokio::sync::Notify;
 
 use super::error::EdgeError;
+use super::error::json_response;
 use super::plugin_errors::call_error;
 use super::stackone_routes::store_error;
 use crate::pipeline::results;
 use crate::products::Product;
-use assay_runtime::types::{CallbackRequest, Header};
+use assay_runtime::types::{CallbackOutcome, CallbackRequest, Header};
 use assay_store::Store;
 use assay_wire::http_server::Body;
+use assay_wire::metric;
 
 /// What a vendor is asked to wait before sending again a callback that came too early: about
 /// one fulfilment retry (the first is 2 s after a failure).
@@ -74,15 +82,32 @@ pub async fn handle(
             .collect(),
         body: body.to_vec(),
     };
-    let outcome = plugin
+    let outcome = match plugin
         .handle_callback(&product.context, request)
         .await
-        .map_err(call_error)?;
+        .map_err(call_error)?
+    {
+        CallbackOutcome::Handled(handled) => handled,
+        CallbackOutcome::Unknown(reason) => return Ok(declined(product, rest, "plugin", &reason)),
+    };
+    let offered = outcome.results.len();
     let recorded = results::record(store, &product.config.name, outcome.results)
         .await
         .map_err(store_error)?;
     if recorded.queued > 0 {
         relay.notify_one();
+    }
+    if offered > 0 && recorded.unknown == offered {
+        return Ok(declined(
+            product,
+            rest,
+            "host",
+            &format!(
+                "no order of product `{}` matches: {}",
+                product.config.name,
+                recorded.rejected.join("; ")
+            ),
+        ));
     }
     if !recorded.retry_later.is_empty() {
         return Err(EdgeError::Unavailable {
@@ -122,4 +147,21 @@ pub async fn handle(
         }
     }
     Ok(response)
+}
+
+/// The 404 for a callback that names nothing known; logged here, once, since the vendor is
+/// told not to send it again.
+fn declined(product: &Product, path: &str, by: &'static str, reason: &str) -> Response<Body> {
+    tracing::warn!(
+        product = product.config.name,
+        path,
+        by,
+        reason,
+        "callback declined: it names nothing known; answered 404"
+    );
+    metrics::counter!(metric::CALLBACKS_DECLINED_TOTAL, "product" => product.config.name.clone(), "by" => by).increment(1);
+    json_response(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error": {"code": "unknown", "message": reason}}),
+    )
 }

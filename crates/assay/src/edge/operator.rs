@@ -39,9 +39,10 @@ pub async fn readyz(
     let mut list = Vec::new();
     for (name, product) in &table.products {
         match &product.plugin {
-            Ok(_) => list.push(json!({
+            Ok(plugin) => list.push(json!({
                 "product": name,
                 "plugin": product.plugin_label(),
+                "contract": plugin.contract_version(),
                 "generation": product.generation,
                 "ready": true,
                 "last_reload_error": product.last_error,
@@ -103,7 +104,10 @@ pub async fn status(products: &Products, store: &dyn Store) -> Result<Response<B
                 "kind": p.config.kind,
                 "plugin_file": p.config.plugin.display().to_string(),
                 "plugin": p.plugin_label(),
+                "contract": p.plugin.as_ref().ok().map(|p| p.contract_version()),
                 "generation": p.generation,
+                "state_bytes": p.context.state.used(),
+                "cached_package_lists": p.packages.len(),
                 "load_error": p.plugin.as_ref().err(),
                 "last_reload_error": p.last_error,
             })

@@ -12,6 +12,10 @@ use super::error::EdgeError;
 use assay_runtime::CallError;
 use assay_runtime::types::PluginError;
 
+/// What the caller is asked to wait when a product's plugin says its settings are wrong: a
+/// configuration reload, not the caller, fixes that.
+const MISCONFIGURED_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// The edge error for a failed plugin call.
 pub fn call_error(error: CallError) -> EdgeError {
     let cause = error.to_string();
@@ -46,7 +50,15 @@ pub fn call_error(error: CallError) -> EdgeError {
                     .unwrap_or(Duration::from_secs(5)),
             ),
         ),
-        Some(PluginError::Permanent(_)) => upstream(
+        Some(PluginError::Misconfigured(m)) => EdgeError::Unavailable {
+            message: format!(
+                "product `{}` is misconfigured and cannot answer until its operator fixes its settings",
+                error.product
+            ),
+            cause: format!("{cause} ({m})"),
+            retry_after: Some(MISCONFIGURED_RETRY_AFTER),
+        },
+        Some(PluginError::Permanent(_) | PluginError::Cancelled(_)) => upstream(
             StatusCode::BAD_GATEWAY,
             "the product failed to answer",
             None,

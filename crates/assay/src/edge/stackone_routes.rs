@@ -4,6 +4,7 @@
 //! its event and order are committed to the store.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header, request::Parts};
@@ -14,6 +15,7 @@ use subtle::ConstantTimeEq;
 use super::error::{EdgeError, json_response};
 use super::plugin_errors::call_error;
 use crate::convert::{order_from_json, package_json};
+use crate::package_cache::{CACHE_HEADER, CacheKey, Lookup};
 use crate::products::Product;
 use assay_runtime::Plugin;
 use assay_runtime::types::PackageQuery;
@@ -45,20 +47,40 @@ pub async fn packages(
     let request: PackagesRequest = serde_json::from_slice(body)
         .map_err(|e| EdgeError::BadRequest(format!("invalid package list request: {e}")))?;
     let plugin = loaded(product)?;
-    let query = PackageQuery {
+    let key = CacheKey {
         account_id: request.account_id,
         provider: request.provider,
     };
-    let packages = plugin
-        .list_packages(&product.context, query)
-        .await
-        .map_err(call_error)?;
-    let page = PackagesPage {
-        data: packages.into_iter().map(package_json).collect(),
-        next: None,
+    let now = Instant::now();
+    let (body, served) = match product.packages.lookup(&key, now) {
+        Lookup::Fresh { body, refresh } => {
+            if refresh {
+                refresh_in_background(product, plugin, key);
+            }
+            (body, "hit")
+        }
+        Lookup::Stale { body } => match fetch_packages(product, &plugin, key, now).await {
+            Ok(fetched) => (fetched, "miss"),
+            Err(e) => {
+                tracing::warn!(
+                    product = product.config.name,
+                    error = %e,
+                    "list-packages failed; answering with the stale package list"
+                );
+                (body, "stale")
+            }
+        },
+        Lookup::Miss => (fetch_packages(product, &plugin, key, now).await?, "miss"),
     };
-    let body = serde_json::to_value(&page).map_err(|e| EdgeError::Internal(e.to_string()))?;
-    let mut response = json_response(StatusCode::OK, &body);
+    metrics::counter!(metric::PACKAGE_LIST_CACHE_TOTAL, "product" => product.config.name.clone(), "outcome" => served).increment(1);
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert(CACHE_HEADER, HeaderValue::from_static(served));
     if let Some(origin) = allowed_origin(product, &parts.headers) {
         response
             .headers_mut()
@@ -68,6 +90,72 @@ pub async fn packages(
             .insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     Ok(response)
+}
+
+/// Calls `list-packages` for `key`, renders StackOne's page, and caches it if the plugin
+/// allows.
+async fn fetch_packages(
+    product: &Product,
+    plugin: &Plugin,
+    key: CacheKey,
+    started: Instant,
+) -> Result<Bytes, EdgeError> {
+    let query = PackageQuery {
+        account_id: key.account_id.clone(),
+        provider: key.provider.clone(),
+    };
+    let list = plugin
+        .list_packages(&product.context, query)
+        .await
+        .map_err(call_error)?;
+    let page = PackagesPage {
+        data: list.packages.into_iter().map(package_json).collect(),
+        next: None,
+    };
+    let body =
+        Bytes::from(serde_json::to_vec(&page).map_err(|e| EdgeError::Internal(e.to_string()))?);
+    product
+        .packages
+        .store(key, body.clone(), list.freshness.as_ref(), started);
+    Ok(body)
+}
+
+/// Refreshes a fresh entry that is getting old, off the request: the request was answered
+/// from the cache already.
+fn refresh_in_background(product: &Product, plugin: Arc<Plugin>, key: CacheKey) {
+    let cache = Arc::clone(&product.packages);
+    let context = product.context.clone();
+    let name = product.config.name.clone();
+    tokio::spawn(async move {
+        let query = PackageQuery {
+            account_id: key.account_id.clone(),
+            provider: key.provider.clone(),
+        };
+        let started = Instant::now();
+        let rendered = match plugin.list_packages(&context, query).await {
+            Ok(list) => {
+                let page = PackagesPage {
+                    data: list.packages.into_iter().map(package_json).collect(),
+                    next: None,
+                };
+                serde_json::to_vec(&page)
+                    .map(|body| (Bytes::from(body), list.freshness))
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match rendered {
+            Ok((body, freshness)) => cache.store(key, body, freshness.as_ref(), started),
+            Err(error) => {
+                tracing::warn!(
+                    product = name,
+                    error,
+                    "background refresh of a package list failed; the cached list keeps serving"
+                );
+                cache.refresh_failed(&key);
+            }
+        }
+    });
 }
 
 /// `OPTIONS /v1/products/{product}/packages`: a CORS preflight.

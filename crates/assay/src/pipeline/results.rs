@@ -7,7 +7,9 @@
 
 use crate::convert::result_body;
 use assay_runtime::types::{AssessmentResult, OrderRef as PluginOrderRef, OrderResult};
-use assay_store::{self as store, OrderState, ResultRecorded, ResultRejection, Store, StoreError};
+use assay_store::{
+    self as store, OrderFilter, OrderState, ResultRecorded, ResultRejection, Store, StoreError,
+};
 
 /// The stored form of a plugin's result.
 pub fn to_store(result: AssessmentResult) -> store::ResultBody {
@@ -28,8 +30,11 @@ pub struct Recorded {
     pub rejected: Vec<String>,
     /// Of `rejected`, those that can be right later: the order is still being fulfilled (or
     /// waits to be retried), or it is named by an external id that fulfilment may not have
-    /// recorded yet. A vendor's callback carrying one is answered 503 so that it is sent again.
+    /// recorded yet because an order of the product is still being fulfilled. A vendor's
+    /// callback carrying one is answered 503 so that it is sent again.
     pub retry_later: Vec<String>,
+    /// Of `rejected`, those naming an order the host cannot place now or later.
+    pub unknown: usize,
 }
 
 /// Records `results` of `product` in one transaction. An `Err` means none was stored.
@@ -52,15 +57,38 @@ pub async fn record(
         })
         .collect();
     let mut recorded = Recorded::default();
+    // Asked once, and only if a result names an unknown external id.
+    let mut fulfilling: Option<bool> = None;
     for outcome in store.record_results(product, items).await? {
         match outcome {
             Ok(ResultRecorded::Queued { .. }) => recorded.queued += 1,
             Ok(ResultRecorded::Superseded { .. }) => recorded.superseded += 1,
             Err(rejection) => {
                 let reason = describe(&rejection);
-                tracing::warn!(product, reason, "plugin result refused");
-                if may_be_accepted_later(&rejection) {
+                let later = match &rejection {
+                    ResultRejection::UnknownOrder(store::OrderRef::ExternalId(_)) => {
+                        match fulfilling {
+                            Some(known) => known,
+                            None => {
+                                let known = awaits_fulfilment(store, product).await?;
+                                fulfilling = Some(known);
+                                known
+                            }
+                        }
+                    }
+                    other => may_be_accepted_later(other),
+                };
+                if later {
+                    tracing::warn!(
+                        product,
+                        reason,
+                        "plugin result refused for now; the callback will be asked again"
+                    );
                     recorded.retry_later.push(reason.clone());
+                } else if matches!(rejection, ResultRejection::UnknownOrder(_)) {
+                    recorded.unknown += 1;
+                } else {
+                    tracing::warn!(product, reason, "plugin result refused");
                 }
                 recorded.rejected.push(reason);
             }
@@ -69,10 +97,28 @@ pub async fn record(
     Ok(recorded)
 }
 
+/// Whether an order of `product` was received and its fulfilment is not recorded yet
+/// (running, or waiting for a retry): a result naming an unknown external id may be for it.
+async fn awaits_fulfilment(store: &dyn Store, product: &str) -> Result<bool, StoreError> {
+    for state in [OrderState::Fulfilling, OrderState::Received] {
+        let filter = OrderFilter {
+            product: Some(product.to_owned()),
+            state: Some(state),
+            limit: 1,
+            ..OrderFilter::default()
+        };
+        if !store.list_orders(filter).await?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Whether a refused result may be accepted when sent again: a vendor can call back before
 /// the host has recorded the vendor's acceptance of the order (the `fulfil-order` call is still
 /// running, or is waiting for its retry). A StackOne order id the host never received, or an
-/// order that failed, stays refused.
+/// order that failed, stays refused. An unknown external id may be one fulfilment has not
+/// recorded yet; [`record`] asks the store whether any order is being fulfilled.
 pub fn may_be_accepted_later(rejection: &ResultRejection) -> bool {
     match rejection {
         ResultRejection::NotAwaitingResult { state, .. } => {

@@ -6,11 +6,18 @@
 //! | the plugin | the order |
 //! |---|---|
 //! | returns a fulfilment | awaits its result; the first result (if any) goes to the outbox |
-//! | `upstream-retryable`, a deadline, a trap, the memory limit | is retried with [`FULFIL_BACKOFF`], honouring the plugin's retry-after, up to [`MAX_FULFIL_ATTEMPTS`] |
-//! | `invalid-input`, `unauthorized`, `not-found`, `permanent` | is parked as failed with the reason |
+//! | `upstream-retryable`, `misconfigured`, a deadline, a trap, the memory limit | is retried with [`FULFIL_BACKOFF`], honouring the plugin's retry-after, up to [`MAX_FULFIL_ATTEMPTS`] |
+//! | `invalid-input`, `unauthorized`, `not-found`, `permanent` | is parked as failed with the reason; StackOne is sent a `failed` result |
+//! | `cancelled` | is parked as failed with the reason; StackOne is sent a `cancelled` result |
 //!
-//! Traps and limits are retried because a fixed plugin may be hot-reloaded meanwhile; the cap
-//! keeps a plugin that always traps from retrying forever.
+//! Traps, limits and misconfiguration are retried because a fixed plugin or configuration may
+//! be hot-reloaded meanwhile; the cap keeps a plugin that always traps from retrying forever.
+//!
+//! An order that fails for good must not stay "Pending" in the recruiter's ATS: the store
+//! parks it and queues its final result (status `failed`, or `cancelled`, with the plugin's
+//! message as `source_value`) in one transaction, and the relay delivers it like any other
+//! result. If StackOne refuses that result, it stays a dead letter for the operator; nothing
+//! further is sent about the order.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +30,10 @@ use crate::pipeline::backoff::FULFIL_BACKOFF;
 use crate::pipeline::claim_loop::ClaimLoop;
 use crate::pipeline::results::to_store;
 use crate::products::Products;
-use assay_store::{ClaimedOrder, Store, Timestamp};
+use assay_runtime::CallError;
+use assay_runtime::types::{AssessmentResult, PluginError, ResultStatus, ResultValue};
+use assay_store::{ClaimedOrder, ResultBody, Store, Timestamp};
+use assay_wire::metric;
 
 /// How many orders are fulfilled at once.
 pub const FULFIL_CONCURRENCY: usize = 8;
@@ -31,6 +41,9 @@ pub const FULFIL_CONCURRENCY: usize = 8;
 pub const FULFIL_LEASE: Duration = Duration::from_secs(360);
 /// After this many failed attempts a retryable failure parks the order as failed.
 pub const MAX_FULFIL_ATTEMPTS: u32 = 12;
+/// Longest `source_value` of the result that tells StackOne an order failed; the reason in
+/// the store is kept whole.
+pub const MAX_FAILURE_SOURCE_VALUE: usize = 500;
 
 /// The order worker. Cheap to clone.
 #[derive(Clone)]
@@ -47,7 +60,68 @@ enum Outcome {
         error: String,
         retry_after: Option<Duration>,
     },
-    Failed(String),
+    Failed(Failure),
+}
+
+/// Why an order failed for good, and what the recruiter is told.
+struct Failure {
+    /// The reason kept with the order, for the operator.
+    reason: String,
+    /// `failed`, or `cancelled` when the vendor cancelled the order.
+    status: ResultValue,
+    /// The plugin's own message (or the host's reason), sent as the status's `source_value`.
+    message: String,
+}
+
+impl Failure {
+    /// A failure the host found (not the plugin): the recruiter sees the reason.
+    fn host(reason: String) -> Self {
+        Self {
+            message: reason.clone(),
+            reason,
+            status: ResultValue::Failed,
+        }
+    }
+
+    /// A failed `fulfil-order` call.
+    fn call(e: &CallError) -> Self {
+        let (status, message) = match e.plugin_error() {
+            Some(PluginError::Cancelled(m)) => (ResultValue::Cancelled, m.clone()),
+            Some(
+                PluginError::InvalidInput(m)
+                | PluginError::Unauthorized(m)
+                | PluginError::NotFound(m)
+                | PluginError::Permanent(m)
+                | PluginError::Misconfigured(m),
+            ) => (ResultValue::Failed, m.clone()),
+            Some(PluginError::UpstreamRetryable(r)) => (ResultValue::Failed, r.message.clone()),
+            None => (ResultValue::Failed, e.kind.to_string()),
+        };
+        Self {
+            reason: e.to_string(),
+            status,
+            message,
+        }
+    }
+
+    /// The final result StackOne is sent.
+    fn result(&self) -> ResultBody {
+        let mut message = self.message.clone();
+        assay_runtime::truncate_at_char(&mut message, MAX_FAILURE_SOURCE_VALUE);
+        to_store(AssessmentResult {
+            score: None,
+            status: Some(ResultStatus {
+                value: self.status.clone(),
+                source_value: Some(message),
+            }),
+            result_url: None,
+            start_date: None,
+            submission_date: None,
+            summary: None,
+            attachments: vec![],
+            candidate_profile_url: None,
+        })
+    }
 }
 
 impl Worker {
@@ -102,8 +176,7 @@ impl Worker {
             Outcome::Fulfilled => Ok(()),
             Outcome::Retry { error, .. } if attempt >= MAX_FULFIL_ATTEMPTS => {
                 let reason = format!("gave up after {attempt} attempts; last error: {error}");
-                tracing::error!(product, order_id = order.order_id, reason, "order failed");
-                self.store.fulfilment_failed(order.claim, reason).await
+                self.failed(&order, Failure::host(reason)).await
             }
             Outcome::Retry { error, retry_after } => {
                 let delay = FULFIL_BACKOFF.delay(attempt, retry_after);
@@ -113,15 +186,38 @@ impl Worker {
                     .fulfilment_retry(order.claim, Timestamp::now().plus(delay), error)
                     .await
             }
-            Outcome::Failed(reason) => {
-                tracing::error!(product, order_id = order.order_id, reason, "order failed");
-                self.store.fulfilment_failed(order.claim, reason).await
-            }
+            Outcome::Failed(failure) => self.failed(&order, failure).await,
         };
         if let Err(e) = result {
             // The lease runs out and the order is claimed again; fulfil-order is idempotent.
             tracing::error!(product, order_id = order.order_id, error = %e, "worker: could not record the outcome");
         }
+    }
+
+    /// Parks the order and queues the result that tells the recruiter.
+    async fn failed(
+        &self,
+        order: &ClaimedOrder,
+        failure: Failure,
+    ) -> Result<(), assay_store::StoreError> {
+        tracing::error!(
+            product = order.product,
+            order_id = order.order_id,
+            reason = failure.reason,
+            "order failed; StackOne is sent its final result"
+        );
+        let result = failure.result();
+        let status = if matches!(failure.status, ResultValue::Cancelled) {
+            "cancelled"
+        } else {
+            "failed"
+        };
+        self.store
+            .fulfilment_failed(order.claim, failure.reason, Some(result))
+            .await?;
+        metrics::counter!(metric::ORDERS_FAILED_TOTAL, "product" => order.product.clone(), "status" => status).increment(1);
+        self.relay.notify_one();
+        Ok(())
     }
 
     async fn attempt(&self, order: &ClaimedOrder) -> Outcome {
@@ -145,7 +241,9 @@ impl Worker {
         };
         let object: serde_json::Value = match serde_json::from_str(&order.order_json) {
             Ok(v) => v,
-            Err(e) => return Outcome::Failed(format!("stored order is not JSON: {e}")),
+            Err(e) => {
+                return Outcome::Failed(Failure::host(format!("stored order is not JSON: {e}")));
+            }
         };
         let wit_order = match order_from_json(
             order.kind.into(),
@@ -155,7 +253,9 @@ impl Worker {
             order.provider.as_deref(),
         ) {
             Ok(o) => o,
-            Err(e) => return Outcome::Failed(format!("order cannot be fulfilled: {e}")),
+            Err(e) => {
+                return Outcome::Failed(Failure::host(format!("order cannot be fulfilled: {e}")));
+            }
         };
         match plugin.fulfil_order(&product.context, wit_order).await {
             Ok(fulfilment) => {
@@ -193,7 +293,7 @@ impl Worker {
                 retry_after: e.retry_after(),
                 error: e.to_string(),
             },
-            Err(e) => Outcome::Failed(e.to_string()),
+            Err(e) => Outcome::Failed(Failure::call(&e)),
         }
     }
 }

@@ -65,17 +65,21 @@ impl Response {
 /// | 401, 403 | [`PluginError::Unauthorized`] | stops; the operator must fix the credentials |
 /// | 404, 410 | [`PluginError::NotFound`] | stops |
 /// | 408, 425, 429, 5xx | [`PluginError::UpstreamRetryable`], with `Retry-After` (seconds) as `retry_after_ms` | tries again later |
+/// | 422 | [`PluginError::Permanent`] | stops: the vendor understood the request and refuses it (an unknown test, say); for an order, StackOne gets a `failed` result with the vendor's message |
 /// | other 4xx | [`PluginError::InvalidInput`] | stops: the vendor refused what was sent |
 /// | 1xx, 3xx | [`PluginError::Permanent`] | stops: the base URL is probably wrong |
 ///
-/// The message names the status and quotes the start of the vendor's body. A `Retry-After`
-/// given as an HTTP date is ignored (the host's own backoff applies).
+/// The message names the status and gives the vendor's own words: the `error_description`,
+/// `message`, `detail` or `error` text of a JSON body (or `error.message`), else the start of
+/// the body. A `Retry-After` given as an HTTP date is ignored (the host's own backoff applies).
 pub fn status_error(status: u16, retry_after: Option<&str>, body: &[u8]) -> Option<PluginError> {
     if (200..300).contains(&status) {
         return None;
     }
-    let quoted = String::from_utf8_lossy(&body[..body.len().min(QUOTED_BODY_BYTES)]);
-    let message = format!("the vendor answered HTTP {status}: {}", quoted.trim());
+    let message = format!(
+        "the vendor answered HTTP {status}: {}",
+        vendor_message(body)
+    );
     Some(match status {
         401 | 403 => PluginError::Unauthorized(message),
         404 | 410 => PluginError::NotFound(message),
@@ -85,9 +89,34 @@ pub fn status_error(status: u16, retry_after: Option<&str>, body: &[u8]) -> Opti
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(|secs| secs.saturating_mul(1000)),
         }),
+        422 => PluginError::Permanent(message),
         400..=499 => PluginError::InvalidInput(message),
         _ => PluginError::Permanent(message),
     })
+}
+
+/// What the vendor said in an error body, at most [`QUOTED_BODY_BYTES`] of it.
+fn vendor_message(body: &[u8]) -> String {
+    let said = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| {
+            [
+                "/error_description",
+                "/message",
+                "/detail",
+                "/error",
+                "/error/message",
+            ]
+            .iter()
+            .find_map(|pointer| json.pointer(pointer)?.as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let said = said.trim();
+    let mut end = said.len().min(QUOTED_BODY_BYTES);
+    while !said.is_char_boundary(end) {
+        end -= 1;
+    }
+    said[..end].to_owned()
 }
 
 #[cfg(test)]
@@ -122,7 +151,7 @@ mod tests {
             status_error(404, None, b""),
             Some(PluginError::NotFound(_))
         ));
-        for status in [400, 409, 422] {
+        for status in [400, 409] {
             assert!(
                 matches!(
                     status_error(status, None, b""),
@@ -131,7 +160,7 @@ mod tests {
                 "{status}"
             );
         }
-        for status in [301, 302, 304] {
+        for status in [301, 302, 304, 422] {
             assert!(
                 matches!(
                     status_error(status, None, b""),
@@ -172,13 +201,45 @@ mod tests {
     #[test]
     fn the_message_quotes_the_start_of_the_body() {
         let body = format!("{{\"error\":\"bad test id\"}}{}", "x".repeat(1000));
-        let Some(PluginError::InvalidInput(message)) = status_error(422, None, body.as_bytes())
+        let Some(PluginError::InvalidInput(message)) = status_error(400, None, body.as_bytes())
         else {
-            panic!("422 is invalid input");
+            panic!("400 is invalid input");
         };
-        assert!(message.contains("422"), "{message}");
+        assert!(message.contains("400"), "{message}");
         assert!(message.contains("bad test id"), "{message}");
         assert!(message.len() < QUOTED_BODY_BYTES + 100, "{message}");
+        let long = "é".repeat(QUOTED_BODY_BYTES);
+        assert!(vendor_message(long.as_bytes()).len() <= QUOTED_BODY_BYTES);
+    }
+
+    #[test]
+    fn a_422_is_permanent_in_the_vendors_own_words() {
+        let Some(PluginError::Permanent(message)) =
+            status_error(422, None, br#"{"error": "no test ct-go"}"#)
+        else {
+            panic!("422 is permanent");
+        };
+        assert_eq!(message, "the vendor answered HTTP 422: no test ct-go");
+    }
+
+    #[test]
+    fn the_vendors_words_are_found_in_common_error_bodies() {
+        for (body, said) in [
+            (
+                &br#"{"error": "invalid_client", "error_description": "unknown client"}"#[..],
+                "unknown client",
+            ),
+            (
+                br#"{"message": "quiz archived", "code": 7}"#,
+                "quiz archived",
+            ),
+            (br#"{"detail": "not allowed"}"#, "not allowed"),
+            (br#"{"error": {"message": "nested"}}"#, "nested"),
+            (br#"{"other": 1}"#, r#"{"other": 1}"#),
+            (b"  plain text  ", "plain text"),
+        ] {
+            assert_eq!(vendor_message(body), said);
+        }
     }
 
     #[test]

@@ -104,6 +104,7 @@ async fn invalid_transitions_are_refused() {
                 attempt: 0,
             },
             "no".into(),
+            None,
         )
         .await
         .expect_err("an unclaimed order cannot fail");
@@ -116,7 +117,7 @@ async fn invalid_transitions_are_refused() {
 
     let c = claim_one(&store, Timestamp::now()).await;
     store
-        .fulfilment_failed(c.claim, "package retired".into())
+        .fulfilment_failed(c.claim, "package retired".into(), None)
         .await
         .unwrap();
     let detail = store.get_order(id).await.unwrap().unwrap();
@@ -229,7 +230,7 @@ async fn an_expired_lease_is_claimed_again_and_fences_the_old_claim() {
         "{err}"
     );
     let err = store
-        .fulfilment_failed(first.claim, "late".into())
+        .fulfilment_failed(first.claim, "late".into(), None)
         .await
         .expect_err("the first claim is stale");
     assert!(matches!(err, StoreError::LeaseLost { .. }), "{err}");
@@ -430,5 +431,53 @@ async fn the_next_fulfilment_is_due_at_a_retry_or_a_lease_end() {
         store.next_fulfilment_due().await.unwrap(),
         None,
         "a fulfilled order is never due again"
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_failure_queues_its_final_result_in_the_same_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let id = accept(&store, "o-fail").await;
+    let c = claim_one(&store, Timestamp::now()).await;
+    store
+        .fulfilment_failed(
+            c.claim,
+            "the vendor refused: unknown questionnaire".into(),
+            Some(result("failed")),
+        )
+        .await
+        .unwrap();
+    let detail = store.get_order(id).await.unwrap().unwrap();
+    assert_eq!(detail.summary.state, OrderState::Failed);
+    assert_eq!(detail.outbox.len(), 1);
+    assert_eq!(detail.outbox[0].result_value.as_deref(), Some("failed"));
+    let due = store
+        .claim_outbox(10, Timestamp::now(), LEASE)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1, "the relay delivers it like any result");
+    assert_eq!(due[0].order_id, "o-fail");
+    store.outbox_delivered(due[0].claim, 200).await.unwrap();
+    assert_eq!(
+        state_of(&store, id).await,
+        OrderState::Failed,
+        "delivering the failure result leaves the order failed"
+    );
+    // A failure that cannot be told (no result) queues nothing.
+    let id2 = accept(&store, "o-fail-2").await;
+    let c2 = claim_one(&store, Timestamp::now()).await;
+    store
+        .fulfilment_failed(c2.claim, "x".into(), None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_order(id2)
+            .await
+            .unwrap()
+            .unwrap()
+            .outbox
+            .is_empty()
     );
 }

@@ -1,0 +1,389 @@
+//! Contract 0.2.0 end to end, beside 0.1.0: a released 0.1.0 plugin and a 0.2.0 plugin on one
+//! host, declared settings checked at load and on reload, declined callbacks, failures that
+//! reach the recruiter, the package list cache, and state a plugin keeps between calls.
+
+use std::path::Path;
+
+use http::StatusCode;
+use serde_json::Value;
+
+use assay_tests::fixtures::{fixture_path, legacy_plugin_path};
+use assay_tests::harness::{Deployment, WAIT};
+
+const PACKAGES_BODY: &[u8] = br#"{"account_id":"acc-1","provider":"recruitee"}"#;
+
+async fn readyz(d: &Deployment) -> Value {
+    reqwest::get(format!("{}/readyz", d.url()))
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json")
+}
+
+fn product<'a>(ready: &'a Value, name: &str) -> &'a Value {
+    ready["products"]
+        .as_array()
+        .and_then(|l| l.iter().find(|p| p["product"] == name))
+        .unwrap_or_else(|| panic!("{name} in {ready}"))
+}
+
+/// Points `product`'s `plugin` at `wasm`, wherever it is.
+fn use_plugin(config: &mut String, product: &str, wasm: &Path) {
+    let from = format!("plugin = \"{product}.wasm\"");
+    assert!(config.contains(&from), "{config}");
+    *config = config.replace(&from, &format!("plugin = \"{}\"", wasm.display()));
+}
+
+/// Waits until the host has handled `n` more reload passes than `before`.
+async fn wait_for_reload(mut reloads: tokio::sync::watch::Receiver<u64>, before: u64) {
+    tokio::time::timeout(WAIT, reloads.wait_for(|n| *n > before))
+        .await
+        .expect("a reload in time")
+        .expect("the host runs");
+}
+
+#[tokio::test]
+async fn a_0_1_0_plugin_and_a_0_2_0_plugin_serve_side_by_side() {
+    // codetest as released with contract 0.1.0 (a committed build), backcheck built from
+    // today's sources on 0.2.0.
+    let d = Deployment::start_with(|c| use_plugin(c, "codetest", &legacy_plugin_path("codetest")))
+        .await;
+    let ready = readyz(&d).await;
+    assert_eq!(product(&ready, "codetest")["contract"], "0.1.0", "{ready}");
+    assert_eq!(product(&ready, "backcheck")["contract"], "0.2.0", "{ready}");
+
+    // The whole assessment flow through the 0.1.0 plugin.
+    let order = d.order("codetest", 201).await;
+    assert_eq!(d.send("codetest", &order).await, 200);
+    d.stackone
+        .wait_for_value(&order.order_id, "initiated", WAIT)
+        .await
+        .expect("initiated");
+    let invitation = d
+        .eventually("the invitation", || {
+            d.vendor.invitations().into_iter().next()
+        })
+        .await;
+    assert_eq!(
+        d.vendor
+            .complete_invitation(&invitation.id, 45, 50)
+            .await
+            .expect("sent"),
+        200
+    );
+    d.stackone
+        .wait_for_value(&order.order_id, "passed", WAIT)
+        .await
+        .expect("passed");
+
+    // And the background check through the 0.2.0 plugin, on the same host.
+    let check_order = d.order("backcheck", 202).await;
+    assert_eq!(d.send("backcheck", &check_order).await, 200);
+    let check = d
+        .eventually("the check", || d.vendor.checks().into_iter().next())
+        .await;
+    assert!(d.vendor.set_check_status(&check.id, "clear"));
+    d.stackone
+        .wait_for_value(&check_order.order_id, "passed", WAIT)
+        .await
+        .expect("passed");
+    for delivery in d.stackone.deliveries() {
+        assert!(delivery.violations.is_empty(), "{:?}", delivery.violations);
+    }
+}
+
+/// The configuration `config` without codetest's `base_url` setting (which its plugin declares
+/// required).
+fn without_codetest_base_url(config: &str) -> String {
+    let header = "[products.codetest.settings]\n";
+    let (before, after) = config.split_once(header).expect("codetest's settings");
+    let (line, rest) = after.split_once('\n').expect("a first setting");
+    assert!(line.starts_with("base_url = "), "{line}");
+    format!("{before}{header}{rest}")
+}
+
+/// The demo vendor's URL, as the harness wrote it into `allowed_hosts`.
+fn vendor_url(config: &str) -> String {
+    config
+        .lines()
+        .find_map(|l| l.strip_prefix("allowed_hosts = [\""))
+        .and_then(|l| l.strip_suffix("\"]"))
+        .expect("the vendor's URL")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_missing_required_setting_is_refused_at_load_naming_product_key_and_line() {
+    let d = Deployment::start_with(|c| *c = without_codetest_base_url(c)).await;
+    let ready = readyz(&d).await;
+    let codetest = product(&ready, "codetest");
+    assert_eq!(codetest["ready"], false, "{ready}");
+    let error = codetest["error"].as_str().expect("an error");
+    assert!(error.contains("product `codetest`"), "{error}");
+    assert!(error.contains("`base_url`"), "{error}");
+    assert!(error.contains("config.toml:"), "names the place: {error}");
+    assert_eq!(product(&ready, "backcheck")["ready"], true, "{ready}");
+
+    // StackOne is told the product is unavailable, not that its request was wrong.
+    let client = reqwest::Client::new();
+    let response = d
+        .package_list_request(&client, "codetest", PACKAGES_BODY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_secret_written_as_a_literal_is_refused_at_load() {
+    let d = Deployment::start_with(|c| {
+        *c = c.replacen(
+            "api_token = \"env:T_VENDOR_TOKEN\"",
+            "api_token = \"pasted-token\"",
+            1,
+        );
+    })
+    .await;
+    let ready = readyz(&d).await;
+    let error = product(&ready, "codetest")["error"]
+        .as_str()
+        .expect("an error")
+        .to_owned();
+    assert!(error.contains("`api_token`"), "{error}");
+    assert!(error.contains("literal"), "{error}");
+    assert!(
+        !error.contains("pasted-token"),
+        "the value is never echoed: {error}"
+    );
+}
+
+#[tokio::test]
+async fn a_reload_missing_a_required_setting_keeps_the_old_generation_serving() {
+    let d = Deployment::start().await;
+    let client = reqwest::Client::new();
+    let before = d.host.reloads();
+    let handled = *before.borrow();
+    let text = std::fs::read_to_string(d.config_path()).expect("config");
+    std::fs::write(d.config_path(), without_codetest_base_url(&text)).expect("write");
+    let ready = d
+        .eventually_async("the refusal", || async {
+            let ready = readyz(&d).await;
+            product(&ready, "codetest")["last_reload_error"]
+                .is_string()
+                .then_some(ready)
+        })
+        .await;
+    wait_for_reload(before, handled).await;
+    let codetest = product(&ready, "codetest");
+    assert_eq!(
+        codetest["ready"], true,
+        "the old generation serves: {ready}"
+    );
+    assert!(
+        codetest["last_reload_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("`base_url`")),
+        "{ready}"
+    );
+    let response = d
+        .package_list_request(&client, "codetest", PACKAGES_BODY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK, "still served");
+    let product = d.host.products.get("codetest").expect("codetest");
+    assert!(
+        product.config.settings.contains_key("base_url"),
+        "the old settings stay in force"
+    );
+}
+
+/// Signs a CodeTest callback as the demo vendor does.
+fn codetest_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn a_callback_naming_an_unknown_session_is_404_not_503() {
+    let d = Deployment::start().await;
+    // Signed like the vendor's own, but for an invitation and reference nobody created, while
+    // no order waits for its fulfilment to be recorded: no retry could ever place it.
+    let body = serde_json::to_vec(&serde_json::json!({
+        "event": "attempt.completed",
+        "invitation_id": "inv-nobody",
+        "reference": "order-nobody",
+        "score": 10, "max_score": 50,
+        "started_at": "2026-11-30T10:00:00Z", "submitted_at": "2026-11-30T11:00:00Z",
+        "report_url": "http://vendor.example/reports/inv-nobody"
+    }))
+    .expect("json");
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let response = client
+            .post(format!(
+                "{}/v1/products/codetest/callbacks/attempts",
+                d.url()
+            ))
+            .header(
+                "x-codetest-signature",
+                codetest_signature(d.secrets.vendor_secret.expose(), &body),
+            )
+            .body(body.clone())
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(response.headers().get("retry-after").is_none());
+        let v: Value = response.json().await.expect("json");
+        assert_eq!(v["error"]["code"], "unknown", "{v}");
+    }
+    assert!(d.stackone.deliveries().is_empty(), "nothing was delivered");
+}
+
+#[tokio::test]
+async fn a_callback_the_plugin_declines_is_404() {
+    let d = Deployment::start_with(add_tokencache_products).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/products/tc1/callbacks/whatever", d.url()))
+        .body("x")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let v: Value = response.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "unknown", "{v}");
+}
+
+#[tokio::test]
+async fn a_vendor_422_on_fulfilment_reaches_stackone_as_a_failed_result() {
+    let d = Deployment::start().await;
+    let order = d.order("codetest", 203).await;
+    // The order is valid for StackOne; the vendor refuses it for good.
+    d.vendor
+        .fail_next(1, StatusCode::UNPROCESSABLE_ENTITY, None);
+    assert_eq!(d.send("codetest", &order).await, 200);
+    d.stackone
+        .wait_for_value(&order.order_id, "failed", WAIT)
+        .await
+        .expect("a failed result reached StackOne");
+    let deliveries = d.stackone.deliveries_for(&order.order_id);
+    assert_eq!(deliveries.len(), 1, "one result, and only one");
+    let failed = &deliveries[0];
+    assert!(failed.violations.is_empty(), "{:?}", failed.violations);
+    let json = failed.json.as_ref().expect("json");
+    let source = json["result"]["source_value"]
+        .as_str()
+        .or_else(|| json["status"]["source_value"].as_str())
+        .unwrap_or_default();
+    assert!(
+        source.contains("422") || source.contains("injected failure"),
+        "the plugin's message is the source value: {json}"
+    );
+    let orders = d
+        .host
+        .store
+        .list_orders(assay_store::OrderFilter {
+            order_id: Some(order.order_id.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("orders");
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].state, assay_store::OrderState::Failed);
+    let detail = d
+        .host
+        .store
+        .get_order(orders[0].id)
+        .await
+        .expect("read")
+        .expect("the order");
+    assert_eq!(
+        detail.outbox.len(),
+        1,
+        "the failure result is in the outbox"
+    );
+    assert_eq!(detail.outbox[0].result_value.as_deref(), Some("failed"));
+    // Only one attempt: a 422 is not retried.
+    let creates = d
+        .vendor
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/api/invitations")
+        .count();
+    assert_eq!(creates, 1);
+}
+
+/// Two products served by the `tokencache` fixture, against the demo vendor's token endpoint.
+fn add_tokencache_products(config: &mut String) {
+    let vendor = vendor_url(config);
+    for name in ["tc1", "tc2"] {
+        config.push_str(&format!(
+            "\n[products.{name}]\nplugin = \"{plugin}\"\nkind = \"assessment\"\n\
+             webhook_secrets = [\"env:T_WHSEC\"]\npackage_list_keys = [\"env:T_PKG\"]\n\
+             allowed_hosts = [\"{vendor}\"]\n[products.{name}.settings]\n\
+             token_url = \"{vendor}/oauth/token\"\nclient_id = \"{name}\"\n\
+             client_secret = \"env:T_VENDOR_TOKEN\"\n",
+            plugin = fixture_path("tokencache").display(),
+        ));
+    }
+}
+
+async fn token_used(d: &Deployment, client: &reqwest::Client, product: &str) -> String {
+    let response = d
+        .package_list_request(client, product, PACKAGES_BODY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    let v: Value = response.json().await.expect("json");
+    v["data"][0]["name"].as_str().expect("a token").to_owned()
+}
+
+#[tokio::test]
+async fn a_plugin_caches_its_token_between_calls_and_no_other_product_sees_it() {
+    let d = Deployment::start_with(add_tokencache_products).await;
+    let client = reqwest::Client::new();
+    let first = token_used(&d, &client, "tc1").await;
+    for _ in 0..20 {
+        assert_eq!(
+            token_used(&d, &client, "tc1").await,
+            first,
+            "the cached token"
+        );
+    }
+    assert_eq!(d.vendor.token_requests(), 1, "one token for 21 calls");
+
+    // The other product has its own state: its first call fetches its own token.
+    let second = token_used(&d, &client, "tc2").await;
+    assert_ne!(second, first);
+    assert_eq!(d.vendor.token_requests(), 2);
+
+    // tc1 keeps a value; tc2 cannot read it under the same key.
+    let put = client
+        .post(format!("{}/v1/products/tc1/callbacks/put/shared", d.url()))
+        .body("tc1's value")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(put.status(), StatusCode::NO_CONTENT);
+    let peek = |product: &'static str| {
+        let client = client.clone();
+        let url = format!("{}/v1/products/{product}/callbacks/peek/shared", d.url());
+        async move {
+            let r = client.get(url).send().await.expect("sent");
+            (r.status(), r.text().await.expect("text"))
+        }
+    };
+    assert_eq!(
+        peek("tc1").await,
+        (StatusCode::OK, "tc1's value".to_owned())
+    );
+    assert_eq!(
+        peek("tc2").await,
+        (StatusCode::NOT_FOUND, "absent".to_owned())
+    );
+}
