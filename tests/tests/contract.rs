@@ -387,3 +387,247 @@ async fn a_plugin_caches_its_token_between_calls_and_no_other_product_sees_it() 
         (StatusCode::NOT_FOUND, "absent".to_owned())
     );
 }
+
+/// The package list of `product`: status, `x-assay-cache`, body.
+async fn list(
+    d: &Deployment,
+    client: &reqwest::Client,
+    product: &str,
+) -> (StatusCode, Option<String>, bytes::Bytes) {
+    let response = d
+        .package_list_request(client, product, PACKAGES_BODY)
+        .send()
+        .await
+        .expect("sent");
+    let cache = response
+        .headers()
+        .get("x-assay-cache")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (
+        response.status(),
+        cache,
+        response.bytes().await.expect("body"),
+    )
+}
+
+/// CodeTest's package list reusable for `max_age` seconds, and `stale` more while it fails.
+fn codetest_freshness(max_age: u32, stale: u32) -> impl FnOnce(&mut String) {
+    move |c: &mut String| {
+        *c = c.replacen(
+            "[products.codetest.settings]\n",
+            &format!(
+                "[products.codetest.settings]\npackages_max_age_s = \"{max_age}\"\n\
+                 packages_stale_if_error_s = \"{stale}\"\n"
+            ),
+            1,
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_package_list_is_served_stale_while_the_plugin_fails_until_the_window_ends() {
+    let d = Deployment::start_with(codetest_freshness(1, 2)).await;
+    let client = reqwest::Client::new();
+    let asked = std::time::Instant::now();
+    let (status, cache, fresh) = list(&d, &client, "codetest").await;
+    assert_eq!((status, cache.as_deref()), (StatusCode::OK, Some("miss")));
+    let calls = d.vendor.api_calls();
+    let (status, cache, again) = list(&d, &client, "codetest").await;
+    assert_eq!((status, cache.as_deref()), (StatusCode::OK, Some("hit")));
+    assert_eq!(again, fresh);
+    assert_eq!(
+        d.vendor.api_calls(),
+        calls,
+        "a hit does not call the plugin"
+    );
+
+    // CodeTest goes down.
+    d.vendor
+        .fail_next(100_000, StatusCode::SERVICE_UNAVAILABLE, None);
+    let stale_answers = std::cell::Cell::new(0);
+    let ended = d
+        .eventually_async("the end of the stale window", || {
+            let (d, client, fresh, stale_answers) = (&d, &client, &fresh, &stale_answers);
+            async move {
+                let (status, cache, body) = list(d, client, "codetest").await;
+                match (status, cache.as_deref()) {
+                    (StatusCode::OK, Some("hit")) => None,
+                    (StatusCode::OK, Some("stale")) => {
+                        assert_eq!(&body, fresh, "the stale answer is the cached list");
+                        stale_answers.set(stale_answers.get() + 1);
+                        None
+                    }
+                    (StatusCode::SERVICE_UNAVAILABLE, None) => Some(std::time::Instant::now()),
+                    other => panic!("unexpected answer {other:?}"),
+                }
+            }
+        })
+        .await;
+    assert!(
+        stale_answers.get() > 0,
+        "the stale list was served while CodeTest failed"
+    );
+    assert!(
+        ended.duration_since(asked) >= std::time::Duration::from_secs(3),
+        "the stale window (1 s fresh + 2 s stale) ended after {:?}",
+        ended.duration_since(asked)
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_entry_is_refreshed_in_the_background() {
+    let d = Deployment::start_with(codetest_freshness(4, 0)).await;
+    let client = reqwest::Client::new();
+    let (_, cache, _) = list(&d, &client, "codetest").await;
+    assert_eq!(cache.as_deref(), Some("miss"));
+    let calls = d.vendor.api_calls();
+    // From three quarters of the max-age on, a hit starts one refresh; every answer until
+    // the refreshed entry is in place is still a hit.
+    d.eventually_async("a background refresh", || {
+        let (d, client) = (&d, &client);
+        async move {
+            let (status, cache, _) = list(d, client, "codetest").await;
+            assert_eq!(
+                (status, cache.as_deref()),
+                (StatusCode::OK, Some("hit")),
+                "no request waits for the plugin"
+            );
+            (d.vendor.api_calls() > calls).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(d.vendor.api_calls(), calls + 1, "one refresh");
+}
+
+#[tokio::test]
+async fn a_cached_token_is_fetched_again_once_per_expiry_window() {
+    let d = Deployment::start_with(add_tokencache_products).await;
+    // Two-second tokens: the SDK's token cache keeps one until half its life is left.
+    d.vendor.set_token_lifetime(2);
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let mut first_use: Vec<(String, std::time::Instant)> = Vec::new();
+    let mut calls = 0;
+    while started.elapsed() < std::time::Duration::from_millis(3500) {
+        let token = token_used(&d, &client, "tc1").await;
+        calls += 1;
+        if first_use.last().is_none_or(|(t, _)| *t != token) {
+            assert!(
+                !first_use.iter().any(|(t, _)| *t == token),
+                "a token came back after it was replaced"
+            );
+            first_use.push((token, std::time::Instant::now()));
+        }
+    }
+    assert!(calls > 20, "many calls: {calls}");
+    assert!(first_use.len() >= 2, "the token was renewed: {first_use:?}");
+    assert_eq!(
+        d.vendor.token_requests(),
+        first_use.len(),
+        "one token request per token used"
+    );
+    for pair in first_use.windows(2) {
+        let gap = pair[1].1.duration_since(pair[0].1);
+        assert!(
+            gap >= std::time::Duration::from_millis(900),
+            "a token was used for {gap:?}, less than its window"
+        );
+    }
+}
+
+/// Rewrites the configuration file with `edit` and waits until the host has handled it.
+async fn reconfigure(d: &Deployment, edit: impl FnOnce(String) -> String) {
+    let reloads = d.host.reloads();
+    let before = *reloads.borrow();
+    let text = std::fs::read_to_string(d.config_path()).expect("config");
+    std::fs::write(d.config_path(), edit(text)).expect("write");
+    wait_for_reload(reloads, before).await;
+}
+
+#[tokio::test]
+async fn state_survives_a_reload_and_is_cleared_when_the_settings_change() {
+    let d = Deployment::start_with(add_tokencache_products).await;
+    let client = reqwest::Client::new();
+    let put = client
+        .post(format!("{}/v1/products/tc1/callbacks/put/kept", d.url()))
+        .body("v1")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(put.status(), StatusCode::NO_CONTENT);
+    let peek = || {
+        let client = client.clone();
+        let url = format!("{}/v1/products/tc1/callbacks/peek/kept", d.url());
+        async move {
+            let r = client.get(url).send().await.expect("sent");
+            (r.status(), r.text().await.expect("text"))
+        }
+    };
+    // A reload that leaves tc1's settings alone (a limit changes) keeps its state.
+    reconfigure(&d, |t| {
+        t.replacen("[products.tc1]\n", "[products.tc1]\ntimeout_ms = 9000\n", 1)
+    })
+    .await;
+    assert_eq!(
+        d.host
+            .products
+            .get("tc1")
+            .expect("tc1")
+            .config
+            .timeout
+            .as_millis(),
+        9000
+    );
+    assert_eq!(peek().await, (StatusCode::OK, "v1".to_owned()));
+    // New settings: a state built with the old ones is gone.
+    reconfigure(&d, |t| {
+        t.replacen(
+            "[products.tc1.settings]\n",
+            "[products.tc1.settings]\nbase_url = \"http://127.0.0.1:9\"\n",
+            1,
+        )
+    })
+    .await;
+    assert!(
+        d.host
+            .products
+            .get("tc1")
+            .expect("tc1")
+            .config
+            .settings
+            .contains_key("base_url")
+    );
+    assert_eq!(peek().await, (StatusCode::NOT_FOUND, "absent".to_owned()));
+}
+
+#[tokio::test]
+async fn a_settings_change_empties_the_package_list_cache() {
+    let d = Deployment::start_with(codetest_freshness(3600, 0)).await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        list(&d, &client, "codetest").await.1.as_deref(),
+        Some("miss")
+    );
+    assert_eq!(
+        list(&d, &client, "codetest").await.1.as_deref(),
+        Some("hit")
+    );
+    reconfigure(&d, |t| {
+        t.replacen(
+            "packages_max_age_s = \"3600\"",
+            "packages_max_age_s = \"3500\"",
+            1,
+        )
+    })
+    .await;
+    assert_eq!(
+        list(&d, &client, "codetest").await.1.as_deref(),
+        Some("miss"),
+        "the new generation asks the plugin"
+    );
+    assert_eq!(
+        list(&d, &client, "codetest").await.1.as_deref(),
+        Some("hit")
+    );
+}
