@@ -170,15 +170,16 @@ async fn run(smoke: bool) -> anyhow::Result<()> {
 fn smoke_checks(f: &report::Figures) -> anyhow::Result<()> {
     for l in f.package_list.iter().flat_map(|p| &p.levels) {
         anyhow::ensure!(
-            l.bare.requests > 0 && l.assay.requests > 0,
+            l.bare.requests > 0 && l.assay.requests > 0 && l.cached.requests > 0,
             "package list at {}: no requests completed",
             l.concurrency
         );
         anyhow::ensure!(
-            l.assay.failed == 0 && l.bare.failed == 0,
-            "package list at {}: {} Assay and {} bare requests failed",
+            l.assay.failed == 0 && l.cached.failed == 0 && l.bare.failed == 0,
+            "package list at {}: {} Assay, {} cached Assay and {} bare requests failed",
             l.concurrency,
             l.assay.failed,
+            l.cached.failed,
             l.bare.failed
         );
     }

@@ -74,17 +74,41 @@ pub fn targets(f: &Figures) -> Vec<Target> {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .unwrap_or((0, 0.0));
         out.push(Target {
-            what: "package list: Assay ≥ 0.5× the bare server's throughput".into(),
+            what:
+                "package list, plugin called every time: Assay ≥ 0.5× the bare server's throughput"
+                    .into(),
             measured: format!("lowest {:.2}× (at concurrency {})", worst.1, worst.0),
             met: worst.1 >= 0.5,
         });
+        let worst_cached = pl
+            .levels
+            .iter()
+            .map(|l| (l.concurrency, l.cached.per_sec() / l.bare.per_sec()))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, 0.0));
+        out.push(Target {
+            what: "package list, warm cache: Assay ≥ 0.8× the bare server's throughput".into(),
+            measured: format!(
+                "lowest {:.2}× (at concurrency {})",
+                worst_cached.1, worst_cached.0
+            ),
+            met: worst_cached.1 >= 0.8,
+        });
         out.push(Target {
             what: format!(
-                "package list: p99 < 2 ms at concurrency {}",
+                "package list, plugin called every time: p99 < 2 ms at concurrency {}",
                 top.concurrency
             ),
             measured: ms(top.assay.p99),
             met: top.assay.p99 < Duration::from_millis(2),
+        });
+        out.push(Target {
+            what: format!(
+                "package list, warm cache: p99 < 2 ms at concurrency {}",
+                top.concurrency
+            ),
+            measured: ms(top.cached.p99),
+            met: top.cached.p99 < Duration::from_millis(2),
         });
     }
     if let Some(top) = f.ingest.as_ref().and_then(|i| i.levels.last()) {
@@ -226,14 +250,33 @@ fn not_run(s: &mut String, heading: &str) {
 fn package_list(s: &mut String, pl: &PackageList) {
     let _ = writeln!(
         s,
-        "### 1. Package list (POST, Basic auth + signature + fresh plugin instance + JSON)\n\n\
+        "### 1. Package list (POST, Basic auth + signature, then the cache or a fresh plugin instance, JSON)\n\n\
          The bare server is hyper's HTTP/1 server answering the same {} JSON bytes without \
          auth, signature, plugin or store.\n",
         pl.answer_bytes
     );
+    let _ = writeln!(
+        s,
+        "Assay answers two products of the same plugin on one host: one whose package list the \
+         plugin lets the host cache (contract 0.2.0's freshness hint; warm: every request is a \
+         hit), and one that sets `packages_max_age_s = \"0\"`, so every request runs the plugin \
+         in a fresh instance. The three run in turn at each concurrency, in a rotating order.\n\n\
+         Warm cache against the bare server:\n"
+    );
     side_by_side(
         s,
-        ["bare", "Assay", "Assay / bare"],
+        ["bare", "Assay, warm cache", "cached / bare"],
+        pl.levels
+            .iter()
+            .map(|l| (l.concurrency, &l.bare, &l.cached)),
+    );
+    let _ = writeln!(
+        s,
+        "\nPlugin called on every request, against the bare server:\n"
+    );
+    side_by_side(
+        s,
+        ["bare", "Assay, uncached", "uncached / bare"],
         pl.levels.iter().map(|l| (l.concurrency, &l.bare, &l.assay)),
     );
 }

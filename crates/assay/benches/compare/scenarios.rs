@@ -13,10 +13,12 @@ use crate::process::{Memory, Profile, Server};
 use crate::setup::{self, Deployment, Layout, Peers};
 use crate::wrk::{Load, Run, Wrk};
 
-/// Item 1: one concurrency level, the bare server and Assay.
+/// Item 1: one concurrency level, the bare server and Assay with a warm package-list cache
+/// and without one (the plugin called on every request), on the same host.
 pub struct ListLevel {
     pub concurrency: usize,
     pub bare: Load,
+    pub cached: Load,
     pub assay: Load,
 }
 
@@ -35,35 +37,65 @@ pub async fn package_list(
     work: &Path,
     plugin: &[u8],
 ) -> anyhow::Result<PackageList> {
-    let deployment = Deployment::create(work.join("package-list"), plugin, &Layout::offline(1))?;
+    // p0 lets the host cache its package list; p1 does not.
+    let layout = Layout {
+        cached: 1,
+        ..Layout::offline(2)
+    };
+    let deployment = Deployment::create(work.join("package-list"), plugin, &layout)?;
     let (assay, _) = deployment.serve().await?;
     // The bare server answers exactly the bytes Assay answers.
     let request = setup::list_request();
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/products/p0/packages", assay.base_url))
-        .header("authorization", &request.authorization)
-        .header("x-stackone-signature", &request.signature)
-        .header("content-type", "application/json")
-        .body(request.body.clone())
-        .send()
-        .await?;
+    let mut answers = Vec::new();
+    for (product, expected) in [("p0", "miss"), ("p0", "hit"), ("p1", "miss")] {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/products/{product}/packages", assay.base_url))
+            .header("authorization", &request.authorization)
+            .header("x-stackone-signature", &request.signature)
+            .header("content-type", "application/json")
+            .body(request.body.clone())
+            .send()
+            .await?;
+        ensure!(
+            response.status().is_success(),
+            "the package list of {product} answered {}",
+            response.status()
+        );
+        let cache = response
+            .headers()
+            .get("x-assay-cache")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        ensure!(
+            cache == expected,
+            "the package list of {product} was a {cache}, not a {expected}"
+        );
+        answers.push(response.bytes().await?);
+    }
     ensure!(
-        response.status().is_success(),
-        "the package list answered {}",
-        response.status()
+        answers.iter().all(|a| *a == answers[0]),
+        "the cached and uncached answers differ"
     );
-    let answer = response.bytes().await?;
+    let answer = answers.swap_remove(0);
     let answer_file = deployment.dir.join("answer.json");
     std::fs::write(&answer_file, &answer)?;
     let bare = Server::bare(&answer_file, &deployment.dir.join("logs").join("bare.log")).await?;
 
-    let requests = deployment.dir.join("list.requests");
-    setup::write_list_requests(&requests, "p0")?;
+    let cached_requests = deployment.dir.join("list-cached.requests");
+    setup::write_list_requests(&cached_requests, "p0")?;
+    let uncached_requests = deployment.dir.join("list.requests");
+    setup::write_list_requests(&uncached_requests, "p1")?;
     let run = |server: &Server, name: &str, connections: usize, seconds: u64| {
+        let requests = if name.ends_with("-cached") {
+            &cached_requests
+        } else {
+            &uncached_requests
+        };
         measured(server, name, connections, || {
             wrk.run(&Run {
                 base_url: &server.base_url,
-                requests: &requests,
+                requests,
                 authorization: Some(&request.authorization),
                 connections,
                 seconds,
@@ -73,20 +105,30 @@ pub async fn package_list(
     // Warm both (connection setup, first instances, page faults) before measuring.
     run(&bare, "warm-up", 16, 1)?;
     run(&assay, "warm-up", 16, 1)?;
+    run(&assay, "warm-up-cached", 16, 1)?;
     let mut levels = Vec::new();
     for &c in &settings.concurrency {
-        // Alternate which goes first so neither always runs on a warmer machine.
-        let (bare_load, assay_load) = if levels.len() % 2 == 0 {
-            let b = run(&bare, "list-bare", c, settings.seconds)?;
-            (b, run(&assay, "list-assay", c, settings.seconds)?)
-        } else {
-            let a = run(&assay, "list-assay", c, settings.seconds)?;
-            (run(&bare, "list-bare", c, settings.seconds)?, a)
+        // Rotate which goes first so none always runs on a warmer machine.
+        let mut order = ["list-bare", "list-assay-cached", "list-assay"];
+        order.rotate_left(levels.len() % 3);
+        let (mut bare_load, mut cached_load, mut assay_load) = (None, None, None);
+        for name in order {
+            match name {
+                "list-bare" => bare_load = Some(run(&bare, name, c, settings.seconds)?),
+                "list-assay-cached" => cached_load = Some(run(&assay, name, c, settings.seconds)?),
+                _ => assay_load = Some(run(&assay, name, c, settings.seconds)?),
+            }
+        }
+        let (Some(bare_run), Some(cached_run), Some(assay_run)) =
+            (bare_load, cached_load, assay_load)
+        else {
+            bail!("a package list run is missing");
         };
         levels.push(ListLevel {
             concurrency: c,
-            bare: bare_load,
-            assay: assay_load,
+            bare: bare_run,
+            cached: cached_run,
+            assay: assay_run,
         });
     }
     Ok(PackageList {
@@ -175,6 +217,7 @@ pub async fn ingest(
                 plugin,
                 &Layout {
                     products: 1,
+                    cached: 0,
                     max_batch,
                     stackone_url: &stackone,
                     vendor_url: &vendor,
@@ -382,6 +425,7 @@ pub async fn pipeline(settings: &Settings, work: &Path, plugin: &[u8]) -> anyhow
         plugin,
         &Layout {
             products: 1,
+            cached: 0,
             max_batch: None,
             stackone_url: &peers.emulator.base_url(),
             vendor_url: &peers.vendor.base_url(),

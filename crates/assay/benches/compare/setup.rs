@@ -93,6 +93,10 @@ pub struct Deployment {
 pub struct Layout<'a> {
     /// Products `p0`…: each has its own plugin file.
     pub products: usize,
+    /// How many of them, from `p0`, let the host cache their package list (the plugin's
+    /// default freshness); the others set `packages_max_age_s = "0"`, so every package list
+    /// runs the plugin, as every one did before contract 0.2.0.
+    pub cached: usize,
     /// `store.max_batch`; `None` keeps the default.
     pub max_batch: Option<usize>,
     /// StackOne (the emulator) and the vendor.
@@ -106,6 +110,7 @@ impl Layout<'static> {
     pub fn offline(products: usize) -> Self {
         Layout {
             products,
+            cached: 0,
             max_batch: None,
             stackone_url: "http://127.0.0.1:9",
             vendor_url: "http://127.0.0.1:9",
@@ -178,9 +183,14 @@ impl Deployment {
                  allowed_hosts = [\"{vendor}\"]\n\
                  [products.p{i}.settings]\npackages = '{catalogue}'\nbase_url = \"{vendor}\"\n\
                  api_token = \"env:BENCH_VENDOR_TOKEN\"\nwebhook_secret = \"env:BENCH_VENDOR_SECRET\"\n\
-                 callback_url = \"{host}/v1/products/p{i}/callbacks/attempts\"\n",
+                 callback_url = \"{host}/v1/products/p{i}/callbacks/attempts\"\n{cache}",
                 vendor = layout.vendor_url,
                 catalogue = catalogue(),
+                cache = if i < layout.cached {
+                    ""
+                } else {
+                    "packages_max_age_s = \"0\"\n"
+                },
             ));
         }
         text
