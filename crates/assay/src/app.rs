@@ -69,7 +69,7 @@ pub struct TaskFailure {
 /// Every task gets the host's [`CancellationToken`] and is tracked by a [`TaskTracker`], so
 /// shutdown waits for each one. A task that ends before shutdown (it returned, panicked or was
 /// aborted) is a failure: it is logged, recorded for `/readyz` (which turns red), and after
-/// [`FAILURE_GRACE`] cancels the whole host, whose [`App::wait`] then returns the [`TaskFailure`] and `main` exits
+/// [`FAILURE_GRACE`] cancels the whole host, whose [`App::run_until`] then returns the [`TaskFailure`] and `main` exits
 /// non-zero, so a supervisor (systemd, Kubernetes) restarts it instead of a host serving
 /// webhooks it never fulfils.
 #[derive(Clone, Default)]

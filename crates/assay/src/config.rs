@@ -68,6 +68,11 @@
 //! base_url = "https://vendor.example"  # a value starting with env: or file: is a reference
 //! api_token = "env:VENDOR_TOKEN"
 //! ```
+//!
+//! The configuration alone cannot know which settings a plugin needs: a 0.2.0 plugin declares
+//! them, and [`crate::products::check_settings`] holds `[products.NAME.settings]` against the
+//! declaration once the plugin is loaded, with the places [`ProductConfig::setting_sources`]
+//! recorded here.
 
 mod address;
 mod error;

@@ -12,7 +12,7 @@
 //!   refresh, so a busy account never waits for the plugin;
 //! - **stale** for `stale-if-error-s` after that: the plugin is called, and only if the call
 //!   fails is the stale list served (`x-assay-cache: stale`, and
-//!   [`metric::PACKAGE_LIST_CACHE_TOTAL`] with outcome `stale`);
+//!   [`assay_wire::metric::PACKAGE_LIST_CACHE_TOTAL`] with outcome `stale`);
 //! - gone after both.
 //!
 //! The entry holds the response body as sent, so a hit costs a map lookup and a copy of

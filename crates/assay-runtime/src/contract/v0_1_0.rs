@@ -2,7 +2,7 @@
 //! its `host` imports, and the conversions between its types and the latest version's.
 //!
 //! 0.2.0 kept every 0.1.0 type it did not extend field for field, so those convert through
-//! serde ([`same`]); the types 0.2.0 changed, and those carrying raw bytes (which serde would
+//! serde (`same`); the types 0.2.0 changed, and those carrying raw bytes (which serde would
 //! blow up into a number per byte), convert by hand.
 
 #![allow(missing_docs)]
