@@ -23,8 +23,8 @@ pub const PLUGINS_WASM_DIR: &str = env!("ASSAY_PLUGINS_WASM_DIR");
 
 /// Every fixture plugin, by the name [`fixture_path`] takes. All are built on contract 0.1.0
 /// on purpose (they prove 0.1.0 plugins keep working), except `tokencache` (0.2.0: state
-/// between calls).
-pub const FIXTURE_NAMES: [&str; 10] = [
+/// between calls) and `future` (a version no host knows).
+pub const FIXTURE_NAMES: [&str; 11] = [
     "trap",
     "spin",
     "hog",
@@ -35,6 +35,7 @@ pub const FIXTURE_NAMES: [&str; 10] = [
     "partial",
     "wellbehaved",
     "tokencache",
+    "future",
 ];
 
 /// The 0.1.0 fixtures that are complete plugins: they export the whole `assay:plugin/product`

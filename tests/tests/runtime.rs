@@ -326,6 +326,19 @@ async fn bad_files_are_refused_with_the_reason() {
         }
         other => panic!("noexport: {other:?}"),
     }
+    match rt.load(&fixture_path("future")).await {
+        Err(e @ LoadError::ContractVersion { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains("0.9.0"), "{message}");
+            for supported in assay_runtime::contract::SUPPORTED_VERSIONS {
+                assert!(
+                    message.contains(&format!("assay:plugin@{supported}")),
+                    "names {supported}: {message}"
+                );
+            }
+        }
+        other => panic!("future: {other:?}"),
+    }
     match rt.load(&fixture_path("partial")).await {
         Err(e @ LoadError::Exports { .. }) => {
             assert!(e.to_string().contains("fulfil-order"), "{e}")
