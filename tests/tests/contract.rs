@@ -631,3 +631,28 @@ async fn a_settings_change_empties_the_package_list_cache() {
         Some("hit")
     );
 }
+
+#[tokio::test]
+async fn a_plugin_refusing_its_settings_at_run_time_is_503_naming_the_product() {
+    // `packages` is optional, so the product loads; its value is not the JSON the plugin needs.
+    let d = Deployment::start_with(|c| {
+        *c = c.replacen(
+            "[products.codetest.settings]\n",
+            "[products.codetest.settings]\npackages = \"[{oops\"\n",
+            1,
+        );
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let response = d
+        .package_list_request(&client, "codetest", PACKAGES_BODY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let v: Value = response.json().await.expect("json");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("product `codetest`"), "{v}");
+    assert!(message.contains("misconfigured"), "{v}");
+}
