@@ -8,7 +8,8 @@
 //! What runs, each server in a process of its own on loopback, loaded by `wrk`:
 //!
 //! 1. the Package's List Endpoint through `assay serve` against a bare hyper server answering
-//!    the same bytes, at concurrency 1, 16 and 64;
+//!    the same bytes, at concurrency 1, 16 and 64: a product whose list is in the host's cache
+//!    (warm), and one that runs the plugin on every request;
 //! 2. durable webhook ingest with group commit against the same binary committing each write
 //!    on its own (`store.max_batch = 1`), at the same concurrencies;
 //! 3. 50 plugin swaps while the package list is under load: failed requests and the time from
