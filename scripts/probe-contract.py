@@ -169,6 +169,10 @@ def package_list(host):
     return status, headers, data, time.perf_counter() - start
 
 
+def cache_of(headers):
+    return {k.lower(): v for k, v in headers.items()}.get("x-assay-cache", "-")
+
+
 def error_code(data):
     try:
         return json.loads(data)["error"]["code"]
@@ -202,8 +206,8 @@ def main():
     for _ in range(3):
         status, headers, _ = request("POST", host.url + "/v1/products/codetest/callbacks/attempts",
                                      event, {"x-codetest-signature": sig})
-        answers.append(f"{status}" + (f" Retry-After {headers['Retry-After']}"
-                                      if "Retry-After" in headers else ""))
+        retry = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+        answers.append(f"{status}" + (f" Retry-After {retry}" if retry else ""))
     print(f"B unknown session, 3 callbacks: {', '.join(answers)}")
 
     # C. The vendor refuses the order for good: does the recruiter hear of it?
@@ -223,7 +227,7 @@ def main():
     for _ in range(20):
         status, headers, _, took = package_list(host)
         times.append(took)
-        caches.append(headers.get("x-assay-cache", "-"))
+        caches.append(cache_of(headers))
     times.sort()
     print(f"D slow catalogue, 20 package lists: p50 {times[10]*1000:.1f} ms, "
           f"max {times[-1]*1000:.1f} ms, vendor calls {vendor.catalogue_calls - calls}, "
@@ -232,7 +236,7 @@ def main():
         vendor.catalogue_down = True
     down = [package_list(host) for _ in range(5)]
     print("D catalogue down, 5 package lists: "
-          + ", ".join(f"{s} {h.get('x-assay-cache', '-')}" for s, h, _, _ in down))
+          + ", ".join(f"{s} {cache_of(h)}" for s, h, _, _ in down))
     host.stop()
     vendor.server.shutdown()
 
