@@ -104,6 +104,8 @@ struct State {
     authorized_calls: usize,
     /// Requests to `/oauth/token`, granted or not.
     token_requests: usize,
+    /// When each token was granted.
+    tokens_granted_at: Vec<std::time::Instant>,
     /// `expires_in` of the tokens granted, in seconds.
     token_lifetime_secs: u64,
 }
@@ -239,6 +241,11 @@ impl DemoVendor {
     /// How many requests `/oauth/token` answered, granted or not.
     pub fn token_requests(&self) -> usize {
         lock(&self.inner.state).token_requests
+    }
+
+    /// When each token `/oauth/token` granted was granted, oldest first.
+    pub fn tokens_granted_at(&self) -> Vec<std::time::Instant> {
+        lock(&self.inner.state).tokens_granted_at.clone()
     }
 
     /// The `expires_in` of the tokens `/oauth/token` grants from now on.
@@ -483,6 +490,7 @@ impl DemoVendor {
                 &json!({"error": "invalid_client"}),
             );
         }
+        state.tokens_granted_at.push(std::time::Instant::now());
         let lifetime = if state.token_lifetime_secs == 0 {
             3600
         } else {
