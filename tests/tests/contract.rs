@@ -127,12 +127,10 @@ async fn a_missing_required_setting_is_refused_at_load_naming_product_key_and_li
 
     // StackOne is told the product is unavailable, not that its request was wrong.
     let client = reqwest::Client::new();
-    let response = d
-        .package_list_request(&client, "codetest", PACKAGES_BODY)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        list(&d, &client, "codetest").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 }
 
 #[tokio::test]
@@ -186,12 +184,11 @@ async fn a_reload_missing_a_required_setting_keeps_the_old_generation_serving() 
             .is_some_and(|e| e.contains("`base_url`")),
         "{ready}"
     );
-    let response = d
-        .package_list_request(&client, "codetest", PACKAGES_BODY)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), StatusCode::OK, "still served");
+    assert_eq!(
+        list(&d, &client, "codetest").await.0,
+        StatusCode::OK,
+        "still served"
+    );
     let product = d.host.products.get("codetest").expect("codetest");
     assert!(
         product.config.settings.contains_key("base_url"),
@@ -275,12 +272,12 @@ async fn a_vendor_422_on_fulfilment_reaches_stackone_as_a_failed_result() {
     let failed = &deliveries[0];
     assert!(failed.violations.is_empty(), "{:?}", failed.violations);
     let json = failed.json.as_ref().expect("json");
-    let source = json["result"]["source_value"]
-        .as_str()
-        .or_else(|| json["status"]["source_value"].as_str())
-        .unwrap_or_default();
+    assert_eq!(json["result"]["value"], "failed", "{json}");
+    // The vendor's words, as the plugin reported them.
     assert!(
-        source.contains("422") || source.contains("injected failure"),
+        json["result"]["source_value"]
+            .as_str()
+            .is_some_and(|s| s.contains("injected failure")),
         "the plugin's message is the source value: {json}"
     );
     let orders = d
@@ -332,15 +329,50 @@ fn add_tokencache_products(config: &mut String) {
     }
 }
 
+/// The token `product`'s `tokencache` plugin used: the name of its one package.
 async fn token_used(d: &Deployment, client: &reqwest::Client, product: &str) -> String {
-    let response = d
-        .package_list_request(client, product, PACKAGES_BODY)
+    let (status, _, body) = list(d, client, product).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&body).expect("json");
+    v["data"][0]["name"].as_str().expect("a token").to_owned()
+}
+
+/// Stores `value` under `key` in `product`'s state, through the `tokencache` plugin.
+async fn put_state(
+    d: &Deployment,
+    client: &reqwest::Client,
+    product: &str,
+    key: &str,
+    value: &str,
+) {
+    let put = client
+        .post(format!(
+            "{}/v1/products/{product}/callbacks/put/{key}",
+            d.url()
+        ))
+        .body(value.to_owned())
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.status(), StatusCode::OK);
-    let v: Value = response.json().await.expect("json");
-    v["data"][0]["name"].as_str().expect("a token").to_owned()
+    assert_eq!(put.status(), StatusCode::NO_CONTENT);
+}
+
+/// What `product`'s state holds under `key`, as the `tokencache` plugin answers it.
+async fn peek_state(
+    d: &Deployment,
+    client: &reqwest::Client,
+    product: &str,
+    key: &str,
+) -> (StatusCode, String) {
+    let r = client
+        .get(format!(
+            "{}/v1/products/{product}/callbacks/peek/{key}",
+            d.url()
+        ))
+        .send()
+        .await
+        .expect("sent");
+    (r.status(), r.text().await.expect("text"))
 }
 
 #[tokio::test]
@@ -363,27 +395,13 @@ async fn a_plugin_caches_its_token_between_calls_and_no_other_product_sees_it() 
     assert_eq!(d.vendor.token_requests(), 2);
 
     // tc1 keeps a value; tc2 cannot read it under the same key.
-    let put = client
-        .post(format!("{}/v1/products/tc1/callbacks/put/shared", d.url()))
-        .body("tc1's value")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(put.status(), StatusCode::NO_CONTENT);
-    let peek = |product: &'static str| {
-        let client = client.clone();
-        let url = format!("{}/v1/products/{product}/callbacks/peek/shared", d.url());
-        async move {
-            let r = client.get(url).send().await.expect("sent");
-            (r.status(), r.text().await.expect("text"))
-        }
-    };
+    put_state(&d, &client, "tc1", "shared", "tc1's value").await;
     assert_eq!(
-        peek("tc1").await,
+        peek_state(&d, &client, "tc1", "shared").await,
         (StatusCode::OK, "tc1's value".to_owned())
     );
     assert_eq!(
-        peek("tc2").await,
+        peek_state(&d, &client, "tc2", "shared").await,
         (StatusCode::NOT_FOUND, "absent".to_owned())
     );
 }
@@ -411,18 +429,19 @@ async fn list(
     )
 }
 
+/// Adds `settings` (TOML lines) to CodeTest's settings.
+fn with_codetest_settings(settings: String) -> impl FnOnce(&mut String) {
+    move |c: &mut String| {
+        let header = "[products.codetest.settings]\n";
+        *c = c.replacen(header, &format!("{header}{settings}"), 1);
+    }
+}
+
 /// CodeTest's package list reusable for `max_age` seconds, and `stale` more while it fails.
 fn codetest_freshness(max_age: u32, stale: u32) -> impl FnOnce(&mut String) {
-    move |c: &mut String| {
-        *c = c.replacen(
-            "[products.codetest.settings]\n",
-            &format!(
-                "[products.codetest.settings]\npackages_max_age_s = \"{max_age}\"\n\
-                 packages_stale_if_error_s = \"{stale}\"\n"
-            ),
-            1,
-        );
-    }
+    with_codetest_settings(format!(
+        "packages_max_age_s = \"{max_age}\"\npackages_stale_if_error_s = \"{stale}\"\n"
+    ))
 }
 
 #[tokio::test]
@@ -556,21 +575,8 @@ async fn reconfigure(d: &Deployment, edit: impl FnOnce(String) -> String) {
 async fn state_survives_a_reload_and_is_cleared_when_the_settings_change() {
     let d = Deployment::start_with(add_tokencache_products).await;
     let client = reqwest::Client::new();
-    let put = client
-        .post(format!("{}/v1/products/tc1/callbacks/put/kept", d.url()))
-        .body("v1")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(put.status(), StatusCode::NO_CONTENT);
-    let peek = || {
-        let client = client.clone();
-        let url = format!("{}/v1/products/tc1/callbacks/peek/kept", d.url());
-        async move {
-            let r = client.get(url).send().await.expect("sent");
-            (r.status(), r.text().await.expect("text"))
-        }
-    };
+    put_state(&d, &client, "tc1", "kept", "v1").await;
+    let peek = || peek_state(&d, &client, "tc1", "kept");
     // A reload that leaves tc1's settings alone (a limit changes) keeps its state.
     reconfigure(&d, |t| {
         t.replacen("[products.tc1]\n", "[products.tc1]\ntimeout_ms = 9000\n", 1)
@@ -642,14 +648,7 @@ async fn a_settings_change_empties_the_package_list_cache() {
 #[tokio::test]
 async fn a_plugin_refusing_its_settings_at_run_time_is_503_naming_the_product() {
     // `packages` is optional, so the product loads; its value is not the JSON the plugin needs.
-    let d = Deployment::start_with(|c| {
-        *c = c.replacen(
-            "[products.codetest.settings]\n",
-            "[products.codetest.settings]\npackages = \"[{oops\"\n",
-            1,
-        );
-    })
-    .await;
+    let d = Deployment::start_with(with_codetest_settings("packages = \"[{oops\"\n".into())).await;
     let client = reqwest::Client::new();
     let response = d
         .package_list_request(&client, "codetest", PACKAGES_BODY)

@@ -147,13 +147,13 @@ impl ProductState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The value of `key`, unless it is absent or expired.
-    pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    /// `read` of the entry of `key`, unless it is absent or expired (an expired one is dropped).
+    fn read<R>(&self, bucket: &str, key: &str, read: impl FnOnce(&Entry) -> R) -> Option<R> {
         let now = Instant::now();
         let mut inner = self.lock();
         let k = (bucket.to_owned(), key.to_owned());
         match inner.entries.get(&k) {
-            Some(e) if e.live(now) => Some(e.value.clone()),
+            Some(e) if e.live(now) => Some(read(e)),
             Some(_) => {
                 inner.remove(bucket, key);
                 None
@@ -162,9 +162,14 @@ impl ProductState {
         }
     }
 
-    /// Whether `key` holds a live value.
+    /// The value of `key`, unless it is absent or expired.
+    pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.read(bucket, key, |e| e.value.clone())
+    }
+
+    /// Whether `key` holds a live value (without copying it).
     pub fn exists(&self, bucket: &str, key: &str) -> bool {
-        self.get(bucket, key).is_some()
+        self.read(bucket, key, |_| ()).is_some()
     }
 
     /// Sets `key`, replacing any value and expiry; it expires `ttl` from now if given.

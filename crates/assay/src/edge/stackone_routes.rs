@@ -15,10 +15,10 @@ use subtle::ConstantTimeEq;
 use super::error::{EdgeError, json_response};
 use super::plugin_errors::call_error;
 use crate::convert::{order_from_json, package_json};
-use crate::package_cache::{CACHE_HEADER, CacheKey, Lookup};
+use crate::package_cache::{CACHE_HEADER, CacheKey, Lookup, PackageCache};
 use crate::products::Product;
-use assay_runtime::Plugin;
 use assay_runtime::types::PackageQuery;
+use assay_runtime::{Plugin, ProductContext};
 use assay_store::{IncomingEvent, IngestOutcome, NewOrder, Store, Timestamp};
 use assay_wire::basic_auth;
 use assay_wire::http_server::Body;
@@ -59,18 +59,23 @@ pub async fn packages(
             }
             (body, "hit")
         }
-        Lookup::Stale { body } => match fetch_packages(product, &plugin, key, now).await {
-            Ok(fetched) => (fetched, "miss"),
-            Err(e) => {
-                tracing::warn!(
-                    product = product.config.name,
-                    error = %e,
-                    "list-packages failed; answering with the stale package list"
-                );
-                (body, "stale")
+        Lookup::Stale { body } => {
+            match fetch_packages(&product.packages, &product.context, &plugin, key, now).await {
+                Ok(fetched) => (fetched, "miss"),
+                Err(e) => {
+                    tracing::warn!(
+                        product = product.config.name,
+                        error = %e,
+                        "list-packages failed; answering with the stale package list"
+                    );
+                    (body, "stale")
+                }
             }
-        },
-        Lookup::Miss => (fetch_packages(product, &plugin, key, now).await?, "miss"),
+        }
+        Lookup::Miss => (
+            fetch_packages(&product.packages, &product.context, &plugin, key, now).await?,
+            "miss",
+        ),
     };
     metrics::counter!(metric::PACKAGE_LIST_CACHE_TOTAL, "product" => product.config.name.clone(), "outcome" => served).increment(1);
     let mut response = Response::new(Body::from(body));
@@ -93,9 +98,10 @@ pub async fn packages(
 }
 
 /// Calls `list-packages` for `key`, renders StackOne's page, and caches it if the plugin
-/// allows.
+/// allows. `started` is when the list was asked for: its freshness counts from then.
 async fn fetch_packages(
-    product: &Product,
+    cache: &PackageCache,
+    context: &ProductContext,
     plugin: &Plugin,
     key: CacheKey,
     started: Instant,
@@ -105,7 +111,7 @@ async fn fetch_packages(
         provider: key.provider.clone(),
     };
     let list = plugin
-        .list_packages(&product.context, query)
+        .list_packages(context, query)
         .await
         .map_err(call_error)?;
     let page = PackagesPage {
@@ -114,9 +120,7 @@ async fn fetch_packages(
     };
     let body =
         Bytes::from(serde_json::to_vec(&page).map_err(|e| EdgeError::Internal(e.to_string()))?);
-    product
-        .packages
-        .store(key, body.clone(), list.freshness.as_ref(), started);
+    cache.store(key, body.clone(), list.freshness.as_ref(), started);
     Ok(body)
 }
 
@@ -125,35 +129,16 @@ async fn fetch_packages(
 fn refresh_in_background(product: &Product, plugin: Arc<Plugin>, key: CacheKey) {
     let cache = Arc::clone(&product.packages);
     let context = product.context.clone();
-    let name = product.config.name.clone();
     tokio::spawn(async move {
-        let query = PackageQuery {
-            account_id: key.account_id.clone(),
-            provider: key.provider.clone(),
-        };
-        let started = Instant::now();
-        let rendered = match plugin.list_packages(&context, query).await {
-            Ok(list) => {
-                let page = PackagesPage {
-                    data: list.packages.into_iter().map(package_json).collect(),
-                    next: None,
-                };
-                serde_json::to_vec(&page)
-                    .map(|body| (Bytes::from(body), list.freshness))
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        };
-        match rendered {
-            Ok((body, freshness)) => cache.store(key, body, freshness.as_ref(), started),
-            Err(error) => {
-                tracing::warn!(
-                    product = name,
-                    error,
-                    "background refresh of a package list failed; the cached list keeps serving"
-                );
-                cache.refresh_failed(&key);
-            }
+        let fetched = fetch_packages(&cache, &context, &plugin, key.clone(), Instant::now()).await;
+        if let Err(e) = fetched {
+            tracing::warn!(
+                product = %context.product,
+                // Debug: the cause (the plugin's error), not only the public message.
+                error = ?e,
+                "background refresh of a package list failed; the cached list keeps serving"
+            );
+            cache.refresh_failed(&key);
         }
     });
 }
