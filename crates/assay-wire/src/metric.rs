@@ -61,6 +61,12 @@ pub const CALLBACKS_DECLINED_TOTAL: &str = "assay_callbacks_declined_total";
 /// queued for StackOne. Labels: `product`, `status`.
 pub const ORDERS_FAILED_TOTAL: &str = "assay_orders_failed_total";
 
+/// Counter: connections the host closed before their client did. Labels: `reason`
+/// (`head_timeout`: no complete request head in time, `idle`: kept alive with nothing to do,
+/// `evicted`: idle while every slot was taken, `per_client_cap`: the client address held too
+/// many).
+pub const CONNECTIONS_CLOSED_TOTAL: &str = "assay_connections_closed_total";
+
 /// Every name above, for the test that keeps them prefixed and distinct.
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS_TOTAL,
@@ -79,6 +85,7 @@ pub const ALL: &[&str] = &[
     PACKAGE_LIST_CACHE_TOTAL,
     CALLBACKS_DECLINED_TOTAL,
     ORDERS_FAILED_TOTAL,
+    CONNECTIONS_CLOSED_TOTAL,
 ];
 
 #[cfg(test)]

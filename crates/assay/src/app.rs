@@ -238,11 +238,13 @@ impl App {
             poller::run(poll_store, poll_products, poll_wake, cancel)
         });
         let handler_edge = Arc::clone(&edge);
+        let limits = products.config().server.connections;
         supervisor.spawn("edge", |cancel| {
-            http_server::serve(
+            http_server::serve_with(
                 listener,
                 move |request, _peer| Arc::clone(&handler_edge).handle(request),
                 cancel.cancelled_owned(),
+                limits,
             )
         });
         let reloads = Arc::new(watch::Sender::new(0));

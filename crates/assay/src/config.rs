@@ -21,6 +21,14 @@
 //! listen = "127.0.0.1:8080"        # address:port to bind             env ASSAY_LISTEN
 //! max_body_bytes = 1048576         # largest request body accepted (1 MiB); at least 1
 //! request_timeout_ms = 30000       # whole-request deadline; 1 ms to 5 minutes
+//! # Connections (read at start; a reload keeps the listener's). README, "Limits".
+//! max_connections = 4096           # served at once; at the cap, idle ones are closed to
+//!                                  # make room; 1 to 1048576
+//! max_connections_per_client = 1024  # per client address, at most max_connections; behind
+//!                                  # a proxy every client has its address: raise it there
+//! request_head_timeout_ms = 10000  # from accept to a complete request head; 1 ms to 5 min
+//! idle_timeout_ms = 60000          # a kept-alive connection with nothing in flight; for
+//!                                  # HTTP/1 the head timeout bounds it too; 1 ms to 5 min
 //! # admin_token = "env:ADMIN"      # secret; guards the status page   env ASSAY_ADMIN_TOKEN
 //!                                  # (no token: the status page is off)
 //!
@@ -92,6 +100,7 @@ use assay_wire::origin::AllowedHost;
 use assay_wire::secret::Secret;
 use assay_wire::stackone::BaseUrl;
 
+pub use assay_wire::http_server::ConnectionLimits;
 pub use assay_wire::order_kind::OrderKind;
 pub use error::{ConfigError, Location};
 pub use secret_ref::{SecretRef, SecretRefError};
@@ -104,6 +113,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest `server.request_timeout_ms`.
 pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Largest `server.max_connections`.
+pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
+/// Longest `server.request_head_timeout_ms` and `server.idle_timeout_ms`.
+pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Default of `store.path`, relative to the configuration file.
 pub const DEFAULT_STORE_PATH: &str = "data/assay.db";
 /// Default of `stackone.base_url`.
@@ -170,6 +183,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// The token of the operator's status page; `None` turns the page off.
     pub admin_token: Option<Secret>,
+    /// Deadlines and caps of the listener's connections, read at start.
+    pub connections: ConnectionLimits,
 }
 
 /// `[store]`: the embedded database.

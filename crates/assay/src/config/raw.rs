@@ -36,6 +36,10 @@ pub(crate) struct RawServer {
     pub max_body_bytes: Option<Spanned<u64>>,
     pub request_timeout_ms: Option<Spanned<u64>>,
     pub admin_token: Option<Spanned<SecretRef>>,
+    pub max_connections: Option<Spanned<u64>>,
+    pub max_connections_per_client: Option<Spanned<u64>>,
+    pub request_head_timeout_ms: Option<Spanned<u64>>,
+    pub idle_timeout_ms: Option<Spanned<u64>>,
 }
 
 /// `[store]`

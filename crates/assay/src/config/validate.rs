@@ -12,7 +12,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::address::{parse_base_url, parse_listen, parse_origin};
-use super::raw::{RawConfig, RawProduct};
+use super::raw::{RawConfig, RawProduct, RawServer};
 use super::secret_ref::{SecretRef, SecretRefList, SettingValue};
 use super::*;
 use assay_wire::origin::AllowedHost;
@@ -148,11 +148,59 @@ impl Context<'_> {
             raw.server.admin_token.as_ref(),
             "server.admin_token",
         )?;
+        let connections = self.connections(&raw.server)?;
         Ok(ServerConfig {
             listen,
             max_body_bytes,
             request_timeout,
             admin_token,
+            connections,
+        })
+    }
+
+    /// `server.max_connections`, `max_connections_per_client` and the connection deadlines.
+    fn connections(&self, raw: &RawServer) -> Result<ConnectionLimits, ConfigError> {
+        let defaults = ConnectionLimits::default();
+        let count = |value: Option<&Spanned<u64>>, key: &str, default: usize, max: usize| {
+            let Some(n) = value else { return Ok(default) };
+            usize::try_from(*n.get_ref())
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    self.invalid(
+                        n.span(),
+                        key,
+                        format!("must be between 1 and {max}, got {}", n.get_ref()),
+                    )
+                })
+        };
+        let max_connections = count(
+            raw.max_connections.as_ref(),
+            "server.max_connections",
+            defaults.max_connections,
+            MAX_CONNECTIONS_LIMIT,
+        )?;
+        let max_per_client = count(
+            raw.max_connections_per_client.as_ref(),
+            "server.max_connections_per_client",
+            defaults.max_per_client.min(max_connections),
+            max_connections,
+        )?;
+        Ok(ConnectionLimits {
+            max_connections,
+            max_per_client,
+            request_head_timeout: self.millis(
+                raw.request_head_timeout_ms.as_ref(),
+                "server.request_head_timeout_ms",
+                defaults.request_head_timeout,
+                MAX_CONNECTION_TIMEOUT,
+            )?,
+            idle_timeout: self.millis(
+                raw.idle_timeout_ms.as_ref(),
+                "server.idle_timeout_ms",
+                defaults.idle_timeout,
+                MAX_CONNECTION_TIMEOUT,
+            )?,
         })
     }
 

@@ -23,6 +23,7 @@ fn defaults_are_filled_and_paths_anchored_at_the_file() {
         Path::new("/etc/assay").join(DEFAULT_STORE_PATH)
     );
     assert_eq!(config.store.max_batch, assay_store::DEFAULT_MAX_BATCH);
+    assert_eq!(config.server.connections, ConnectionLimits::default());
     assert_eq!(config.stackone.base_url, DEFAULT_STACKONE_BASE_URL);
     assert_eq!(
         config.plugins.dir,
@@ -340,4 +341,22 @@ fn the_repository_config_loads() {
         .map(str::to_owned)
         .collect();
     assert_eq!(referenced, header);
+}
+
+#[test]
+fn connection_limits_are_read_and_the_per_client_cap_follows_a_smaller_total() {
+    let text = format!(
+        "[server]\nmax_connections = 100\nrequest_head_timeout_ms = 2500\nidle_timeout_ms = 5000\n{}",
+        MINIMAL.replace("[server]\n", "")
+    );
+    let limits = load(&text).unwrap().server.connections;
+    assert_eq!(
+        limits,
+        ConnectionLimits {
+            max_connections: 100,
+            max_per_client: 100,
+            request_head_timeout: Duration::from_millis(2500),
+            idle_timeout: Duration::from_secs(5),
+        }
+    );
 }

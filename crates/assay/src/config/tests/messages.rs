@@ -88,6 +88,21 @@ fn validation_errors_name_the_product_and_key() {
             "config.toml:2:18: server.max_body_bytes: must be at least 1",
         ),
         (
+            "[server]\nmax_connections = 100\nmax_connections_per_client = 101\n",
+            "config.toml:3:30: server.max_connections_per_client: must be between 1 and 100, \
+             got 101",
+        ),
+        (
+            "[server]\nrequest_head_timeout_ms = 0\n",
+            "config.toml:2:27: server.request_head_timeout_ms: must be between 1 and 300000 \
+             (5 minutes), got 0",
+        ),
+        (
+            "[server]\nidle_timeout_ms = 300001\n",
+            "config.toml:2:19: server.idle_timeout_ms: must be between 1 and 300000 \
+             (5 minutes), got 300001",
+        ),
+        (
             "[store]\nmax_batch = 0\n",
             "config.toml:2:13: store.max_batch: must be between 1 and 4096, got 0",
         ),
