@@ -14,7 +14,7 @@ use crate::telemetry::LogFormat;
 
 /// Assay: StackOne assessment and background-check integrations, with WebAssembly plugins.
 #[derive(Debug, Parser)]
-#[command(name = "assay", version, about)]
+#[command(name = "assay", version, long_version = crate::build_info::LONG_VERSION.as_str(), about)]
 pub struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "ASSAY_LOG_FORMAT")]

@@ -66,7 +66,12 @@ impl Edge {
                 error.into_response()
             }
         };
-        metrics::counter!(metric::HTTP_REQUESTS_TOTAL, "product" => product.unwrap_or("-").to_owned(), "route" => label, "status" => response.status().as_u16().to_string())
+        let product_label = match product {
+            None => "-".to_owned(),
+            Some(name) if self.products.get(name).is_some() => name.to_owned(),
+            Some(_) => metric::UNKNOWN_PRODUCT.to_owned(),
+        };
+        metrics::counter!(metric::HTTP_REQUESTS_TOTAL, "product" => product_label, "route" => label, "status" => response.status().as_u16().to_string())
             .increment(1);
         metrics::histogram!(metric::HTTP_REQUEST_SECONDS, "route" => label)
             .record(started.elapsed().as_secs_f64());
@@ -123,7 +128,9 @@ impl Edge {
                 )
                 .await
             }
-            Route::Metrics => operator::metrics(self.metrics.as_ref()),
+            Route::Metrics => {
+                operator::metrics(self.metrics.as_ref(), &self.products, self.store.as_ref()).await
+            }
             Route::AdminStatus => {
                 operator::authorize(&self.products.config().server, request.headers())?;
                 operator::status(&self.products, self.store.as_ref()).await
