@@ -111,6 +111,17 @@ impl HostProcess {
         order_for(&self.url, &self.stackone, &self.secrets, product, sequence).await
     }
 
+    /// Lists `product`'s packages and sends one order for the first, as StackOne would, and
+    /// waits until the first result reaches StackOne.
+    pub async fn order_through(&self, product: &str, sequence: u64) {
+        let order = self.order(product, sequence).await;
+        assert_eq!(self.send(product, &order).await, 200);
+        self.stackone
+            .wait_for_accepted(&order.order_id, WAIT)
+            .await
+            .expect("the first result reaches StackOne");
+    }
+
     /// Sends `webhook` as StackOne would; returns the host's status.
     pub async fn send(&self, product: &str, webhook: &OrderWebhook) -> u16 {
         send_as_stackone(&self.url, &self.stackone, &self.secrets, product, webhook).await

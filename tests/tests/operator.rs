@@ -310,12 +310,7 @@ async fn metrics_are_prometheus_text_and_move_with_traffic() {
     assert_eq!(before.value(metric::OUTBOX_PENDING, &[]), Some(0.0));
 
     // A package list and an order through the emulator, delivered to StackOne.
-    let order = host.order("codetest", 1).await;
-    assert_eq!(host.send("codetest", &order).await, 200);
-    host.stackone
-        .wait_for_accepted(&order.order_id, WAIT)
-        .await
-        .expect("the first result reaches StackOne");
+    host.order_through("codetest", 1).await;
 
     let after = scrape(&client, &host).await;
     let grew = |name: &str, labels: &[(&str, &str)]| {
@@ -424,4 +419,140 @@ async fn product_names_from_urls_create_no_series() {
             );
         }
     }
+}
+
+/// The top-level keys of one JSON object line, in order, duplicates kept (a JSON parser
+/// would keep only one of two equal keys and hide the defect).
+fn top_level_keys(line: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let (mut depth, mut in_string, mut escaped) = (0, false, false);
+    let mut current = String::new();
+    let mut last_string = None;
+    for c in line.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    in_string = false;
+                    last_string = Some(std::mem::take(&mut current));
+                    continue;
+                }
+                _ => {}
+            }
+            current.push(c);
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            ':' if depth == 1 => keys.extend(last_string.take()),
+            _ => {}
+        }
+        if c != ' ' && c != ':' {
+            last_string = None;
+        }
+    }
+    keys
+}
+
+#[test]
+fn duplicate_keys_are_seen() {
+    assert_eq!(
+        top_level_keys(r#"{"a":1,"m":"x: \"y\"","n":{"m":2},"m":3}"#),
+        ["a", "m", "n", "m"]
+    );
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_with_unique_keys() {
+    let host = HostProcess::start(Path::new(ASSAY)).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("{}/healthz", host.url()))
+        .header("x-request-id", "op-test-42")
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(response.headers()["x-request-id"], "op-test-42");
+    let made = client
+        .post(format!(
+            "{}/v1/products/no-such-product/packages",
+            host.url()
+        ))
+        .header("x-request-id", "not {well} formed")
+        .send()
+        .await
+        .expect("unknown product");
+    let made = made.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(
+        made.len(),
+        32,
+        "a fresh id replaces a malformed one: {made}"
+    );
+    // An order through the plugins, so plugin calls and the pipeline log too.
+    host.order_through("codetest", 1).await;
+
+    let deadline = std::time::Instant::now() + WAIT;
+    let (lines, access) = loop {
+        let text = host.log_text();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        let access = lines
+            .iter()
+            .filter(|l| l["target"] == "assay::access")
+            .cloned()
+            .collect::<Vec<_>>();
+        if access.iter().any(|l| l["request_id"] == made) {
+            break (text, access);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no access lines:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let health = access
+        .iter()
+        .find(|l| l["request_id"] == "op-test-42")
+        .expect("the healthz access line has the caller's id");
+    assert_eq!(health["method"], "GET");
+    assert_eq!(health["route"], "/healthz");
+    assert_eq!(health["status"], 200);
+    assert!(health["duration_ms"].is_number(), "{health}");
+    let unknown = access
+        .iter()
+        .find(|l| l["request_id"] == made)
+        .expect("the unknown product's access line");
+    assert_eq!(unknown["route"], "/v1/products/{product}/packages");
+    assert_eq!(unknown["product"], metric::UNKNOWN_PRODUCT);
+    assert_eq!(unknown["status"], 404);
+    assert_eq!(access.iter().filter(|l| l["request_id"] == made).count(), 1);
+    let webhook = access
+        .iter()
+        .find(|l| l["route"] == "/v1/products/{product}/webhooks")
+        .expect("the webhook's access line");
+    assert_eq!(webhook["product"], "codetest");
+
+    for line in lines.lines() {
+        let keys = top_level_keys(line);
+        let distinct: BTreeSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len(), "a key twice: {line}");
+        assert!(!line.contains('\u{1b}'), "colour in a log file: {line}");
+        assert!(!line.contains("Some("), "a Debug string: {line}");
+    }
+    // The lines the webhook caused, not only its access line, carry its request id.
+    let id = &webhook["request_id"];
+    let accepted: serde_json::Value = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|l: &serde_json::Value| l["message"] == "order accepted")
+        .expect("the webhook's own log line");
+    assert_eq!(&accepted["request_id"], id, "{accepted}");
 }

@@ -6,8 +6,15 @@
 //! [`assay_wire::metric::ALL`], documented in `docs/metrics.md`.
 //!
 //! - `process`: the `process_*` gauges, read from `/proc` at each scrape.
+//! - `json_lines`: the JSON log format, one object a line with unique keys.
+//!
+//! Colour (ANSI escapes) only when standard error is a terminal and `NO_COLOR` is unset, so
+//! a log file or a journal holds plain text.
 
+mod json_lines;
 mod process;
+
+use std::io::IsTerminal as _;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
@@ -33,9 +40,14 @@ pub fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = match format {
-        LogFormat::Pretty => builder.with_target(false).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Pretty => builder.with_target(false).with_ansi(colour).try_init(),
+        LogFormat::Json => builder
+            .with_ansi(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(json_lines::JsonLines)
+            .try_init(),
     };
 }
 
