@@ -4,6 +4,7 @@
 /// The `assay` binary (the host's `main.rs`, built by this package).
 const ASSAY: &str = env!("CARGO_BIN_EXE_assay-under-test");
 
+mod cli;
 mod contract;
 mod example_plugins;
 mod fixtures_built;
