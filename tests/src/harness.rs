@@ -76,42 +76,21 @@ impl Deployment {
     pub async fn start_with(edit: impl FnOnce(&mut String)) -> Deployment {
         // Logs show up for failing tests (the test runner captures them otherwise).
         assay::telemetry::init_test_logging();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let plugins = dir.path().join("plugins");
-        std::fs::create_dir_all(&plugins).expect("plugins dir");
-        for name in ["codetest", "backcheck"] {
-            install_plugin(&plugins, name, &example_plugin_path(name)).expect("install plugin");
-        }
-        let secrets = Secrets {
-            whsec: fresh("whsec"),
-            whsec2: fresh("whsec2"),
-            package_key: fresh("pk"),
-            stackone_key: fresh("so"),
-            admin: fresh("admin"),
-            vendor_token: fresh("vt"),
-            vendor_secret: fresh("vs"),
-        };
-        let vendor = DemoVendor::new(secrets.vendor_token.clone(), secrets.vendor_secret.clone())
-            .start()
-            .await
-            .expect("vendor");
-        let stackone = Emulator::new(vec![secrets.stackone_key.clone()])
-            .start()
-            .await
-            .expect("emulator");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind host");
-        let addr = listener.local_addr().expect("addr");
-        let mut config_text =
-            config_text(dir.path(), &stackone.base_url(), &vendor.base_url(), addr);
-        edit(&mut config_text);
-        let host = start_host(&config_text, dir.path(), &secrets, listener).await;
+        let stage = Stage::new(edit).await;
+        let host = start_host(
+            &stage.config_text,
+            stage.dir.path(),
+            &stage.secrets,
+            stage.listener,
+        )
+        .await;
         Deployment {
             host,
-            stackone,
-            vendor,
-            secrets,
-            dir,
-            config_text,
+            stackone: stage.stackone,
+            vendor: stage.vendor,
+            secrets: stage.secrets,
+            dir: stage.dir,
+            config_text: stage.config_text,
         }
     }
 
@@ -134,35 +113,19 @@ impl Deployment {
 
     /// An order webhook for `product`'s first package, as StackOne would send it.
     pub async fn order(&self, product: &str, sequence: u64) -> OrderWebhook {
-        let kind = if product == "backcheck" {
-            OrderKind::BackgroundCheck
-        } else {
-            OrderKind::Assessment
-        };
-        let page = emulator::fetch_packages(
+        order_for(
             &self.url(),
+            &self.stackone,
+            &self.secrets,
             product,
-            emulator::order::DEFAULT_ACCOUNT_ID,
-            emulator::order::DEFAULT_PROVIDER,
-            &self.secrets.package_key,
-            &self.secrets.whsec,
+            sequence,
         )
         .await
-        .expect("packages");
-        let package = page.data.first().cloned().expect("a package");
-        OrderBuilder::new(kind, package)
-            .sequence(sequence)
-            .stackone_base_url(self.stackone.base_url())
-            .build()
     }
 
     /// Sends `webhook` as StackOne would; returns the host's status.
     pub async fn send(&self, product: &str, webhook: &OrderWebhook) -> u16 {
-        self.stackone
-            .send_order(&self.url(), product, webhook, &self.secrets.whsec, None)
-            .await
-            .expect("send order")
-            .as_u16()
+        send_as_stackone(&self.url(), &self.stackone, &self.secrets, product, webhook).await
     }
 
     /// A Package's List request for `product` with `body`, authenticated and signed as
@@ -230,6 +193,116 @@ impl Deployment {
     }
 }
 
+/// What a host is started in: a folder with both example plugins, fresh secrets, the vendor,
+/// StackOne, a bound listener and the configuration text naming them all.
+pub(crate) struct Stage {
+    pub(crate) dir: TempDir,
+    pub(crate) secrets: Secrets,
+    pub(crate) vendor: RunningVendor,
+    pub(crate) stackone: RunningEmulator,
+    pub(crate) listener: TcpListener,
+    pub(crate) config_text: String,
+}
+
+impl Stage {
+    pub(crate) async fn new(edit: impl FnOnce(&mut String)) -> Stage {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugins).expect("plugins dir");
+        for name in ["codetest", "backcheck"] {
+            install_plugin(&plugins, name, &example_plugin_path(name)).expect("install plugin");
+        }
+        let secrets = Secrets {
+            whsec: fresh("whsec"),
+            whsec2: fresh("whsec2"),
+            package_key: fresh("pk"),
+            stackone_key: fresh("so"),
+            admin: fresh("admin"),
+            vendor_token: fresh("vt"),
+            vendor_secret: fresh("vs"),
+        };
+        let vendor = DemoVendor::new(secrets.vendor_token.clone(), secrets.vendor_secret.clone())
+            .start()
+            .await
+            .expect("vendor");
+        let stackone = Emulator::new(vec![secrets.stackone_key.clone()])
+            .start()
+            .await
+            .expect("emulator");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind host");
+        let addr = listener.local_addr().expect("addr");
+        let mut config_text =
+            config_text(dir.path(), &stackone.base_url(), &vendor.base_url(), addr);
+        edit(&mut config_text);
+        Stage {
+            dir,
+            secrets,
+            vendor,
+            stackone,
+            listener,
+            config_text,
+        }
+    }
+}
+
+/// The variables the test configuration's `env:` secrets name, with their values.
+pub(crate) fn secret_vars(s: &Secrets) -> [(&'static str, &Secret); 7] {
+    [
+        ("T_WHSEC", &s.whsec),
+        ("T_WHSEC2", &s.whsec2),
+        ("T_PKG", &s.package_key),
+        ("T_STACKONE", &s.stackone_key),
+        ("T_ADMIN", &s.admin),
+        ("T_VENDOR_TOKEN", &s.vendor_token),
+        ("T_VENDOR_SECRET", &s.vendor_secret),
+    ]
+}
+
+/// An order webhook for `product`'s first package at the host at `url`.
+pub(crate) async fn order_for(
+    url: &str,
+    stackone: &RunningEmulator,
+    secrets: &Secrets,
+    product: &str,
+    sequence: u64,
+) -> OrderWebhook {
+    let kind = if product == "backcheck" {
+        OrderKind::BackgroundCheck
+    } else {
+        OrderKind::Assessment
+    };
+    let page = emulator::fetch_packages(
+        url,
+        product,
+        emulator::order::DEFAULT_ACCOUNT_ID,
+        emulator::order::DEFAULT_PROVIDER,
+        &secrets.package_key,
+        &secrets.whsec,
+    )
+    .await
+    .expect("packages");
+    let package = page.data.first().cloned().expect("a package");
+    OrderBuilder::new(kind, package)
+        .sequence(sequence)
+        .stackone_base_url(stackone.base_url())
+        .build()
+}
+
+/// Sends `webhook` to the host at `url` as StackOne would; returns the host's status.
+pub(crate) async fn send_as_stackone(
+    url: &str,
+    stackone: &RunningEmulator,
+    secrets: &Secrets,
+    product: &str,
+    webhook: &OrderWebhook,
+) -> u16 {
+    stackone
+        .send_order(url, product, webhook, &secrets.whsec, None)
+        .await
+        .expect("send order")
+        .as_u16()
+}
+
 async fn start_host(
     config_text: &str,
     dir: &Path,
@@ -240,17 +313,10 @@ async fn start_host(
     std::fs::write(&path, config_text).expect("write the configuration");
     let s = secrets.clone();
     let env = move |name: &str| {
-        let v = match name {
-            "T_WHSEC" => &s.whsec,
-            "T_WHSEC2" => &s.whsec2,
-            "T_PKG" => &s.package_key,
-            "T_STACKONE" => &s.stackone_key,
-            "T_ADMIN" => &s.admin,
-            "T_VENDOR_TOKEN" => &s.vendor_token,
-            "T_VENDOR_SECRET" => &s.vendor_secret,
-            _ => return None,
-        };
-        Some(v.expose().to_owned())
+        secret_vars(&s)
+            .into_iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, v)| v.expose().to_owned())
     };
     let config =
         Config::load(&path, &Overrides::default(), env.clone()).expect("test configuration");
@@ -267,7 +333,7 @@ async fn start_host(
 }
 
 /// The configuration of a test deployment: both example products against the demo vendor.
-fn config_text(dir: &Path, stackone: &str, vendor: &str, host: SocketAddr) -> String {
+pub(crate) fn config_text(dir: &Path, stackone: &str, vendor: &str, host: SocketAddr) -> String {
     let mut text = format!(
         "[server]\nlisten = \"{host}\"\nmax_body_bytes = 65536\nadmin_token = \"env:T_ADMIN\"\n\
          [store]\npath = \"{store}\"\n[stackone]\nbase_url = \"{stackone}\"\napi_key = \"env:T_STACKONE\"\n\

@@ -16,7 +16,10 @@
 //!   [`fixtures::contract`], the settings and answers the fixtures promise.
 //! - [`harness`]: a whole deployment on loopback (host, StackOne emulator, demo vendor) with
 //!   fresh secrets, restartable on the same store.
+//! - [`process`]: the real `assay` binary in a child process, for metrics, logs and the
+//!   command line, which one process has only once.
 //! - `tests/main.rs`: the one integration-test binary, one module per subject.
 
 pub mod fixtures;
 pub mod harness;
+pub mod process;

@@ -1,9 +1,14 @@
 //! The one integration-test binary of Assay. Each module is one subject; shared helpers live in
 //! the `assay_tests` library (`tests/src/`).
 
+/// The `assay` binary (the host's `main.rs`, built by this package).
+const ASSAY: &str = env!("CARGO_BIN_EXE_assay-under-test");
+
+mod cli;
 mod contract;
 mod example_plugins;
 mod fixtures_built;
+mod operator;
 mod pipeline;
 mod reload;
 mod runtime;

@@ -58,7 +58,7 @@ pub use state::{OrderState, OutboxState};
 pub use time::Timestamp;
 pub use view::{
     DeadLetterRecord, EventDisposition, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter,
-    OrderSummary, OutboxBacklog, OutboxRecord,
+    OrderSummary, OutboxBacklog, OutboxRecord, StoreCounts,
 };
 
 /// The future every [`Store`] method returns.
@@ -182,4 +182,8 @@ pub trait Store: Send + Sync {
 
     /// How much waits in the outbox.
     fn outbox_backlog(&self) -> StoreFuture<'_, OutboxBacklog>;
+
+    /// Orders by product and state, dead letters by product, and the outbox backlog, for the
+    /// metrics' gauges.
+    fn counts(&self) -> StoreFuture<'_, StoreCounts>;
 }

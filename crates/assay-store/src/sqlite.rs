@@ -36,7 +36,7 @@ pub use writer::{WRITE_QUEUE_CAPACITY, WriteStats};
 use super::{
     ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter, OrderId,
     OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody,
-    ResultRecorded, ResultRejection, Store, StoreError, StoreFuture, Timestamp,
+    ResultRecorded, ResultRejection, Store, StoreCounts, StoreError, StoreFuture, Timestamp,
 };
 use read_pool::ReadPool;
 use writer::Writer;
@@ -347,6 +347,10 @@ impl Store for SqliteStore {
 
     fn outbox_backlog(&self) -> StoreFuture<'_, OutboxBacklog> {
         Box::pin(self.read_pool.read(views::outbox_backlog))
+    }
+
+    fn counts(&self) -> StoreFuture<'_, StoreCounts> {
+        Box::pin(self.read_pool.read(views::counts))
     }
 }
 

@@ -182,3 +182,14 @@ pub struct OutboxBacklog {
     /// When the oldest of them was stored.
     pub oldest_created_at: Option<Timestamp>,
 }
+
+/// What the metrics' gauges show of the store, read in one pass per scrape.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StoreCounts {
+    /// Results waiting for delivery.
+    pub outbox: OutboxBacklog,
+    /// Orders per product and state; a pair with no orders is absent.
+    pub orders: Vec<(String, OrderState, u64)>,
+    /// Dead letters per product; a product with none is absent.
+    pub dead_letters: Vec<(String, u64)>,
+}

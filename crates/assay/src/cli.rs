@@ -1,4 +1,5 @@
-//! The command line: `assay serve | emulate | demo | dev | orders | plugin inspect`
+//! The command line: `assay serve | emulate | demo | dev | orders | plugin inspect |
+//! completions`
 //! (`emulate` and `demo` only with the `emulator` feature).
 //!
 //! Flags override `ASSAY_*` environment variables, which override the configuration file.
@@ -14,7 +15,7 @@ use crate::telemetry::LogFormat;
 
 /// Assay: StackOne assessment and background-check integrations, with WebAssembly plugins.
 #[derive(Debug, Parser)]
-#[command(name = "assay", version, about)]
+#[command(name = "assay", version, long_version = crate::build_info::LONG_VERSION.as_str(), about)]
 pub struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "ASSAY_LOG_FORMAT")]
@@ -54,6 +55,11 @@ pub enum Command {
     /// Plugin tools.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Print a completion script for a shell, e.g. `assay completions bash > /etc/bash_completion.d/assay`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The configuration file and its overrides.

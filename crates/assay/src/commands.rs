@@ -3,6 +3,7 @@
 use std::io::Write as _;
 
 use anyhow::Context as _;
+use clap::CommandFactory as _;
 use tokio::net::TcpListener;
 
 use crate::app::{App, AppOptions};
@@ -24,7 +25,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dev(args) => crate::dev::run(&args).await,
         Command::Orders(cmd) => orders(cmd).await,
         Command::Plugin(PluginCommand::Inspect { file }) => inspect(&file).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "assay", &mut script);
+            print(&script)
+        }
     }
+}
+
+/// Writes `bytes` to standard output. A reader that went away (`assay … | head`) is an
+/// error `main` ends on quietly ([`is_broken_pipe`]), never a panic as `println!` would.
+fn print(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Whether `error` is standard output closed by its reader: the conventional end of
+/// `assay … | head`, to exit on without a message.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 async fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
@@ -89,8 +114,7 @@ async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
             }
         }
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(())
+    print(text.as_bytes())
 }
 
 /// The order `id` names: Assay's order number, or else StackOne's order id (which must name
@@ -157,16 +181,22 @@ async fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
         .iter()
         .map(|k| assay_wire::order_kind::OrderKind::from(*k).as_str())
         .collect();
-    println!("file        {}", file.display());
-    println!("sha256      {}", i.sha256);
-    println!("plugin      {} {}", i.metadata.name, i.metadata.version);
-    println!("about       {}", i.metadata.description);
-    println!("serves      {}", kinds.join(", "));
-    println!("contract    assay:plugin@{}", i.contract_version);
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    writeln!(text, "file        {}", file.display())?;
+    writeln!(text, "sha256      {}", i.sha256)?;
+    writeln!(
+        text,
+        "plugin      {} {}",
+        i.metadata.name, i.metadata.version
+    )?;
+    writeln!(text, "about       {}", i.metadata.description)?;
+    writeln!(text, "serves      {}", kinds.join(", "))?;
+    writeln!(text, "contract    assay:plugin@{}", i.contract_version)?;
     if i.metadata.settings.is_empty() {
-        println!("settings    none declared");
+        writeln!(text, "settings    none declared")?;
     } else {
-        println!("settings");
+        writeln!(text, "settings")?;
         let width = i
             .metadata
             .settings
@@ -177,13 +207,14 @@ async fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
         for s in &i.metadata.settings {
             let need = if s.required { "required" } else { "optional" };
             let secret = if s.secret { "secret" } else { "" };
-            println!(
+            writeln!(
+                text,
                 "  {:width$}  {need:8}  {secret:6}  {}",
                 s.name, s.description
-            );
+            )?;
         }
     }
-    println!("exports     {}", i.exports.join("\n            "));
-    println!("imports     {}", i.imports.join("\n            "));
-    Ok(())
+    writeln!(text, "exports     {}", i.exports.join("\n            "))?;
+    writeln!(text, "imports     {}", i.imports.join("\n            "))?;
+    print(text.as_bytes())
 }

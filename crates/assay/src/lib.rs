@@ -29,10 +29,12 @@
 //! - `emulate`: `assay emulate`, StackOne played against a running host (with the `emulator`
 //!   feature).
 //! - [`dev`]: `assay dev`, the plugin author's rebuild-and-reload loop.
+//! - [`build_info`]: version, commit, contract and wasmtime versions of this build.
 //! - [`cli`], [`commands`]: the command line and what each subcommand does.
 //! - [`telemetry`]: logging and metrics set-up.
 
 pub mod app;
+pub mod build_info;
 pub mod cli;
 pub mod commands;
 pub mod config;

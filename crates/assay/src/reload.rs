@@ -194,7 +194,11 @@ impl Reloader {
         let started = Instant::now();
         if !config.plugin.exists() {
             let message = format!("plugin file {} is missing", config.plugin.display());
-            tracing::error!(product = config.name, message, "product unavailable");
+            tracing::error!(
+                product = config.name,
+                reason = message,
+                "product unavailable"
+            );
             metrics::counter!(metric::RELOADS_TOTAL, "product" => config.name.clone(), "outcome" => "missing").increment(1);
             let mut fresh =
                 products::load_one(&self.runtime, config, generation, previous.map(|p| &**p)).await;
@@ -207,7 +211,12 @@ impl Reloader {
             (Ok(_), _) => {
                 metrics::counter!(metric::RELOADS_TOTAL, "product" => config.name.clone(), "outcome" => "ok").increment(1);
                 metrics::histogram!(metric::RELOAD_SECONDS).record(started.elapsed().as_secs_f64());
-                tracing::info!(product = config.name, generation, took = ?started.elapsed(), "new plugin generation serving");
+                tracing::info!(
+                    product = config.name,
+                    generation,
+                    took_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "new plugin generation serving"
+                );
                 fresh
             }
             (Err(e), Some(old)) if old.plugin.is_ok() => {

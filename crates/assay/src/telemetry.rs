@@ -2,10 +2,26 @@
 //!
 //! Logs go through `tracing`, as human-friendly text or as JSON lines (for log shippers);
 //! `RUST_LOG` filters them (default `info`). Metrics use the `metrics` facade with a Prometheus
-//! recorder, rendered on `/metrics`.
+//! recorder, rendered on `/metrics`: the names, kinds and help texts are the table
+//! [`assay_wire::metric::ALL`], documented in `docs/metrics.md`.
+//!
+//! - `process`: the `process_*` gauges, read from `/proc` at each scrape.
+//! - `json_lines`: the JSON log format, one object a line with unique keys.
+//!
+//! Colour (ANSI escapes) only when standard error is a terminal and `NO_COLOR` is unset, so
+//! a log file or a journal holds plain text.
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+mod json_lines;
+mod process;
+
+use std::io::IsTerminal as _;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
+
+use crate::products::ProductTable;
+use assay_store::{OrderState, StoreCounts, Timestamp};
+use assay_wire::metric::{self, Kind};
 
 /// The log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -24,9 +40,14 @@ pub fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = match format {
-        LogFormat::Pretty => builder.with_target(false).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Pretty => builder.with_target(false).with_ansi(colour).try_init(),
+        LogFormat::Json => builder
+            .with_ansi(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(json_lines::JsonLines)
+            .try_init(),
     };
 }
 
@@ -39,8 +60,94 @@ pub fn init_test_logging() {
         .try_init();
 }
 
-/// Installs the global Prometheus recorder and returns the handle that renders it; `None` if
-/// a recorder is already installed.
+/// The buckets of every `_seconds` histogram: 1 ms (a cached package list) to 60 s (a slow
+/// vendor behind a plugin call, a reload compiling a large plugin).
+pub const SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// The buckets of [`metric::STORE_BATCH_SIZE`]: requests per group commit, up to the store's
+/// largest batch.
+pub const BATCH_SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// Installs the global Prometheus recorder, with histogram buckets and a `# HELP` for every
+/// name, and returns the handle that renders it; `None` if a recorder is already installed.
 pub fn init_metrics() -> Option<PrometheusHandle> {
-    PrometheusBuilder::new().install_recorder().ok()
+    let handle = PrometheusBuilder::new()
+        .set_buckets(SECONDS_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(metric::STORE_BATCH_SIZE.to_owned()),
+                BATCH_SIZE_BUCKETS,
+            )
+        })
+        .ok()?
+        .install_recorder()
+        .ok()?;
+    for m in metric::ALL {
+        match m.kind {
+            Kind::Counter => metrics::describe_counter!(m.name, m.help),
+            Kind::Gauge => metrics::describe_gauge!(m.name, m.help),
+            Kind::Histogram => metrics::describe_histogram!(m.name, m.help),
+        }
+    }
+    metrics::gauge!(
+        metric::BUILD_INFO,
+        "version" => crate::build_info::VERSION,
+        "commit" => crate::build_info::COMMIT,
+        "contracts" => crate::build_info::contracts(),
+        "wasmtime" => crate::build_info::WASMTIME,
+    )
+    .set(1.0);
+    Some(handle)
+}
+
+/// Brings the scrape-time series up to date: the per-product counters at 0 for every
+/// configured product (a no-op for one already counting), the plugin generations, the store's
+/// gauges (when the store answered) and the process gauges.
+pub fn record_scrape(table: &ProductTable, counts: Option<&StoreCounts>, now: Timestamp) {
+    for (name, product) in &table.products {
+        for (counter, other) in metric::PER_PRODUCT_COUNTERS {
+            match other {
+                None => metrics::counter!(*counter, "product" => name.clone()).increment(0),
+                Some((label, values)) => {
+                    for value in *values {
+                        metrics::counter!(*counter, "product" => name.clone(), *label => *value)
+                            .increment(0);
+                    }
+                }
+            }
+        }
+        metrics::gauge!(metric::PLUGIN_GENERATION, "product" => name.clone())
+            .set(product.generation as f64);
+    }
+    if let Some(counts) = counts {
+        record_store(table, counts, now);
+    }
+    process::record();
+}
+
+fn record_store(table: &ProductTable, counts: &StoreCounts, now: Timestamp) {
+    metrics::gauge!(metric::OUTBOX_PENDING).set(counts.outbox.pending as f64);
+    let age = counts
+        .outbox
+        .oldest_created_at
+        .map_or(0.0, |oldest| now.since(oldest).as_secs_f64());
+    metrics::gauge!(metric::OUTBOX_OLDEST_PENDING_AGE_SECONDS).set(age);
+    // Every state of every configured product, so a state that emptied shows 0 rather than
+    // its last count.
+    for name in table.products.keys() {
+        for state in OrderState::ALL {
+            metrics::gauge!(metric::ORDERS, "product" => name.clone(), "state" => state.as_str())
+                .set(0.0);
+        }
+        metrics::gauge!(metric::DEAD_LETTERS, "product" => name.clone()).set(0.0);
+    }
+    for (product, state, n) in &counts.orders {
+        metrics::gauge!(metric::ORDERS, "product" => product.clone(), "state" => state.as_str())
+            .set(*n as f64);
+    }
+    for (product, n) in &counts.dead_letters {
+        metrics::gauge!(metric::DEAD_LETTERS, "product" => product.clone()).set(*n as f64);
+    }
 }

@@ -113,17 +113,22 @@ impl EdgeError {
     pub fn log(&self, product: Option<&str>, route: &str) {
         let status = self.status().as_u16();
         let product = product.unwrap_or("-");
-        let reason = match self {
+        let reason = self.reason();
+        if status >= 500 {
+            tracing::error!(product, route, status, reason, "request failed");
+        } else {
+            tracing::warn!(product, route, status, reason, "request rejected");
+        }
+    }
+
+    /// What went wrong, causes included, for the logs (never for the client).
+    pub fn reason(&self) -> String {
+        match self {
             Self::Unavailable { message, cause, .. } | Self::Upstream { message, cause, .. } => {
                 format!("{message}: {cause}")
             }
             Self::Internal(cause) => cause.clone(),
             other => other.to_string(),
-        };
-        if status >= 500 {
-            tracing::error!(product, route, status, reason, "request failed");
-        } else {
-            tracing::warn!(product, route, status, reason, "request rejected");
         }
     }
 

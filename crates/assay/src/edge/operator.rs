@@ -10,7 +10,8 @@ use super::error::{EdgeError, json_response};
 use crate::app::TaskFailure;
 use crate::config::ServerConfig;
 use crate::products::Products;
-use assay_store::{OrderFilter, OrderId, Store};
+use crate::telemetry;
+use assay_store::{OrderFilter, OrderId, Store, Timestamp};
 use assay_wire::http_server::Body;
 
 /// How many recent orders the status view lists.
@@ -65,9 +66,23 @@ pub async fn readyz(
     ))
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub fn metrics(handle: Option<&PrometheusHandle>) -> Result<Response<Body>, EdgeError> {
+/// `GET /metrics`: Prometheus text format. The gauges are brought up to date first
+/// ([`telemetry::record_scrape`]); a store that does not answer leaves its gauges as they were
+/// (and `/readyz` says why) rather than failing the scrape.
+pub async fn metrics(
+    handle: Option<&PrometheusHandle>,
+    products: &Products,
+    store: &dyn Store,
+) -> Result<Response<Body>, EdgeError> {
     let handle = handle.ok_or(EdgeError::NotFound)?;
+    let counts = match store.counts().await {
+        Ok(counts) => Some(counts),
+        Err(e) => {
+            tracing::warn!(error = %e, "the store's gauges are not updated");
+            None
+        }
+    };
+    telemetry::record_scrape(&products.snapshot(), counts.as_ref(), Timestamp::now());
     let mut response = Response::new(Body::from(handle.render()));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -59,6 +59,26 @@ pub enum Route<'a> {
     NotFound,
 }
 
+impl Route<'_> {
+    /// The path template the route matched, for access logs: never the raw path, which
+    /// carries whatever a client sent.
+    pub fn template(&self) -> &'static str {
+        match self {
+            Route::Packages { .. } | Route::PackagesPreflight { .. } => {
+                "/v1/products/{product}/packages"
+            }
+            Route::Webhooks { .. } => "/v1/products/{product}/webhooks",
+            Route::Callback { .. } => "/v1/products/{product}/callbacks/{rest}",
+            Route::Healthz => "/healthz",
+            Route::Readyz => "/readyz",
+            Route::Metrics => "/metrics",
+            Route::AdminStatus => "/admin/status",
+            Route::AdminOrder { .. } => "/admin/orders/{id}",
+            Route::MethodNotAllowed { .. } | Route::NotFound => "unmatched",
+        }
+    }
+}
+
 /// Routes a request. `path` is the URI path without the query.
 pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
     let segments: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
@@ -182,5 +202,24 @@ mod tests {
             Route::AdminOrder { id: "42" }
         );
         assert_eq!(route(&Method::GET, "/admin/orders/"), Route::NotFound);
+    }
+
+    #[test]
+    fn templates_hide_what_the_client_sent() {
+        let packages = route(&Method::POST, "/v1/products/secret-name/packages");
+        assert_eq!(packages.template(), "/v1/products/{product}/packages");
+        let callback = route(&Method::GET, "/v1/products/bc/callbacks/a/b?x=1");
+        assert_eq!(
+            callback.template(),
+            "/v1/products/{product}/callbacks/{rest}"
+        );
+        assert_eq!(
+            route(&Method::GET, "/admin/orders/42").template(),
+            "/admin/orders/{id}"
+        );
+        assert_eq!(
+            route(&Method::GET, "/anything/else").template(),
+            "unmatched"
+        );
     }
 }

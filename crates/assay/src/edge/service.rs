@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body as HttpBody;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::Notify;
+use tracing::Instrument as _;
 
 use super::error::EdgeError;
 use super::route::{Route, route};
@@ -37,8 +38,25 @@ pub struct Edge {
 }
 
 impl Edge {
-    /// Handles one request; never fails (errors become responses).
+    /// Handles one request; never fails (errors become responses). Every log line the
+    /// request causes carries its request id (a `request` span), and so does the response's
+    /// `x-request-id` header: the caller's own id when it sent a well-formed one
+    /// ([`request_id`]), a fresh one otherwise.
     pub async fn handle<B>(self: Arc<Self>, request: Request<B>) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let id = request_id(request.headers());
+        let span = tracing::info_span!("request", request_id = %id);
+        let mut response = self.answer(request).instrument(span).await;
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        response
+    }
+
+    async fn answer<B>(&self, request: Request<B>) -> Response<Body>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -47,13 +65,21 @@ impl Edge {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let routed = route(&method, &path);
+        let template = routed.template();
         let (label, product) = describe(&routed);
+        // Labels and log fields never carry a name a client made up: a product the
+        // configuration does not have is `unknown`.
+        let product = match product {
+            None => "-",
+            Some(name) if self.products.get(name).is_some() => name,
+            Some(_) => metric::UNKNOWN_PRODUCT,
+        };
         let timeout = self.products.config().server.request_timeout;
         let answer = tokio::time::timeout(timeout, self.dispatch(routed.clone(), request)).await;
         let response = match answer {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
-                error.log(product, label);
+                error.log(Some(product), label);
                 error.into_response()
             }
             Err(_) => {
@@ -62,14 +88,25 @@ impl Edge {
                     cause: format!("request timeout of {timeout:?} reached"),
                     retry_after: Some(Duration::from_secs(1)),
                 };
-                error.log(product, label);
+                error.log(Some(product), label);
                 error.into_response()
             }
         };
-        metrics::counter!(metric::HTTP_REQUESTS_TOTAL, "product" => product.unwrap_or("-").to_owned(), "route" => label, "status" => response.status().as_u16().to_string())
+        let status = response.status().as_u16();
+        let elapsed = started.elapsed();
+        metrics::counter!(metric::HTTP_REQUESTS_TOTAL, "product" => product.to_owned(), "route" => label, "status" => status.to_string())
             .increment(1);
         metrics::histogram!(metric::HTTP_REQUEST_SECONDS, "route" => label)
-            .record(started.elapsed().as_secs_f64());
+            .record(elapsed.as_secs_f64());
+        tracing::info!(
+            target: ACCESS_LOG_TARGET,
+            method = method.as_str(),
+            route = template,
+            product,
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request answered"
+        );
         response
     }
 
@@ -123,7 +160,9 @@ impl Edge {
                 )
                 .await
             }
-            Route::Metrics => operator::metrics(self.metrics.as_ref()),
+            Route::Metrics => {
+                operator::metrics(self.metrics.as_ref(), &self.products, self.store.as_ref()).await
+            }
             Route::AdminStatus => {
                 operator::authorize(&self.products.config().server, request.headers())?;
                 operator::status(&self.products, self.store.as_ref()).await
@@ -175,6 +214,35 @@ impl Edge {
     }
 }
 
+/// The response header carrying the request id.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The `tracing` target of the one access line per request, so an operator can filter it
+/// (`RUST_LOG=info,assay::access=warn` silences health-check noise).
+pub const ACCESS_LOG_TARGET: &str = "assay::access";
+
+/// The longest incoming `x-request-id` kept.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The caller's `x-request-id` when it is well-formed (1 to [`MAX_REQUEST_ID_LEN`] ASCII
+/// letters, digits, `-`, `_`, `.`, `:`), so a proxy's id follows the request; otherwise 16
+/// random bytes in hex. A malformed id is replaced rather than echoed, so logs and headers
+/// never carry arbitrary client bytes.
+pub fn request_id(headers: &http::HeaderMap) -> String {
+    let given = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=MAX_REQUEST_ID_LEN).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        });
+    match given {
+        Some(id) => id.to_owned(),
+        None => format!("{:032x}", rand::random::<u128>()),
+    }
+}
+
 /// The metric/log label of a route and the product it names.
 fn describe<'a>(routed: &Route<'a>) -> (&'static str, Option<&'a str>) {
     match routed {
@@ -187,5 +255,35 @@ fn describe<'a>(routed: &Route<'a>) -> (&'static str, Option<&'a str>) {
         Route::Metrics => ("metrics", None),
         Route::AdminStatus | Route::AdminOrder { .. } => ("admin", None),
         Route::MethodNotAllowed { .. } | Route::NotFound => ("unmatched", None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(REQUEST_ID, HeaderValue::from_str(value).expect("header"));
+        headers
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_well_formed_and_made_otherwise() {
+        assert_eq!(request_id(&with("abc-123_x.y:z")), "abc-123_x.y:z");
+        let made = request_id(&http::HeaderMap::new());
+        assert_eq!(made.len(), 32);
+        assert!(made.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(made, request_id(&http::HeaderMap::new()));
+        for bad in [
+            "has space",
+            "quote\"",
+            "{json}",
+            &"x".repeat(MAX_REQUEST_ID_LEN + 1),
+        ] {
+            let id = request_id(&with(bad));
+            assert_ne!(id, bad);
+            assert_eq!(id.len(), 32, "{bad}");
+        }
     }
 }

@@ -134,8 +134,8 @@ fn refresh_in_background(product: &Product, plugin: Arc<Plugin>, key: CacheKey) 
         if let Err(e) = fetched {
             tracing::warn!(
                 product = %context.product,
-                // Debug: the cause (the plugin's error), not only the public message.
-                error = ?e,
+                // The cause (the plugin's error), not only the public message.
+                error = e.reason(),
                 "background refresh of a package list failed; the cached list keeps serving"
             );
             cache.refresh_failed(&key);

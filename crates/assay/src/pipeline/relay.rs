@@ -143,7 +143,13 @@ impl Relay {
             .record(started.elapsed().as_secs_f64());
         let result = match outcome {
             Outcome::Delivered(status) => {
-                tracing::info!(product, order_id = row.order_id, result = ?row.result_value, status, "result delivered to StackOne");
+                tracing::info!(
+                    product,
+                    order_id = row.order_id,
+                    result = row.result_value.as_deref(),
+                    status,
+                    "result delivered to StackOne"
+                );
                 self.store.outbox_delivered(row.claim, status).await
             }
             Outcome::Retry { error, .. } if row.claim.attempt >= MAX_DELIVERY_ATTEMPTS => {
@@ -154,7 +160,7 @@ impl Relay {
                 tracing::error!(
                     product,
                     order_id = row.order_id,
-                    message,
+                    reason = message,
                     "result dead-lettered"
                 );
                 self.store
@@ -163,7 +169,14 @@ impl Relay {
             }
             Outcome::Retry { error, retry_after } => {
                 let delay = DELIVERY_BACKOFF.delay(row.claim.attempt, retry_after);
-                tracing::warn!(product, order_id = row.order_id, attempt = row.claim.attempt, error, retry_in = ?delay, "result delivery will be retried");
+                tracing::warn!(
+                    product,
+                    order_id = row.order_id,
+                    attempt = row.claim.attempt,
+                    error,
+                    retry_in_s = delay.as_secs_f64(),
+                    "result delivery will be retried"
+                );
                 let not_before = Timestamp::now().plus(delay);
                 // The claim loop reads the retry's time from the store and sleeps until it.
                 self.store.outbox_retry(row.claim, not_before, error).await
@@ -173,7 +186,7 @@ impl Relay {
                     product,
                     order_id = row.order_id,
                     status,
-                    message,
+                    reason = message,
                     "StackOne refused the result; dead-lettered"
                 );
                 self.store

@@ -180,7 +180,14 @@ impl Worker {
             }
             Outcome::Retry { error, retry_after } => {
                 let delay = FULFIL_BACKOFF.delay(attempt, retry_after);
-                tracing::warn!(product, order_id = order.order_id, attempt, error, retry_in = ?delay, "fulfilment will be retried");
+                tracing::warn!(
+                    product,
+                    order_id = order.order_id,
+                    attempt,
+                    error,
+                    retry_in_s = delay.as_secs_f64(),
+                    "fulfilment will be retried"
+                );
                 // The claim loop reads the retry's time from the store and sleeps until it.
                 self.store
                     .fulfilment_retry(order.claim, Timestamp::now().plus(delay), error)

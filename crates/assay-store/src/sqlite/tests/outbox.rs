@@ -82,6 +82,13 @@ async fn an_expired_outbox_lease_is_claimed_again() {
     let backlog = store.outbox_backlog().await.unwrap();
     assert_eq!(backlog.pending, 1);
     assert_eq!(backlog.oldest_created_at, Some(first[0].created_at));
+    let counts = store.counts().await.unwrap();
+    assert_eq!(counts.outbox, backlog);
+    assert_eq!(
+        counts.orders,
+        vec![(PRODUCT.to_owned(), OrderState::AwaitingResult, 1)]
+    );
+    assert!(counts.dead_letters.is_empty());
     let before = t0.plus(LEASE).minus(Duration::from_millis(1));
     assert!(
         store
@@ -184,6 +191,13 @@ async fn dead_letters_are_visible_in_the_order() {
     let detail = store.get_order(id).await.unwrap().unwrap();
     assert_eq!(detail.summary.state, OrderState::DeadLettered);
     assert_eq!(detail.summary.undelivered_results, 0);
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        counts.orders,
+        vec![(PRODUCT.to_owned(), OrderState::DeadLettered, 1)]
+    );
+    assert_eq!(counts.dead_letters, vec![(PRODUCT.to_owned(), 2)]);
+    assert_eq!(counts.outbox.pending, 0);
     let letters: Vec<_> = detail
         .dead_letters
         .iter()

@@ -1,0 +1,136 @@
+//! The real `assay` binary in a process of its own: for what one process has only once (the
+//! global metrics recorder, the log subscriber, stdout and exit codes), which tests sharing the
+//! test binary's process cannot observe alone.
+//!
+//! The binary is `assay-under-test`, built by this package from the host's own `main.rs`
+//! (`tests/Cargo.toml`): cargo hands a package's integration tests only the binaries of that
+//! package, and a thin `main` compiled twice is the same program. Its path reaches the tests
+//! at compile time only (`tests/main.rs`, `ASSAY`), so the helpers here take it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assay_emulator::vendor::RunningVendor;
+use assay_emulator::{OrderWebhook, RunningEmulator};
+use tempfile::TempDir;
+
+use crate::harness::{Secrets, Stage, WAIT, order_for, secret_vars, send_as_stackone};
+
+/// `assay serve --log-format json` in a child process, with the StackOne emulator and the
+/// demo vendor in this one. The child is killed when this is dropped.
+pub struct HostProcess {
+    child: Child,
+    url: String,
+    /// The child's standard error: its JSON log lines.
+    pub log: PathBuf,
+    /// StackOne.
+    pub stackone: RunningEmulator,
+    /// The vendor.
+    pub vendor: RunningVendor,
+    /// Secrets in use.
+    pub secrets: Secrets,
+    /// Store, plugins, configuration and log live here.
+    pub dir: TempDir,
+}
+
+impl HostProcess {
+    /// Starts `binary` as the host with both example products and waits until `/readyz`
+    /// answers 200.
+    pub async fn start(binary: &Path) -> HostProcess {
+        let stage = Stage::new(|_| {}).await;
+        let addr = stage.listener.local_addr().expect("addr");
+        // The child binds the address itself; the port stays free between these two lines
+        // in practice (nothing else on loopback binds chosen ports).
+        drop(stage.listener);
+        let config = stage.dir.path().join("config.toml");
+        std::fs::write(&config, &stage.config_text).expect("write the configuration");
+        let log = stage.dir.path().join("host.log");
+        let stderr = std::fs::File::create(&log).expect("log file");
+        let mut command = Command::new(binary);
+        command
+            .args(["--log-format", "json", "serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        for (name, value) in secret_vars(&stage.secrets) {
+            command.env(name, value.expose());
+        }
+        let child = command.spawn().expect("start assay serve");
+        let mut host = HostProcess {
+            child,
+            url: format!("http://{addr}"),
+            log,
+            stackone: stage.stackone,
+            vendor: stage.vendor,
+            secrets: stage.secrets,
+            dir: stage.dir,
+        };
+        host.wait_ready().await;
+        host
+    }
+
+    async fn wait_ready(&mut self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(r) = client.get(format!("{}/readyz", self.url)).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "assay exited with {status} before it was ready:\n{}",
+                    self.log_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "assay not ready in {WAIT:?}:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The host's base URL.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Everything the host logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// An order webhook for `product`'s first package, as StackOne would send it.
+    pub async fn order(&self, product: &str, sequence: u64) -> OrderWebhook {
+        order_for(&self.url, &self.stackone, &self.secrets, product, sequence).await
+    }
+
+    /// Lists `product`'s packages and sends one order for the first, as StackOne would, and
+    /// waits until the first result reaches StackOne.
+    pub async fn order_through(&self, product: &str, sequence: u64) {
+        let order = self.order(product, sequence).await;
+        assert_eq!(self.send(product, &order).await, 200);
+        self.stackone
+            .wait_for_accepted(&order.order_id, WAIT)
+            .await
+            .expect("the first result reaches StackOne");
+    }
+
+    /// Sends `webhook` as StackOne would; returns the host's status.
+    pub async fn send(&self, product: &str, webhook: &OrderWebhook) -> u16 {
+        send_as_stackone(&self.url, &self.stackone, &self.secrets, product, webhook).await
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
