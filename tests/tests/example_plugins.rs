@@ -14,7 +14,7 @@ use assay_runtime::types::{
 };
 use assay_runtime::{AllowedHost, CallError, Plugin, ProductContext, Runtime, RuntimeOptions};
 use assay_tests::fixtures::example_plugin_path;
-use assay_wire::secret::Secret;
+use assay_wire::secret::{Redactor, Secret};
 use hmac::{Hmac, Mac};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -580,4 +580,38 @@ async fn backcheck_accepts_signed_pushes_of_any_status() {
         .expect("handled");
     assert_eq!(status_of(&outcome), 404, "pushes need a webhook_secret");
     assert!(handled(&outcome).results.is_empty());
+}
+
+#[tokio::test]
+async fn a_vendor_echoing_the_token_leaves_no_trace_of_it_in_the_plugin_error() {
+    use base64::Engine as _;
+    let v = vendor().await;
+    let plugin = load("codetest").await;
+    let authorization = format!("Bearer {TOKEN}");
+    let traces = [
+        TOKEN.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(&authorization),
+        hex::encode(&authorization),
+    ];
+
+    // Without a redactor the vendor's echo reaches the error: the probe's finding.
+    let bare = ctx(&v, &[]);
+    v.fail_next(1, StatusCode::INTERNAL_SERVER_ERROR, None);
+    let err = plugin.list_packages(&bare, query()).await.expect_err("500");
+    let shown = format!("{err:#}");
+    assert!(traces.iter().all(|t| shown.contains(t.as_str())), "{shown}");
+
+    // With the product's redactor (the host builds one from its secrets), none of it does.
+    let mut scrubbed = ctx(&v, &[]);
+    scrubbed.redactor = Arc::new(Redactor::new([&Secret::new(TOKEN)]));
+    v.fail_next(1, StatusCode::INTERNAL_SERVER_ERROR, None);
+    let err = plugin
+        .list_packages(&scrubbed, query())
+        .await
+        .expect_err("500");
+    let shown = format!("{err:#}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+    for trace in &traces {
+        assert!(!shown.contains(trace.as_str()), "{trace} in {shown}");
+    }
 }

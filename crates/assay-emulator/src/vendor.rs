@@ -254,7 +254,9 @@ impl DemoVendor {
     }
 
     /// The next `n` authenticated API calls answer `status` (with `Retry-After:
-    /// retry_after_secs` when given) instead of doing anything.
+    /// retry_after_secs` when given) instead of doing anything. Like a careless vendor API,
+    /// the error body echoes the request's `Authorization` header, as written, in base64 and in
+    /// hex, so tests can check that the host scrubs the token from everything it keeps.
     pub fn fail_next(&self, n: usize, status: StatusCode, retry_after_secs: Option<u64>) {
         let failure = Failure {
             status,
@@ -443,7 +445,7 @@ impl DemoVendor {
             let mut state = lock(&self.inner.state);
             state.authorized_calls += 1;
             if let Some(failure) = state.failures.pop_front() {
-                let mut r = reply(failure.status, &json!({"error": "injected failure"}));
+                let mut r = reply(failure.status, &careless_error_body(headers));
                 if let Some(s) = failure.retry_after_secs {
                     r.headers_mut().insert(header::RETRY_AFTER, s.into());
                 }
@@ -591,3 +593,18 @@ fn now() -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The body of an injected failure: an error that echoes the request's credentials.
+fn careless_error_body(headers: &HeaderMap) -> Value {
+    use base64::Engine as _;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let message = format!(
+        "injected failure (the request had authorization={authorization} base64={} hex={})",
+        base64::engine::general_purpose::STANDARD.encode(authorization),
+        hex::encode(authorization),
+    );
+    json!({ "error": message })
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::types::PluginError;
 use crate::contract::PACKAGE;
+use assay_wire::secret::Redactor;
 
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +187,32 @@ pub enum CallErrorKind {
         /// The limit ([`super::MAX_ANSWER_BYTES`]).
         limit: usize,
     },
+}
+
+impl CallErrorKind {
+    /// Scrubs secrets from every message the plugin or the trap wrote; the host logs and
+    /// stores them, and a plugin's message may become a result's `source_value` at StackOne.
+    pub fn redact(&mut self, redactor: &Redactor) {
+        match self {
+            CallErrorKind::Plugin(
+                PluginError::InvalidInput(m)
+                | PluginError::Unauthorized(m)
+                | PluginError::NotFound(m)
+                | PluginError::Permanent(m)
+                | PluginError::Misconfigured(m)
+                | PluginError::Cancelled(m),
+            ) => redactor.redact_in_place(m),
+            CallErrorKind::Plugin(PluginError::UpstreamRetryable(r)) => {
+                redactor.redact_in_place(&mut r.message)
+            }
+            CallErrorKind::Trap { message, .. } | CallErrorKind::Instantiate { message, .. } => {
+                redactor.redact_in_place(message)
+            }
+            CallErrorKind::Timeout(_)
+            | CallErrorKind::MemoryLimit(_)
+            | CallErrorKind::AnswerTooLarge { .. } => {}
+        }
+    }
 }
 
 impl CallError {

@@ -60,7 +60,7 @@ pub use outbound::{AllowedHost, AllowedHostError};
 pub use plugin::{DEADLINE_GRACE, MAX_TRAP_MESSAGE, Plugin};
 pub use state::{MAX_LOG_FIELD_CHARS, MAX_LOG_FIELDS, MAX_LOG_MESSAGE};
 
-use assay_wire::secret::Secret;
+use assay_wire::secret::{Redactor, Secret};
 
 /// The contract's types, as the rest of the host uses them.
 pub mod types {
@@ -100,6 +100,9 @@ pub struct ProductContext {
     /// The state the product's calls keep between them (`wasi:keyvalue`): the same for every
     /// call of the product, a new one when its settings change.
     pub state: Arc<keyvalue::ProductState>,
+    /// Scrubs the product's secrets from what its calls log and from their errors, which the
+    /// host logs, stores and may send to StackOne.
+    pub redactor: Arc<Redactor>,
 }
 
 impl ProductContext {
@@ -112,6 +115,7 @@ impl ProductContext {
             timeout: DEFAULT_TIMEOUT,
             memory_limit_bytes: DEFAULT_MEMORY_LIMIT,
             state: Arc::new(keyvalue::ProductState::default()),
+            redactor: Arc::new(Redactor::default()),
         }
     }
 }

@@ -196,6 +196,7 @@ impl Plugin {
             Arc::clone(&ctx.state),
             hooks,
             ctx.memory_limit_bytes,
+            Arc::clone(&ctx.redactor),
         );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| s.limiter());
@@ -245,7 +246,8 @@ impl Plugin {
         }
     }
 
-    fn error(&self, ctx: &ProductContext, kind: CallErrorKind) -> CallError {
+    fn error(&self, ctx: &ProductContext, mut kind: CallErrorKind) -> CallError {
+        kind.redact(&ctx.redactor);
         CallError {
             product: ctx.product.to_string(),
             plugin: self.label.to_string(),

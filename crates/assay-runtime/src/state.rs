@@ -15,7 +15,7 @@ use super::capture::OutputCapture;
 use super::keyvalue::ProductState;
 use super::outbound::Outbound;
 use crate::contract::latest::host::LogLevel;
-use assay_wire::secret::Secret;
+use assay_wire::secret::{Redactor, Secret};
 
 /// Longest log message kept from a plugin; longer ones are cut.
 pub const MAX_LOG_MESSAGE: usize = 4096;
@@ -40,6 +40,8 @@ pub struct StoreState {
     keyvalue: Arc<ProductState>,
     stdout: OutputCapture,
     stderr: OutputCapture,
+    /// Scrubs the product's secrets from log lines and printed output.
+    redactor: Arc<Redactor>,
 }
 
 impl StoreState {
@@ -52,6 +54,7 @@ impl StoreState {
         keyvalue: Arc<ProductState>,
         hooks: Outbound,
         memory_limit: u64,
+        redactor: Arc<Redactor>,
     ) -> Self {
         let stdout = OutputCapture::new();
         let stderr = OutputCapture::new();
@@ -84,6 +87,7 @@ impl StoreState {
             keyvalue,
             stdout,
             stderr,
+            redactor,
         }
     }
 
@@ -107,7 +111,7 @@ impl StoreState {
                     plugin = %self.plugin,
                     stream,
                     dropped_bytes = dropped,
-                    output = %String::from_utf8_lossy(&bytes),
+                    output = %self.redactor.redact(&String::from_utf8_lossy(&bytes)),
                     "plugin output"
                 );
             }
@@ -186,6 +190,11 @@ impl StoreState {
         fields: Vec<(String, String)>,
     ) {
         let (message, fields) = bounded_log(message, fields);
+        let (message, fields) = (
+            self.redactor.redact(&message),
+            self.redactor.redact(&fields),
+        );
+        let fields = &*fields;
         let (product, plugin) = (&*self.product, &*self.plugin);
         match level {
             LogLevel::Trace => tracing::trace!(product, plugin, fields, "{message}"),

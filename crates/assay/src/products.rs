@@ -27,6 +27,7 @@ use crate::package_cache::PackageCache;
 use assay_runtime::keyvalue::ProductState;
 use assay_runtime::{Plugin, ProductContext, Runtime};
 use assay_wire::metric;
+use assay_wire::secret::Redactor;
 
 /// One product: its configuration, its plugin (or why it has none), its call context.
 #[derive(Debug)]
@@ -147,7 +148,25 @@ pub fn context_for(config: &ProductConfig, previous: Option<&Product>) -> Produc
         timeout: config.timeout,
         memory_limit_bytes: config.memory_limit_bytes as u64,
         state,
+        redactor: Arc::new(redactor_for(config)),
     }
+}
+
+/// Scrubs every secret the product's configuration holds: its settings read through `env:` or
+/// `file:` references (a literal setting is not secret: a plugin declaring one secret is
+/// refused), its webhook secrets and token, its package list keys and its StackOne API key.
+pub fn redactor_for(config: &ProductConfig) -> Redactor {
+    let settings = config.settings.iter().filter_map(|(key, value)| {
+        let literal = config.setting_sources.get(key).is_some_and(|s| s.literal);
+        (!literal).then_some(value)
+    });
+    Redactor::new(
+        settings
+            .chain(&config.webhook_secrets)
+            .chain(&config.package_list_keys)
+            .chain(config.webhook_token.as_ref())
+            .chain([&config.stackone_api_key]),
+    )
 }
 
 /// Holds the product's `[settings]` against what its plugin declares (contract 0.2.0 on; a
@@ -269,5 +288,57 @@ pub fn unchanged(plugin: &Plugin, path: &std::path::Path) -> bool {
     match std::fs::read(path) {
         Ok(bytes) => sha2::Sha256::digest(&bytes).as_slice() == plugin.content_hash(),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Overrides;
+
+    #[test]
+    fn the_redactor_scrubs_every_secret_of_the_product_but_not_its_literal_settings() {
+        let text = r#"
+[stackone]
+api_key = "env:STACKONE_KEY"
+
+[products.codetest]
+plugin = "codetest.wasm"
+kind = "assessment"
+webhook_secrets = ["env:WHSEC"]
+package_list_keys = ["env:PACKAGE_KEY"]
+
+[products.codetest.settings]
+api_token = "env:VENDOR_TOKEN"
+base_url = "https://api.codetest.example"
+"#;
+        let env = |name: &str| {
+            Some(
+                match name {
+                    "STACKONE_KEY" => "sk-stackone-value",
+                    "WHSEC" => "whsec-value-123",
+                    "PACKAGE_KEY" => "package-key-456",
+                    "VENDOR_TOKEN" => "vendor-token-789",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        };
+        let config = Config::from_str_with(
+            text,
+            Path::new("/etc/assay/config.toml"),
+            &Overrides::default(),
+            env,
+        )
+        .expect("config");
+        let redactor = redactor_for(config.product("codetest").expect("product"));
+        let leaked = "sk-stackone-value whsec-value-123 package-key-456 vendor-token-789 \
+                      from https://api.codetest.example";
+        assert_eq!(
+            redactor.redact(leaked),
+            "[redacted] [redacted] [redacted] [redacted] from https://api.codetest.example"
+        );
     }
 }

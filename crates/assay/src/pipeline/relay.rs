@@ -26,7 +26,7 @@ use crate::pipeline::claim_loop::ClaimLoop;
 use assay_store::{OutboxDelivery, Store, StoreError, Timestamp};
 use assay_wire::basic_auth;
 use assay_wire::metric;
-use assay_wire::secret::Secret;
+use assay_wire::secret::{Redactor, Secret};
 use assay_wire::stackone::{BaseUrl, ErrorBody};
 
 /// How many results are delivered at once.
@@ -240,7 +240,15 @@ impl Relay {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let body = response.bytes().await.unwrap_or_default();
-        classify(status, retry_after, &body)
+        let mut outcome = classify(status, retry_after, &body);
+        // StackOne's message is logged and stored; an answer that echoes the request must not
+        // put the API key there.
+        if let Outcome::Retry { error: text, .. } | Outcome::DeadLetter { message: text, .. } =
+            &mut outcome
+        {
+            Redactor::new([&target.api_key]).redact_in_place(text);
+        }
+        outcome
     }
 }
 
