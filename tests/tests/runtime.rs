@@ -626,3 +626,76 @@ async fn inspect_shows_a_0_2_0_plugins_declared_settings() {
         "{settings:?}"
     );
 }
+
+/// Polls `check` every 10 ms until it holds, for at most 10 s.
+async fn wait_until(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_product_past_its_call_bound_is_refused_and_the_others_keep_the_pool() {
+    // The probe: 300 concurrent calls of a looping plugin took all 256 instance slots and
+    // another product's package list failed with the pool's error. Now the looping product
+    // gets its bound (the default, a quarter of the pool) and the rest are refused at once.
+    let rt = Arc::new(runtime());
+    let plugin = Arc::new(rt.load(&fixture_path("spin")).await.expect("loads"));
+    let mut c = ctx("spinner", &[], &[]);
+    c.timeout = Duration::from_secs(3);
+    let c = Arc::new(c);
+    let calls = (0..300)
+        .map(|_| {
+            let (plugin, c) = (Arc::clone(&plugin), Arc::clone(&c));
+            tokio::spawn(async move { plugin.list_packages(&c, query()).await })
+        })
+        .collect::<Vec<_>>();
+    let bound = assay_runtime::DEFAULT_MAX_CONCURRENT_CALLS;
+    wait_until("the bound is in use", || c.calls.in_use() == bound).await;
+    // While the looping product holds its bound, another product answers.
+    other_product_answers(&rt).await;
+    let mut busy = 0;
+    let mut timed_out = 0;
+    for call in calls {
+        match call.await.expect("join").expect_err("no answer").kind {
+            CallErrorKind::Busy(n) => {
+                assert_eq!(n, bound);
+                busy += 1;
+            }
+            CallErrorKind::Timeout(_) => timed_out += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((timed_out, busy), (bound, 300 - bound));
+    assert_eq!(c.calls.in_use(), 0, "every slot was given back");
+}
+
+#[tokio::test]
+async fn the_shared_memory_budget_bounds_every_call_together() {
+    // The probe: eight calls of a memory-hungry plugin took 2.9 GB, each within its own limit.
+    // With a budget below one call's limit, growth stops at the budget, whichever call asks.
+    let rt = Runtime::new(RuntimeOptions {
+        memory_budget_bytes: 24 << 20,
+        ..RuntimeOptions::default()
+    })
+    .expect("runtime");
+    let plugin = rt.load(&fixture_path("hog")).await.expect("loads");
+    let mut c = ctx("hog", &[], &[]);
+    c.timeout = Duration::from_secs(10);
+    c.memory_limit_bytes = 64 << 20;
+    let err = plugin.list_packages(&c, query()).await.expect_err("budget");
+    assert!(
+        matches!(err.kind, CallErrorKind::MemoryBudget(n) if n == 24 << 20),
+        "{err}"
+    );
+    assert!(err.is_retryable() && err.is_overloaded());
+    assert_eq!(
+        rt.memory_budget().used(),
+        0,
+        "the call gave its memory back"
+    );
+    other_product_answers(&rt).await;
+    assert_eq!(rt.memory_budget().used(), 0);
+}

@@ -170,6 +170,13 @@ pub enum CallErrorKind {
     /// The plugin tried to use more memory than its limit.
     #[error("the plugin exceeded its memory limit of {0} bytes")]
     MemoryLimit(u64),
+    /// The product already had its bound of calls in flight
+    /// (`products.NAME.max_concurrent_calls`); nothing was run.
+    #[error("the product already has its {0} concurrent plugin calls in flight")]
+    Busy(usize),
+    /// The memory all plugin calls share (`plugins.memory_budget_mb`) was in use by others.
+    #[error("the plugins' shared memory budget of {} MiB is in use", .0 >> 20)]
+    MemoryBudget(u64),
     /// A fresh instance could not be created.
     #[error("could not instantiate the plugin: {message}")]
     Instantiate {
@@ -210,6 +217,8 @@ impl CallErrorKind {
             }
             CallErrorKind::Timeout(_)
             | CallErrorKind::MemoryLimit(_)
+            | CallErrorKind::Busy(_)
+            | CallErrorKind::MemoryBudget(_)
             | CallErrorKind::AnswerTooLarge { .. } => {}
         }
     }
@@ -240,9 +249,21 @@ impl CallError {
             CallErrorKind::Trap { .. }
             | CallErrorKind::Timeout(_)
             | CallErrorKind::MemoryLimit(_)
+            | CallErrorKind::Busy(_)
+            | CallErrorKind::MemoryBudget(_)
             | CallErrorKind::Instantiate { .. }
             | CallErrorKind::AnswerTooLarge { .. } => true,
         }
+    }
+
+    /// Whether the call was refused or cut short for lack of room the host keeps for others
+    /// (the product's call bound, the shared memory budget): answered 503, not the plugin's
+    /// fault.
+    pub fn is_overloaded(&self) -> bool {
+        matches!(
+            self.kind,
+            CallErrorKind::Busy(_) | CallErrorKind::MemoryBudget(_)
+        )
     }
 
     /// The plugin's retry hint, if it gave one.

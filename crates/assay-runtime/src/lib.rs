@@ -30,6 +30,7 @@
 //! - `error`: start, load and call errors.
 
 mod answer_size;
+mod bulkhead;
 mod cache;
 mod capture;
 pub mod contract;
@@ -51,6 +52,7 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 pub use answer_size::{MAX_PLUGIN_ERROR_MESSAGE, truncate_at_char};
+pub use bulkhead::{CallSlots, DEFAULT_MAX_CONCURRENT_CALLS, MemoryBudget};
 pub use cache::{LoadSource, MAX_CACHED_ARTIFACTS};
 pub use capture::MAX_STDIO_BYTES;
 pub use engine::{EPOCH_TICK, POOL_INSTANCES, POOL_MAX_MEMORY};
@@ -103,6 +105,9 @@ pub struct ProductContext {
     /// Scrubs the product's secrets from what its calls log and from their errors, which the
     /// host logs, stores and may send to StackOne.
     pub redactor: Arc<Redactor>,
+    /// The bound of the product's concurrent calls, shared by its generations while the
+    /// bound stays the same.
+    pub calls: Arc<CallSlots>,
 }
 
 impl ProductContext {
@@ -116,6 +121,7 @@ impl ProductContext {
             memory_limit_bytes: DEFAULT_MEMORY_LIMIT,
             state: Arc::new(keyvalue::ProductState::default()),
             redactor: Arc::new(Redactor::default()),
+            calls: Arc::new(CallSlots::default()),
         }
     }
 }
@@ -129,6 +135,8 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// How many artifacts the cache keeps, the most recently used.
     pub cache_max_artifacts: usize,
+    /// Memory all plugin calls may hold at once, in bytes ([`MemoryBudget`]).
+    pub memory_budget_bytes: u64,
 }
 
 impl Default for RuntimeOptions {
@@ -137,6 +145,7 @@ impl Default for RuntimeOptions {
             pooling: true,
             cache_dir: None,
             cache_max_artifacts: MAX_CACHED_ARTIFACTS,
+            memory_budget_bytes: MemoryBudget::default_limit(),
         }
     }
 }
@@ -147,6 +156,7 @@ pub struct Runtime {
     linker: Arc<Linker<state::StoreState>>,
     cache: Option<cache::ArtifactCache>,
     ticker: engine::Ticker,
+    budget: Arc<MemoryBudget>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -184,12 +194,18 @@ impl Runtime {
             linker: Arc::new(linker),
             cache,
             ticker,
+            budget: Arc::new(MemoryBudget::new(options.memory_budget_bytes)),
         })
     }
 
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The memory budget every call of every plugin shares.
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.budget
     }
 }
 

@@ -93,6 +93,7 @@ impl Runtime {
             source,
             component,
             ticker: self.ticker.handle(),
+            budget: Arc::clone(&self.budget),
         };
         let mut ctx = ProductContext::new("(loading)");
         ctx.timeout = METADATA_TIMEOUT;

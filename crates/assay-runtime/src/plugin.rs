@@ -9,9 +9,9 @@ use tracing::Instrument;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::answer_size::{AnswerSize, truncate_at_char, truncate_plugin_error};
+use super::bulkhead::MemoryBudget;
 use super::engine::TickerHandle;
 use super::error::{CallError, CallErrorKind};
-use super::outbound::Outbound;
 use super::state::StoreState;
 use super::types::{
     CallbackOutcome, CallbackRequest, Fulfilment, Order, OrderResult, PackageList, PackageQuery,
@@ -41,6 +41,8 @@ pub struct Plugin {
     pub(super) component: wasmtime::component::Component,
     /// Keeps the engine's epoch ticking while a call of this plugin runs.
     pub(super) ticker: TickerHandle,
+    /// The memory budget all calls share.
+    pub(super) budget: Arc<MemoryBudget>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -163,6 +165,11 @@ impl Plugin {
         );
         let started = Instant::now();
         let answer = async {
+            // Past the product's bound the call fails at once: the pool's instance slots stay
+            // free for the other products (see `bulkhead`).
+            let Some(_slot) = ctx.calls.try_take() else {
+                return Err(self.error(ctx, CallErrorKind::Busy(ctx.calls.limit())));
+            };
             let _ticking = self.ticker.busy();
             let (mut store, instance) = self.instantiate(ctx).await?;
             let called = tokio::time::timeout(
@@ -185,19 +192,7 @@ impl Plugin {
         &self,
         ctx: &ProductContext,
     ) -> Result<(Store<StoreState>, Instance), CallError> {
-        let hooks = Outbound {
-            product: Arc::clone(&ctx.product),
-            allowed: Arc::clone(&ctx.allowed_hosts),
-        };
-        let state = StoreState::new(
-            Arc::clone(&ctx.product),
-            Arc::clone(&self.label),
-            Arc::clone(&ctx.settings),
-            Arc::clone(&ctx.state),
-            hooks,
-            ctx.memory_limit_bytes,
-            Arc::clone(&ctx.redactor),
-        );
+        let state = StoreState::new(ctx, Arc::clone(&self.label), Arc::clone(&self.budget));
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| s.limiter());
         let deadline = Instant::now() + ctx.timeout;
@@ -267,6 +262,9 @@ fn classify(
         || e.chain().any(|c| c.is::<DeadlineExceeded>())
     {
         return CallErrorKind::Timeout(ctx.timeout);
+    }
+    if let Some(budget) = store.data().budget_hit() {
+        return CallErrorKind::MemoryBudget(budget);
     }
     if store.data().limit_hit() {
         return CallErrorKind::MemoryLimit(ctx.memory_limit_bytes);

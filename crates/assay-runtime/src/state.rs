@@ -11,9 +11,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::answer_size::truncate_at_char;
+use super::bulkhead::MemoryBudget;
 use super::capture::OutputCapture;
 use super::keyvalue::ProductState;
 use super::outbound::Outbound;
+use crate::ProductContext;
 use crate::contract::latest::host::LogLevel;
 use assay_wire::secret::{Redactor, Secret};
 
@@ -47,15 +49,13 @@ pub struct StoreState {
 impl StoreState {
     /// A fresh state: no preopened directories, no environment, no arguments, no sockets, an
     /// empty stdin, and stdout/stderr captured for the log.
-    pub fn new(
-        product: Arc<str>,
-        plugin: Arc<str>,
-        settings: Arc<BTreeMap<String, Secret>>,
-        keyvalue: Arc<ProductState>,
-        hooks: Outbound,
-        memory_limit: u64,
-        redactor: Arc<Redactor>,
-    ) -> Self {
+    /// `ctx` gives the product's settings, state, limits and redactor; `plugin` is the
+    /// plugin's `name@version` for log lines; `budget` the memory all calls share.
+    pub fn new(ctx: &ProductContext, plugin: Arc<str>, budget: Arc<MemoryBudget>) -> Self {
+        let hooks = Outbound {
+            product: Arc::clone(&ctx.product),
+            allowed: Arc::clone(&ctx.allowed_hosts),
+        };
         let stdout = OutputCapture::new();
         let stderr = OutputCapture::new();
         let wasi = WasiCtxBuilder::new()
@@ -67,7 +67,7 @@ impl StoreState {
             .socket_addr_check(|_, _| Box::pin(async { false }))
             .build();
         let limits = StoreLimitsBuilder::new()
-            .memory_size(usize::try_from(memory_limit).unwrap_or(usize::MAX))
+            .memory_size(usize::try_from(ctx.memory_limit_bytes).unwrap_or(usize::MAX))
             .instances(64)
             .tables(64)
             .memories(16)
@@ -80,20 +80,30 @@ impl StoreState {
             limiter: Limiter {
                 inner: limits,
                 refused: false,
+                budget,
+                charged: 0,
+                budget_refused: false,
             },
-            product,
+            product: Arc::clone(&ctx.product),
             plugin,
-            settings,
-            keyvalue,
+            settings: Arc::clone(&ctx.settings),
+            keyvalue: Arc::clone(&ctx.state),
             stdout,
             stderr,
-            redactor,
+            redactor: Arc::clone(&ctx.redactor),
         }
     }
 
     /// The limiter, for `Store::limiter`.
     pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
         &mut self.limiter
+    }
+
+    /// The shared budget's size, if a growth was refused because the budget was spent.
+    pub fn budget_hit(&self) -> Option<u64> {
+        self.limiter
+            .budget_refused
+            .then(|| self.limiter.budget.limit())
     }
 
     /// Whether a memory or table growth was refused during the call.
@@ -124,6 +134,16 @@ impl StoreState {
 struct Limiter {
     inner: StoreLimits,
     refused: bool,
+    /// The process's budget, and what this call has charged to it (given back on drop).
+    budget: Arc<MemoryBudget>,
+    charged: u64,
+    budget_refused: bool,
+}
+
+impl Drop for Limiter {
+    fn drop(&mut self) {
+        self.budget.release(self.charged);
+    }
 }
 
 impl ResourceLimiter for Limiter {
@@ -133,7 +153,16 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let ok = self.inner.memory_growing(current, desired, maximum)?;
+        let mut ok = self.inner.memory_growing(current, desired, maximum)?;
+        if ok {
+            let delta = u64::try_from(desired.saturating_sub(current)).unwrap_or(u64::MAX);
+            if self.budget.try_charge(delta) {
+                self.charged += delta;
+            } else {
+                self.budget_refused = true;
+                ok = false;
+            }
+        }
         self.refused |= !ok;
         Ok(ok)
     }

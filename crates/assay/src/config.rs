@@ -48,6 +48,8 @@
 //! dir = "plugins"                  # the folder of .wasm files        env ASSAY_PLUGINS_DIR
 //! # cache_dir = "data/artifact-cache"  # compiled plugins; default: artifact-cache beside
 //!                                      # the store file
+//! # memory_budget_mb = 6144        # memory all plugin calls may hold at once; read at
+//!                                  # start; default a quarter of the machine's memory
 //!
 //! [products.codetest]              # NAME: lowercase letters, digits and dashes, 1 to 63,
 //!                                  # no dash first or last; it appears in URLs
@@ -63,6 +65,8 @@
 //!                                  # empty: none at all
 //! timeout_ms = 10000               # deadline of one plugin call; 1 ms to 5 minutes
 //! memory_limit_mb = 64             # memory of one plugin call; 1 to 4096
+//! max_concurrent_calls = 64        # plugin calls of this product at once; past it the edge
+//!                                  # answers 503 + Retry-After; 1 to 256 (the whole pool)
 //! # stackone_api_key = "env:KEY"   # secret; this product's StackOne key instead of
 //!                                  # stackone.api_key (products of several StackOne projects)
 //! # poll_interval_s = 60           # run the plugin's poll-results this often, 1 s to 1 day;
@@ -133,6 +137,8 @@ pub const MAX_PLUGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_MEMORY_LIMIT_MB: u64 = assay_runtime::DEFAULT_MEMORY_LIMIT >> 20;
 /// Accepted values of `products.NAME.memory_limit_mb`: the runtime's pool reserves the top.
 pub use assay_runtime::MEMORY_LIMIT_MB_RANGE;
+/// Largest `plugins.memory_budget_mb`: 1 TiB.
+pub const MAX_MEMORY_BUDGET_MB: u64 = 1 << 20;
 /// Longest `products.NAME.poll_interval_s`: one day.
 pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Longest product name.
@@ -213,6 +219,8 @@ pub struct PluginsConfig {
     pub dir: PathBuf,
     /// The folder of compiled artifacts.
     pub cache_dir: PathBuf,
+    /// Memory all plugin calls may hold at once, in bytes.
+    pub memory_budget_bytes: u64,
 }
 
 /// `[products.NAME]`: one product served by one plugin.
@@ -240,6 +248,8 @@ pub struct ProductConfig {
     pub timeout: Duration,
     /// Memory limit of one plugin call, in bytes.
     pub memory_limit_bytes: usize,
+    /// Plugin calls of the product at once.
+    pub max_concurrent_calls: usize,
     /// StackOne event name to order kind: [`default_events`] with the file's entries over it.
     pub events: BTreeMap<String, OrderKind>,
     /// The StackOne API key for this product's results: its own or `stackone.api_key`.

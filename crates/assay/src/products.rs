@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use crate::config::{Config, ProductConfig};
 use crate::package_cache::PackageCache;
 use assay_runtime::keyvalue::ProductState;
-use assay_runtime::{Plugin, ProductContext, Runtime};
+use assay_runtime::{CallSlots, Plugin, ProductContext, Runtime};
 use assay_wire::metric;
 use assay_wire::secret::Redactor;
 
@@ -141,6 +141,13 @@ pub fn context_for(config: &ProductConfig, previous: Option<&Product>) -> Produc
         }
         None => Arc::new(ProductState::default()),
     };
+    // The bound holds across generations: calls of the old plugin still in flight count.
+    let calls = match previous {
+        Some(old) if old.context.calls.limit() == config.max_concurrent_calls => {
+            Arc::clone(&old.context.calls)
+        }
+        _ => Arc::new(CallSlots::new(config.max_concurrent_calls)),
+    };
     ProductContext {
         product: Arc::from(config.name.as_str()),
         settings: Arc::new(config.settings.clone()),
@@ -149,6 +156,7 @@ pub fn context_for(config: &ProductConfig, previous: Option<&Product>) -> Produc
         memory_limit_bytes: config.memory_limit_bytes as u64,
         state,
         redactor: Arc::new(redactor_for(config)),
+        calls,
     }
 }
 

@@ -64,6 +64,7 @@ pub(crate) struct RawStackOne {
 pub(crate) struct RawPlugins {
     pub dir: Option<Spanned<String>>,
     pub cache_dir: Option<Spanned<String>>,
+    pub memory_budget_mb: Option<Spanned<u64>>,
 }
 
 /// `[products.NAME]`
@@ -82,6 +83,7 @@ pub(crate) struct RawProduct {
     pub allowed_hosts: Vec<Spanned<String>>,
     pub timeout_ms: Option<Spanned<u64>>,
     pub memory_limit_mb: Option<Spanned<u64>>,
+    pub max_concurrent_calls: Option<Spanned<u64>>,
     #[serde(default)]
     pub events: BTreeMap<Spanned<String>, OrderKind>,
     pub stackone_api_key: Option<Spanned<SecretRef>>,

@@ -72,6 +72,12 @@ impl Context<'_> {
                 .unwrap_or(Path::new(""))
                 .join(DEFAULT_CACHE_DIR_NAME),
         };
+        let memory_budget_bytes = match &raw.plugins.memory_budget_mb {
+            None => assay_runtime::MemoryBudget::default_limit(),
+            Some(mb) => {
+                self.bounded(mb, "plugins.memory_budget_mb", 1, MAX_MEMORY_BUDGET_MB)? << 20
+            }
+        };
         let stackone = self.stackone(&raw, overrides)?;
         let max_batch = match &raw.store.max_batch {
             None => assay_store::DEFAULT_MAX_BATCH,
@@ -106,6 +112,7 @@ impl Context<'_> {
             plugins: PluginsConfig {
                 dir: plugins_dir,
                 cache_dir,
+                memory_budget_bytes,
             },
             products,
             secret_files: std::mem::take(&mut self.secret_files),
@@ -307,6 +314,15 @@ impl Context<'_> {
                 ));
             }
         };
+        let max_concurrent_calls = match &raw.max_concurrent_calls {
+            None => assay_runtime::DEFAULT_MAX_CONCURRENT_CALLS,
+            Some(n) => self.bounded(
+                n,
+                &key("max_concurrent_calls"),
+                1,
+                u64::from(assay_runtime::POOL_INSTANCES),
+            )? as usize,
+        };
         // Only a 32-bit host could overflow here; it cannot use more than all of its memory.
         let memory_limit_bytes =
             usize::try_from(memory_limit_mb * 1024 * 1024).unwrap_or(usize::MAX);
@@ -392,6 +408,7 @@ impl Context<'_> {
             allowed_hosts,
             timeout,
             memory_limit_bytes,
+            max_concurrent_calls,
             events,
             stackone_api_key,
             poll_interval,
@@ -451,6 +468,19 @@ impl Context<'_> {
                     max.as_secs() / 60,
                     ms.get_ref()
                 ),
+            ))
+        }
+    }
+
+    /// A number in `min..=max`, or an error naming `key` and the range.
+    fn bounded(&self, n: &Spanned<u64>, key: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+        if (min..=max).contains(n.get_ref()) {
+            Ok(*n.get_ref())
+        } else {
+            Err(self.invalid(
+                n.span(),
+                key,
+                format!("must be between {min} and {max}, got {}", n.get_ref()),
             ))
         }
     }

@@ -15,6 +15,9 @@ use assay_runtime::types::PluginError;
 /// What the caller is asked to wait when a product's plugin says its settings are wrong: a
 /// configuration reload, not the caller, fixes that.
 const MISCONFIGURED_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// When a product at its bound of concurrent calls (or the plugins' memory budget) is worth
+/// asking again: calls free their slots within a deadline, most much sooner.
+const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The edge error for a failed plugin call.
 pub fn call_error(error: CallError) -> EdgeError {
@@ -63,6 +66,14 @@ pub fn call_error(error: CallError) -> EdgeError {
             "the product failed to answer",
             None,
         ),
+        None if error.is_overloaded() => EdgeError::Unavailable {
+            message: format!(
+                "product `{}` is at its bound of concurrent plugin calls; try again shortly",
+                error.product
+            ),
+            cause,
+            retry_after: Some(OVERLOADED_RETRY_AFTER),
+        },
         None if error.is_timeout() => upstream(
             StatusCode::GATEWAY_TIMEOUT,
             "the product did not answer in time",

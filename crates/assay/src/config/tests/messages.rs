@@ -19,7 +19,7 @@ fn unknown_key_inside_a_product() {
         error(&text),
         "config.toml:8:1: unknown field `webhok_secrets`, expected one of `plugin`, `kind`, \
          `webhook_secrets`, `package_list_keys`, `webhook_token`, `cors_origins`, \
-         `allowed_hosts`, `timeout_ms`, `memory_limit_mb`, `events`, `stackone_api_key`, \
+         `allowed_hosts`, `timeout_ms`, `memory_limit_mb`, `max_concurrent_calls`, `events`, `stackone_api_key`, \
          `poll_interval_s`, `source`, `settings`"
     );
 }
@@ -115,6 +115,15 @@ fn validation_errors_name_the_product_and_key() {
             "memory_limit_mb = 4097\n",
             "config.toml:8:19: products.codetest.memory_limit_mb: must be between 1 and 4096, \
              got 4097",
+        ),
+        (
+            "max_concurrent_calls = 257\n",
+            "config.toml:8:24: products.codetest.max_concurrent_calls: must be between 1 and 256, \
+             got 257",
+        ),
+        (
+            "[plugins]\nmemory_budget_mb = 0\n",
+            "config.toml:2:20: plugins.memory_budget_mb: must be between 1 and 1048576, got 0",
         ),
         (
             "memory_limit_mb = 0\n",

@@ -1,0 +1,149 @@
+//! What keeps one product's calls from failing the others: a bound on each product's
+//! concurrent calls ([`CallSlots`]) and one memory budget all calls of the process share
+//! ([`MemoryBudget`]).
+//!
+//! The pooling allocator has [`crate::POOL_INSTANCES`] instance slots for the whole process.
+//! Without a bound per product, a slow plugin called 300 times at once took every slot and
+//! another product's package list failed with the pool's "maximum concurrent limit" error.
+//! Each product now has its own share (`products.NAME.max_concurrent_calls`, default
+//! [`DEFAULT_MAX_CONCURRENT_CALLS`]); past it, a call fails at once with
+//! [`crate::CallErrorKind::Busy`], which the edge answers 503 with `Retry-After` and the worker
+//! retries, and the pool keeps room for the others.
+//!
+//! Each call's memory limit bounds one call, not their sum: eight calls of a memory-hungry
+//! plugin took 2.9 GB. Every memory growth of every call is charged to the [`MemoryBudget`]
+//! (`plugins.memory_budget_mb`, default a quarter of the machine's memory) and given back
+//! when the call ends; a growth past the budget is refused like one past the call's own
+//! limit, and the call fails with [`crate::CallErrorKind::MemoryBudget`], retryable.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// The default bound of one product's concurrent calls: a quarter of the instance pool, so
+/// that three products at their bound still leave the pool a quarter.
+pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = crate::POOL_INSTANCES as usize / 4;
+
+/// The memory budget used when the machine's memory cannot be read.
+pub const FALLBACK_MEMORY_BUDGET: u64 = 2 << 30;
+
+/// The bound of one product's concurrent calls.
+#[derive(Debug)]
+pub struct CallSlots {
+    limit: usize,
+    slots: Semaphore,
+}
+
+impl CallSlots {
+    /// `limit` concurrent calls (at least 1).
+    pub fn new(limit: usize) -> Self {
+        let limit = limit.max(1);
+        CallSlots {
+            limit,
+            slots: Semaphore::new(limit),
+        }
+    }
+
+    /// The bound.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Calls in flight now.
+    pub fn in_use(&self) -> usize {
+        self.limit - self.slots.available_permits()
+    }
+
+    /// A slot for one call, or `None` when every slot is taken.
+    pub fn try_take(&self) -> Option<SemaphorePermit<'_>> {
+        self.slots.try_acquire().ok()
+    }
+}
+
+impl Default for CallSlots {
+    fn default() -> Self {
+        CallSlots::new(DEFAULT_MAX_CONCURRENT_CALLS)
+    }
+}
+
+/// Memory all plugin calls of the process may hold at once, in bytes.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: u64) -> Self {
+        MemoryBudget {
+            limit,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// A quarter of the machine's memory (`MemTotal` of `/proc/meminfo`), or
+    /// [`FALLBACK_MEMORY_BUDGET`] where that cannot be read.
+    pub fn default_limit() -> u64 {
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| {
+                let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kib * 1024 / 4)
+            })
+            .unwrap_or(FALLBACK_MEMORY_BUDGET)
+    }
+
+    /// The budget, in bytes.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Bytes charged now.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// Charges `bytes` if they fit; whether they did.
+    pub fn try_charge(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Gives back `bytes` charged earlier.
+    pub fn release(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_charges_what_fits_and_takes_back_what_is_released() {
+        let budget = MemoryBudget::new(100);
+        assert!(budget.try_charge(60));
+        assert!(!budget.try_charge(41), "60 + 41 is past 100");
+        assert!(budget.try_charge(40));
+        budget.release(60);
+        assert_eq!(budget.used(), 40);
+        assert!(budget.try_charge(60));
+        assert!(MemoryBudget::default_limit() > 0);
+    }
+
+    #[test]
+    fn slots_refuse_past_their_limit() {
+        let slots = CallSlots::new(2);
+        let a = slots.try_take().expect("first");
+        let _b = slots.try_take().expect("second");
+        assert!(slots.try_take().is_none());
+        assert_eq!(slots.in_use(), 2);
+        drop(a);
+        assert!(slots.try_take().is_some());
+    }
+}
