@@ -401,6 +401,52 @@ async fn a_429_with_retry_after_is_delivered_once_after_the_wait() {
 }
 
 #[tokio::test]
+async fn a_429_with_retry_after_pauses_every_delivery_with_that_key() {
+    // The probe: after a 429, other results went out inside the Retry-After window 70 times
+    // out of 71. Now the whole endpoint and key wait.
+    let d = Deployment::start().await;
+    let first = d.order("codetest", 40).await;
+    d.stackone.script(
+        ScriptTarget::Order(first.order_id.clone()),
+        ScriptedResponse::too_many_requests(2),
+    );
+    assert_eq!(d.send("codetest", &first).await, 200);
+    let limited = d
+        .eventually("the 429", || {
+            d.stackone.deliveries_for(&first.order_id).first().cloned()
+        })
+        .await;
+    assert_eq!(limited.status.as_u16(), 429);
+    // Orders sent inside the window are fulfilled, but their results wait for the pause.
+    let others = [d.order("codetest", 41).await, d.order("codetest", 42).await];
+    for order in &others {
+        assert_eq!(d.send("codetest", order).await, 200);
+    }
+    for order in others.iter().chain([&first]) {
+        let accepted = d
+            .stackone
+            .wait_for_accepted(&order.order_id, WAIT)
+            .await
+            .expect("delivered");
+        for delivery in d.stackone.deliveries_for(&order.order_id) {
+            if delivery.sequence == limited.sequence {
+                continue;
+            }
+            let after = delivery
+                .received_at
+                .duration_since(limited.received_at)
+                .expect("after the 429");
+            assert!(
+                after >= Duration::from_secs(2),
+                "{} was sent {after:?} after the 429 asked for 2 s",
+                order.order_id
+            );
+        }
+        assert_eq!(accepted.status.as_u16(), 200);
+    }
+}
+
+#[tokio::test]
 async fn a_422_is_dead_lettered_with_stackones_message() {
     let d = Deployment::start().await;
     let order = d.order("codetest", 5).await;

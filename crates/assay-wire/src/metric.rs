@@ -36,7 +36,7 @@ pub const RELOAD_SECONDS: &str = "assay_reload_seconds";
 pub const CONFIG_RELOADS_TOTAL: &str = "assay_config_reloads_total";
 
 /// Counter: attempts to deliver a result to StackOne. Labels: `product`, `outcome`
-/// (`delivered`, `retry`, `dead_letter`).
+/// (`delivered`, `retry`, `paused`: not sent while StackOne asked to wait, `dead_letter`).
 pub const DELIVERIES_TOTAL: &str = "assay_deliveries_total";
 
 /// Histogram: time one delivery attempt took. Labels: `product`.
@@ -269,7 +269,7 @@ pub const PER_PRODUCT_COUNTERS: &[(&str, Option<OtherLabel>)] = &[
     ),
     (
         DELIVERIES_TOTAL,
-        Some(("outcome", &["delivered", "retry", "dead_letter"])),
+        Some(("outcome", &["delivered", "retry", "paused", "dead_letter"])),
     ),
 ];
 

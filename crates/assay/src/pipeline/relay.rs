@@ -10,14 +10,21 @@
 //! | 408, 429, 5xx, a timeout or a connection error | retries with [`DELIVERY_BACKOFF`], never sooner than `Retry-After` |
 //! | any other 4xx | dead-letters the row with StackOne's message: a person must act |
 //!
+//! A 429 or 503 with `Retry-After` speaks for StackOne, not for one result: it pauses every
+//! delivery to that base URL with that API key ([`Pauses`]) until the time has passed. A row
+//! claimed meanwhile is not sent; it is put back, due when the pause ends (this counts as one
+//! of its attempts, at most once per pause).
+//!
 //! A retryable failure that persists for [`MAX_DELIVERY_ATTEMPTS`] is dead-lettered too, so a
 //! result never retries forever unseen. Because rows are claimed with a lease, a relay that
 //! dies mid-delivery leaves the row to be claimed again after a restart.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::StatusCode;
+use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -58,12 +65,51 @@ pub struct Relay {
     targets: Targets,
     client: reqwest::Client,
     wake: Arc<Notify>,
+    pauses: Arc<Pauses>,
+}
+
+/// Until when StackOne asked each endpoint and key to wait, keyed by a digest of the base URL
+/// and the API key (the key itself is not kept twice).
+#[derive(Debug, Default)]
+pub struct Pauses {
+    until: Mutex<HashMap<[u8; 32], Instant>>,
+}
+
+impl Pauses {
+    fn key(target: &Target) -> [u8; 32] {
+        let mut digest = Sha256::new();
+        digest.update(target.base_url.to_string().as_bytes());
+        digest.update([0]);
+        digest.update(target.api_key.expose().as_bytes());
+        digest.finalize().into()
+    }
+
+    /// How long deliveries to `target` must still wait, if they must.
+    pub fn remaining(&self, target: &Target) -> Option<Duration> {
+        let mut until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = Self::key(target);
+        let left = until.get(&key)?.checked_duration_since(Instant::now());
+        if left.is_none() {
+            until.remove(&key);
+        }
+        left.filter(|d| !d.is_zero())
+    }
+
+    /// Pauses deliveries to `target` for `wait` (a longer pause in force stays).
+    pub fn pause(&self, target: &Target, wait: Duration) {
+        let end = Instant::now() + wait;
+        let mut until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = until.entry(Self::key(target)).or_insert(end);
+        *entry = (*entry).max(end);
+    }
 }
 
 /// How one delivery attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
     Delivered(u16),
+    /// Not sent: StackOne asked this endpoint and key to wait this much longer.
+    Paused(Duration),
     Retry {
         error: String,
         retry_after: Option<Duration>,
@@ -86,6 +132,7 @@ impl Relay {
             targets,
             client,
             wake: Arc::new(Notify::new()),
+            pauses: Arc::new(Pauses::default()),
         })
     }
 
@@ -134,6 +181,7 @@ impl Relay {
         let product = row.product.clone();
         let label = match &outcome {
             Outcome::Delivered(_) => "delivered",
+            Outcome::Paused(_) => "paused",
             Outcome::Retry { .. } if row.claim.attempt >= MAX_DELIVERY_ATTEMPTS => "dead_letter",
             Outcome::Retry { .. } => "retry",
             Outcome::DeadLetter { .. } => "dead_letter",
@@ -151,6 +199,21 @@ impl Relay {
                     "result delivered to StackOne"
                 );
                 self.store.outbox_delivered(row.claim, status).await
+            }
+            Outcome::Paused(wait) => {
+                tracing::debug!(
+                    product,
+                    order_id = row.order_id,
+                    wait_s = wait.as_secs_f64(),
+                    "StackOne asked to wait; the result goes when the pause ends"
+                );
+                let reason = format!(
+                    "not sent: StackOne asked (Retry-After) to wait {:.1} s more",
+                    wait.as_secs_f64()
+                );
+                self.store
+                    .outbox_retry(row.claim, Timestamp::now().plus(wait), reason)
+                    .await
             }
             Outcome::Retry { error, .. } if row.claim.attempt >= MAX_DELIVERY_ATTEMPTS => {
                 let message = format!(
@@ -211,6 +274,9 @@ impl Relay {
                 retry_after: None,
             };
         };
+        if let Some(wait) = self.pauses.remaining(&target) {
+            return Outcome::Paused(wait);
+        }
         let url = result_url(&target.base_url, row);
         let response = self
             .client
@@ -240,6 +306,12 @@ impl Relay {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let body = response.bytes().await.unwrap_or_default();
+        // Rate limited or down for a while: every result to this endpoint and key waits.
+        if let Some(wait) = retry_after.filter(|_| {
+            status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+        }) {
+            self.pauses.pause(&target, wait);
+        }
         let mut outcome = classify(status, retry_after, &body);
         // StackOne's message is logged and stored; an answer that echoes the request must not
         // put the API key there.
