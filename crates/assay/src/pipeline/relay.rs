@@ -176,7 +176,7 @@ impl Relay {
 
     /// Delivers one row and records the outcome.
     async fn deliver(&self, row: OutboxDelivery) {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let outcome = self.attempt(&row).await;
         let product = row.product.clone();
         let label = match &outcome {
