@@ -8,6 +8,7 @@ mod cli;
 mod contract;
 mod example_plugins;
 mod fixtures_built;
+mod hostile_input;
 mod operator;
 mod pipeline;
 mod reload;

@@ -25,6 +25,10 @@ pub enum SignatureError {
     /// The request carried no signature header.
     #[error("missing {SIGNATURE_HEADER} header")]
     Missing,
+    /// The request carried the signature header more than once: which one a proxy or the
+    /// sender meant is unknowable, so none is trusted.
+    #[error("more than one {SIGNATURE_HEADER} header")]
+    Repeated,
     /// The header is not base64 of a 32-byte MAC.
     #[error("{SIGNATURE_HEADER} is not a base64 HMAC-SHA256")]
     Malformed,
@@ -34,6 +38,21 @@ pub enum SignatureError {
     /// The product has no signing secret configured, so nothing can be verified.
     #[error("no webhook signing secret is configured")]
     NoSecret,
+}
+
+/// Checks the signature header of `headers` against `body`: exactly one header, matching one
+/// of `secrets`.
+pub fn verify_headers(
+    body: &[u8],
+    headers: &http::HeaderMap,
+    secrets: &[Secret],
+) -> Result<(), SignatureError> {
+    let mut values = headers.get_all(SIGNATURE_HEADER).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(SignatureError::Repeated);
+    }
+    verify(body, first.map(http::HeaderValue::as_bytes), secrets)
 }
 
 /// Signs `body` the way StackOne does: base64url, no padding.
@@ -85,6 +104,28 @@ fn decode(header: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_signature_header_is_refused_even_when_one_matches() {
+        let s = [secret("whsec")];
+        let body = b"{}";
+        let good = http::HeaderValue::from_str(&sign(body, &s[0])).expect("header");
+        let mut headers = http::HeaderMap::new();
+        headers.insert(SIGNATURE_HEADER, good.clone());
+        assert_eq!(verify_headers(body, &headers, &s), Ok(()));
+        headers.append(SIGNATURE_HEADER, http::HeaderValue::from_static("forged"));
+        assert_eq!(
+            verify_headers(body, &headers, &s),
+            Err(SignatureError::Repeated)
+        );
+        let mut reversed = http::HeaderMap::new();
+        reversed.insert(SIGNATURE_HEADER, http::HeaderValue::from_static("forged"));
+        reversed.append(SIGNATURE_HEADER, good);
+        assert_eq!(
+            verify_headers(body, &reversed, &s),
+            Err(SignatureError::Repeated)
+        );
+    }
 
     fn secret(s: &str) -> Secret {
         Secret::new(s)

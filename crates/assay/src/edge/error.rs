@@ -38,6 +38,9 @@ pub enum EdgeError {
         /// The configured limit.
         limit: usize,
     },
+    /// The body did not arrive within the request's deadline (`server.request_timeout_ms`).
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(Duration),
     /// The CORS preflight names an origin that is not configured.
     #[error("origin not allowed")]
     OriginNotAllowed,
@@ -78,6 +81,7 @@ impl EdgeError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { status, .. } => *status,
@@ -94,6 +98,7 @@ impl EdgeError {
             Self::Unauthorized(_) => "unauthorized",
             Self::BadRequest(_) => "bad_request",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RequestTimeout(_) => "request_timeout",
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::Unavailable { .. } => "unavailable",
             Self::Upstream { .. } => "upstream_failed",
@@ -148,6 +153,10 @@ impl EdgeError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"assay\""),
                 );
+            }
+            Self::RequestTimeout(_) => {
+                // The rest of a late body may still arrive; it must not be read as a request.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             Self::Unavailable {
                 retry_after: Some(after),

@@ -81,7 +81,13 @@ impl Route<'_> {
 
 /// Routes a request. `path` is the URI path without the query.
 pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
-    let segments: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
+    // One leading slash only: `//v1/products/…` is not `/v1/products/…` (a proxy or a
+    // signature computed over the path would see two different requests).
+    let segments: Vec<&str> = path
+        .strip_prefix('/')
+        .unwrap_or(path)
+        .splitn(5, '/')
+        .collect();
     match segments.as_slice() {
         ["healthz"] => only_get(method, Route::Healthz),
         ["readyz"] => only_get(method, Route::Readyz),
@@ -185,6 +191,13 @@ mod tests {
             Route::NotFound
         );
         assert_eq!(route(&Method::GET, "/"), Route::NotFound);
+        for doubled in [
+            "//v1/products/codetest/webhooks",
+            "/v1//products/codetest/webhooks",
+            "//healthz",
+        ] {
+            assert_eq!(route(&Method::POST, doubled), Route::NotFound, "{doubled}");
+        }
         assert_eq!(
             route(&Method::GET, "/v2/products/x/packages"),
             Route::NotFound

@@ -20,6 +20,16 @@ use assay_store::Store;
 use assay_wire::http_server::Body;
 use assay_wire::metric;
 
+/// The request's deadline, in its extensions, so the body read can tell a slow client.
+#[derive(Clone, Copy, Debug)]
+struct Deadline {
+    at: tokio::time::Instant,
+    timeout: Duration,
+}
+
+/// How much later than the body read the whole request is cut off.
+const BODY_DEADLINE_MARGIN: Duration = Duration::from_millis(50);
+
 /// What the edge needs to answer requests. Shared by every connection.
 pub struct Edge {
     /// The generation in force: server settings (body limit, request timeout, admin token)
@@ -62,6 +72,7 @@ impl Edge {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let started = Instant::now();
+        let mut request = request;
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let routed = route(&method, &path);
@@ -75,7 +86,18 @@ impl Edge {
             Some(_) => metric::UNKNOWN_PRODUCT,
         };
         let timeout = self.products.config().server.request_timeout;
-        let answer = tokio::time::timeout(timeout, self.dispatch(routed.clone(), request)).await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        request.extensions_mut().insert(Deadline {
+            at: deadline,
+            timeout,
+        });
+        // The body read stops at the deadline itself (408); this outer bound, a moment later,
+        // catches whatever else ran long (503).
+        let answer = tokio::time::timeout_at(
+            deadline + BODY_DEADLINE_MARGIN,
+            self.dispatch(routed.clone(), request),
+        )
+        .await;
         let response = match answer {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
@@ -199,7 +221,17 @@ impl Edge {
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(EdgeError::PayloadTooLarge { limit });
         }
-        match Limited::new(body, limit).collect().await {
+        // The body has until the request's deadline; a body still arriving then is the
+        // client's delay (408), not the host's (503).
+        let deadline = parts.extensions.get::<Deadline>().copied();
+        let collect = Limited::new(body, limit).collect();
+        let collected = match deadline {
+            Some(Deadline { at, timeout }) => tokio::time::timeout_at(at, collect)
+                .await
+                .map_err(|_| EdgeError::RequestTimeout(timeout))?,
+            None => collect.await,
+        };
+        match collected {
             Ok(collected) => Ok((parts, collected.to_bytes())),
             Err(e)
                 if e.downcast_ref::<http_body_util::LengthLimitError>()

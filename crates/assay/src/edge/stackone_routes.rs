@@ -23,7 +23,7 @@ use assay_store::{IncomingEvent, IngestOutcome, NewOrder, Store, Timestamp};
 use assay_wire::basic_auth;
 use assay_wire::http_server::Body;
 use assay_wire::metric;
-use assay_wire::signature::{self, SIGNATURE_HEADER};
+use assay_wire::signature;
 use assay_wire::stackone::{Envelope, PackagesPage, PackagesRequest, locate_order};
 
 /// How long browsers may cache a CORS preflight answer.
@@ -298,12 +298,8 @@ fn loaded(product: &Product) -> Result<Arc<Plugin>, EdgeError> {
 }
 
 fn verify_signature(product: &Product, headers: &HeaderMap, body: &[u8]) -> Result<(), EdgeError> {
-    signature::verify(
-        body,
-        headers.get(SIGNATURE_HEADER).map(HeaderValue::as_bytes),
-        &product.config.webhook_secrets,
-    )
-    .map_err(|e| EdgeError::Unauthorized(e.to_string()))
+    signature::verify_headers(body, headers, &product.config.webhook_secrets)
+        .map_err(|e| EdgeError::Unauthorized(e.to_string()))
 }
 
 /// The optional `?token=` check of the webhook URL, in constant time.
