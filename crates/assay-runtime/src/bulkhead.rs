@@ -14,15 +14,23 @@
 //! plugin took 2.9 GB. Every memory growth of every call is charged to the [`MemoryBudget`]
 //! (`plugins.memory_budget_mb`, default a quarter of the machine's memory) and given back
 //! when the call ends; a growth past the budget is refused like one past the call's own
-//! limit, and the call fails with [`crate::CallErrorKind::MemoryBudget`], retryable.
+//! limit, and the call fails with [`crate::CallErrorKind::MemoryBudget`], retryable. One
+//! product may hold at most [`PRODUCT_BUDGET_SHARE`] of the budget, so a memory-hungry
+//! product cannot spend what the others need.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// The default bound of one product's concurrent calls: a quarter of the instance pool, so
 /// that three products at their bound still leave the pool a quarter.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = crate::POOL_INSTANCES as usize / 4;
+
+/// The part of the [`MemoryBudget`] one product's calls may hold together: a half, so one
+/// product at its share leaves the other half to the rest.
+pub const PRODUCT_BUDGET_SHARE: (u64, u64) = (1, 2);
 
 /// The memory budget used when the machine's memory cannot be read.
 pub const FALLBACK_MEMORY_BUDGET: u64 = 2 << 30;
@@ -71,6 +79,8 @@ impl Default for CallSlots {
 pub struct MemoryBudget {
     limit: u64,
     used: AtomicU64,
+    /// What each product's calls hold now.
+    by_product: Mutex<HashMap<Arc<str>, u64>>,
 }
 
 impl MemoryBudget {
@@ -79,6 +89,7 @@ impl MemoryBudget {
         MemoryBudget {
             limit,
             used: AtomicU64::new(0),
+            by_product: Mutex::new(HashMap::new()),
         }
     }
 
@@ -105,17 +116,46 @@ impl MemoryBudget {
         self.used.load(Ordering::SeqCst)
     }
 
-    /// Charges `bytes` if they fit; whether they did.
-    pub fn try_charge(&self, bytes: u64) -> bool {
-        self.used
+    /// The most one product's calls may hold together.
+    pub fn product_limit(&self) -> u64 {
+        self.limit / PRODUCT_BUDGET_SHARE.1 * PRODUCT_BUDGET_SHARE.0
+    }
+
+    /// Charges `bytes` to `product` if they fit both the budget and the product's share;
+    /// whether they did.
+    pub fn try_charge(&self, product: &Arc<str>, bytes: u64) -> bool {
+        let mut by_product = self
+            .by_product
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let held = by_product.get(product).copied().unwrap_or(0);
+        if held.saturating_add(bytes) > self.product_limit() {
+            return false;
+        }
+        let charged = self
+            .used
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
                 used.checked_add(bytes).filter(|total| *total <= self.limit)
             })
-            .is_ok()
+            .is_ok();
+        if charged {
+            by_product.insert(Arc::clone(product), held + bytes);
+        }
+        charged
     }
 
-    /// Gives back `bytes` charged earlier.
-    pub fn release(&self, bytes: u64) {
+    /// Gives back `bytes` charged to `product` earlier.
+    pub fn release(&self, product: &Arc<str>, bytes: u64) {
+        let mut by_product = self
+            .by_product
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = by_product.get_mut(product) {
+            *held = held.saturating_sub(bytes);
+            if *held == 0 {
+                by_product.remove(product);
+            }
+        }
         self.used.fetch_sub(bytes, Ordering::SeqCst);
     }
 }
@@ -127,12 +167,15 @@ mod tests {
     #[test]
     fn the_budget_charges_what_fits_and_takes_back_what_is_released() {
         let budget = MemoryBudget::new(100);
-        assert!(budget.try_charge(60));
-        assert!(!budget.try_charge(41), "60 + 41 is past 100");
-        assert!(budget.try_charge(40));
-        budget.release(60);
-        assert_eq!(budget.used(), 40);
-        assert!(budget.try_charge(60));
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        assert!(budget.try_charge(&a, 50));
+        assert!(!budget.try_charge(&a, 1), "a holds its half");
+        assert!(budget.try_charge(&b, 40));
+        assert!(!budget.try_charge(&c, 11), "50 + 40 + 11 is past 100");
+        assert!(budget.try_charge(&c, 10));
+        budget.release(&a, 50);
+        assert_eq!(budget.used(), 50);
+        assert!(budget.try_charge(&a, 50));
         assert!(MemoryBudget::default_limit() > 0);
     }
 

@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// How often the engine's epoch advances; deadlines are counted in these ticks.
-pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// How often the engine's epoch advances; deadlines are counted in these ticks, and a running
+/// call yields to the others at each. 1 ms: a looping plugin holds a call thread at most that
+/// long before the next call (a well-behaved product's, say) gets its turn; at 5 ms, eight
+/// looping calls on two threads kept another product's call waiting 20 ms and more. The
+/// ticker only runs while a call is in flight.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Instances the pooling allocator keeps slots for (concurrent plugin calls). Plugin calls
 /// mostly wait on vendor APIs, so a 2-core host runs far more at once than it has cores; past
 /// this many, instantiation fails and the call is retried later.

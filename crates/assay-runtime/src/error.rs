@@ -20,6 +20,9 @@ pub enum StartError {
     /// The thread that advances the epoch could not start.
     #[error("cannot start the epoch ticker")]
     Ticker(#[source] std::io::Error),
+    /// The threads plugin calls run on could not start.
+    #[error("cannot start the plugin call threads")]
+    CallPool(#[source] std::io::Error),
 }
 
 /// Why a plugin file could not be loaded. Always names the file.

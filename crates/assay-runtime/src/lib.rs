@@ -41,6 +41,7 @@ pub mod keyvalue;
 mod loader;
 pub mod outbound;
 mod plugin;
+mod pool;
 mod state;
 
 use std::collections::BTreeMap;
@@ -60,6 +61,7 @@ pub use error::{CallError, CallErrorKind, LoadError, StartError};
 pub use inspect::Inspection;
 pub use outbound::{AllowedHost, AllowedHostError};
 pub use plugin::{DEADLINE_GRACE, MAX_TRAP_MESSAGE, Plugin};
+pub use pool::CALL_THREAD_NICE;
 pub use state::{MAX_LOG_FIELD_CHARS, MAX_LOG_FIELDS, MAX_LOG_MESSAGE};
 
 use assay_wire::secret::{Redactor, Secret};
@@ -157,6 +159,7 @@ pub struct Runtime {
     cache: Option<cache::ArtifactCache>,
     ticker: engine::Ticker,
     budget: Arc<MemoryBudget>,
+    pool: Arc<pool::CallPool>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -195,6 +198,7 @@ impl Runtime {
             cache,
             ticker,
             budget: Arc::new(MemoryBudget::new(options.memory_budget_bytes)),
+            pool: pool::CallPool::new().map_err(StartError::CallPool)?,
         })
     }
 

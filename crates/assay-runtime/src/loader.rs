@@ -13,6 +13,7 @@ use super::{
     types,
 };
 use crate::contract::{Pre, SUPPORTED_VERSIONS, Version};
+use crate::plugin::Caller;
 
 impl Runtime {
     /// Loads and validates the plugin at `path`.
@@ -79,7 +80,13 @@ impl Runtime {
             source,
         })?;
         let mut plugin = Plugin {
-            pre,
+            caller: Caller {
+                pre: Arc::new(pre),
+                label: Arc::from("(loading)"),
+                ticker: self.ticker.handle(),
+                budget: Arc::clone(&self.budget),
+                pool: Arc::clone(&self.pool),
+            },
             metadata: types::PluginMetadata {
                 name: String::new(),
                 version: String::new(),
@@ -87,13 +94,10 @@ impl Runtime {
                 kinds: vec![],
                 settings: vec![],
             },
-            label: Arc::from("(loading)"),
             content_hash,
             path: path.to_owned(),
             source,
             component,
-            ticker: self.ticker.handle(),
-            budget: Arc::clone(&self.budget),
         };
         let mut ctx = ProductContext::new("(loading)");
         ctx.timeout = METADATA_TIMEOUT;
@@ -114,7 +118,7 @@ impl Runtime {
         if metadata.kinds.is_empty() {
             return Err(invalid("the plugin serves no order kind"));
         }
-        plugin.label = Arc::from(format!("{}@{}", metadata.name, metadata.version));
+        plugin.caller.label = Arc::from(format!("{}@{}", metadata.name, metadata.version));
         plugin.metadata = metadata;
         Ok(Arc::new(plugin))
     }

@@ -12,6 +12,7 @@ use super::answer_size::{AnswerSize, truncate_at_char, truncate_plugin_error};
 use super::bulkhead::MemoryBudget;
 use super::engine::TickerHandle;
 use super::error::{CallError, CallErrorKind};
+use super::pool::CallPool;
 use super::state::StoreState;
 use super::types::{
     CallbackOutcome, CallbackRequest, Fulfilment, Order, OrderResult, PackageList, PackageQuery,
@@ -32,23 +33,32 @@ pub const DEADLINE_GRACE: Duration = Duration::from_millis(250);
 
 /// A plugin, compiled and linked, ready to be instantiated for each call.
 pub struct Plugin {
-    pub(super) pre: Pre,
+    pub(super) caller: Caller,
     pub(super) metadata: PluginMetadata,
-    pub(super) label: Arc<str>,
     pub(super) content_hash: [u8; 32],
     pub(super) path: PathBuf,
     pub(super) source: LoadSource,
     pub(super) component: wasmtime::component::Component,
+}
+
+/// What one call of a plugin needs, owned, so the call can run on the [`CallPool`].
+#[derive(Clone)]
+pub(super) struct Caller {
+    pub(super) pre: Arc<Pre>,
+    /// `name@version`, for log lines and errors.
+    pub(super) label: Arc<str>,
     /// Keeps the engine's epoch ticking while a call of this plugin runs.
     pub(super) ticker: TickerHandle,
     /// The memory budget all calls share.
     pub(super) budget: Arc<MemoryBudget>,
+    /// Where plugin code runs.
+    pub(super) pool: Arc<CallPool>,
 }
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
-            .field("label", &self.label)
+            .field("label", &self.caller.label)
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
@@ -74,7 +84,7 @@ impl Plugin {
 
     /// `name@version`.
     pub fn label(&self) -> &str {
-        &self.label
+        &self.caller.label
     }
 
     /// SHA-256 of the `.wasm` file.
@@ -99,7 +109,7 @@ impl Plugin {
 
     /// The `assay:plugin` contract version it was built against (`0.1.0`).
     pub fn contract_version(&self) -> &'static str {
-        self.pre.version().as_str()
+        self.caller.pre.version().as_str()
     }
 
     /// `metadata`, in a fresh instance like every call (loading calls it once).
@@ -151,7 +161,7 @@ impl Plugin {
     /// waiting in a host import, where epochs do not reach), the memory limit, the answer's
     /// size check, the `plugin_call` span the plugin's own log lines nest in, and the call's
     /// duration in [`metric::PLUGIN_CALL_SECONDS`].
-    async fn call<E: Export>(
+    async fn call<E: Export + 'static>(
         &self,
         ctx: &ProductContext,
         export: E,
@@ -160,31 +170,43 @@ impl Plugin {
             "plugin_call",
             product = %ctx.product,
             export = E::NAME,
-            plugin = %self.label,
+            plugin = %self.caller.label,
             contract = self.contract_version(),
         );
         let started = Instant::now();
-        let answer = async {
-            // Past the product's bound the call fails at once: the pool's instance slots stay
-            // free for the other products (see `bulkhead`).
-            let Some(_slot) = ctx.calls.try_take() else {
-                return Err(self.error(ctx, CallErrorKind::Busy(ctx.calls.limit())));
-            };
-            let _ticking = self.ticker.busy();
-            let (mut store, instance) = self.instantiate(ctx).await?;
-            let called = tokio::time::timeout(
-                ctx.timeout + DEADLINE_GRACE,
-                export.call(&instance, &mut store),
-            )
-            .await;
-            self.finish(ctx, &store, called)
-        }
-        .instrument(span)
-        .await;
+        let (caller, job_ctx) = (self.caller.clone(), ctx.clone());
+        let job = async move { caller.call(&job_ctx, export).await }.instrument(span);
+        let answer =
+            self.caller.pool.run(job).await.unwrap_or_else(|| {
+                Err(self.caller.error(ctx, CallErrorKind::Timeout(ctx.timeout)))
+            });
         let outcome = if answer.is_ok() { "ok" } else { "error" };
         metrics::histogram!(metric::PLUGIN_CALL_SECONDS, "product" => ctx.product.to_string(), "call" => E::NAME, "outcome" => outcome)
             .record(started.elapsed().as_secs_f64());
         answer
+    }
+}
+
+impl Caller {
+    /// The call itself, on the pool: the product's call slot, a fresh instance, the deadline.
+    async fn call<E: Export>(
+        &self,
+        ctx: &ProductContext,
+        export: E,
+    ) -> Result<E::Answer, CallError> {
+        // Past the product's bound the call fails at once: the pool's instance slots stay
+        // free for the other products (see `bulkhead`).
+        let Some(_slot) = ctx.calls.try_take() else {
+            return Err(self.error(ctx, CallErrorKind::Busy(ctx.calls.limit())));
+        };
+        let _ticking = self.ticker.busy();
+        let (mut store, instance) = self.instantiate(ctx).await?;
+        let called = tokio::time::timeout(
+            ctx.timeout + DEADLINE_GRACE,
+            export.call(&instance, &mut store),
+        )
+        .await;
+        self.finish(ctx, &store, called)
     }
 
     /// A fresh store and instance for one call, with its deadline and limits armed.

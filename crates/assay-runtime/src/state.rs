@@ -81,6 +81,7 @@ impl StoreState {
                 inner: limits,
                 refused: false,
                 budget,
+                product: Arc::clone(&ctx.product),
                 charged: 0,
                 budget_refused: false,
             },
@@ -136,13 +137,14 @@ struct Limiter {
     refused: bool,
     /// The process's budget, and what this call has charged to it (given back on drop).
     budget: Arc<MemoryBudget>,
+    product: Arc<str>,
     charged: u64,
     budget_refused: bool,
 }
 
 impl Drop for Limiter {
     fn drop(&mut self) {
-        self.budget.release(self.charged);
+        self.budget.release(&self.product, self.charged);
     }
 }
 
@@ -156,7 +158,7 @@ impl ResourceLimiter for Limiter {
         let mut ok = self.inner.memory_growing(current, desired, maximum)?;
         if ok {
             let delta = u64::try_from(desired.saturating_sub(current)).unwrap_or(u64::MAX);
-            if self.budget.try_charge(delta) {
+            if self.budget.try_charge(&self.product, delta) {
                 self.charged += delta;
             } else {
                 self.budget_refused = true;
