@@ -4,12 +4,15 @@
 /// The `assay` binary (the host's `main.rs`, built by this package).
 const ASSAY: &str = env!("CARGO_BIN_EXE_assay-under-test");
 
+mod admin_pages;
+mod browser;
 mod cli;
 mod contract;
 mod example_plugins;
 mod fixtures_built;
 mod operator;
 mod pipeline;
+mod readiness;
 mod reload;
 mod runtime;
 mod sdk_docs;

@@ -14,7 +14,8 @@
 //!   its product answer 503 naming the missing file.
 //! - A changed configuration (or a secret file it reads) is validated as a whole first: an
 //!   invalid file changes nothing. Products added, removed or changed take effect at once;
-//!   `server.listen`, `store.path` and `store.max_batch` need a restart, which the log says.
+//!   `server.listen`, `server.admin_listen`, `store.path` and `store.max_batch` need a
+//!   restart, which the log says.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -253,6 +254,9 @@ impl Reloader {
         let old = self.products.config();
         if new.server.listen != old.server.listen {
             tracing::warn!(old = %old.server.listen, new = %new.server.listen, "server.listen changed: restart assay to apply it");
+        }
+        if new.server.admin_listen != old.server.admin_listen {
+            tracing::warn!(old = ?old.server.admin_listen, new = ?new.server.admin_listen, "server.admin_listen changed: restart assay to apply it");
         }
         if new.store.max_batch != old.store.max_batch {
             tracing::warn!(
