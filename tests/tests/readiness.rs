@@ -174,3 +174,38 @@ async fn beside_an_admin_listener_public_readiness_says_states_only() {
         "the admin listener shows the whole path: {error}"
     );
 }
+
+#[tokio::test]
+async fn a_plugins_folder_missing_at_start_is_loaded_when_it_appears() {
+    let d = Deployment::start_with(|c| {
+        let plugins = "/plugins\"\n";
+        assert!(c.contains(plugins), "{c}");
+        *c = c.replacen(plugins, "/later-plugins\"\n", 1);
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let (status, ready) = readyz(&client, &d.url()).await.expect("readyz answers");
+    assert_eq!(status, 503, "no plugin anywhere: {ready}");
+    assert_eq!(
+        product(&ready, "codetest")["state"],
+        "unavailable",
+        "{ready}"
+    );
+
+    let later = d.dir.path().join("later-plugins");
+    std::fs::create_dir(&later).expect("create the plugins folder");
+    install_plugin(&later, "codetest", &example_plugin_path("codetest")).expect("install");
+    let (status, ready) = d
+        .eventually_async("codetest to load from the new folder", || async {
+            readyz(&client, &d.url())
+                .await
+                .filter(|(_, v)| product(v, "codetest")["state"] == "ready")
+        })
+        .await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(
+        product(&ready, "backcheck")["state"],
+        "unavailable",
+        "{ready}"
+    );
+}
