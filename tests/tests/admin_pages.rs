@@ -1,10 +1,11 @@
 //! The operator's pages over real HTTP: the redirect to the login form, logging in and out,
-//! the session cookie, forms refused from other sites, the Bearer-token JSON views for
+//! the session cookie, forms refused from other sites, dead letters on the page, the Bearer-token JSON views for
 //! scripts, no `Basic` challenge anywhere, and the admin listener taking the operator's
 //! routes off the public one.
 
 use std::path::Path;
 
+use assay_emulator::{ScriptTarget, ScriptedResponse};
 use assay_tests::harness::Deployment;
 use assay_tests::process::HostProcess;
 use reqwest::header;
@@ -291,4 +292,36 @@ async fn an_admin_listener_takes_the_operators_routes_off_the_public_one() {
         "StackOne's routes are not on the admin listener"
     );
     host.order_through("codetest", 1).await;
+}
+
+#[tokio::test]
+async fn the_page_lists_a_dead_letter_with_stackones_reason() {
+    let d = Deployment::start().await;
+    let order = d.order("codetest", 9).await;
+    d.stackone.script(
+        ScriptTarget::Order(order.order_id.clone()),
+        ScriptedResponse::unprocessable("candidate is <archived>"),
+    );
+    assert_eq!(d.send("codetest", &order).await, 200);
+    let client = client();
+    let page = d
+        .eventually_async("the dead letter on the page", || async {
+            let (status, _, page) = answer(
+                client
+                    .get(format!("{}/admin", d.url()))
+                    .bearer_auth(d.secrets.admin.expose()),
+            )
+            .await;
+            (status == 200 && page.contains("<table id=\"dead-letters\">")).then_some(page)
+        })
+        .await;
+    let row = page
+        .lines()
+        .skip_while(|l| !l.contains("id=\"dead-letters\""))
+        .find(|l| l.contains(order.order_id.as_str()))
+        .unwrap_or_else(|| panic!("no dead letter row for {}: {page}", order.order_id));
+    assert!(
+        row.contains("candidate is &lt;archived&gt;") && row.contains("<td>422</td>"),
+        "the reason, escaped, and StackOne's status: {row}"
+    );
 }
