@@ -232,6 +232,7 @@ async fn scripts_keep_the_bearer_json_views_without_a_basic_challenge() {
         Some(2),
         "{status}"
     );
+    assert_eq!(status["products"][0]["state"], "ready", "{status}");
     // The page answers a script with the token as well.
     let (status, _, page) = answer(
         client

@@ -293,6 +293,7 @@ pub async fn status(products: &Products, store: &dyn Store) -> Result<Response<B
         .map(|(name, p)| {
             json!({
                 "product": name,
+                "state": readiness::ProductState::of(p).as_str(),
                 "kind": p.config.kind,
                 "plugin_file": p.config.plugin.display().to_string(),
                 "plugin": p.plugin_label(),

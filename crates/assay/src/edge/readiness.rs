@@ -23,7 +23,7 @@
 use serde_json::{Value, json};
 
 use crate::app::TaskFailure;
-use crate::products::ProductTable;
+use crate::products::{Product, ProductTable};
 
 /// The state of one product, as `/readyz` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,15 @@ pub enum ProductState {
 }
 
 impl ProductState {
+    /// The state of `product`.
+    pub fn of(product: &Product) -> ProductState {
+        match (&product.plugin, &product.last_error) {
+            (Ok(_), None) => Self::Ready,
+            (Ok(_), Some(_)) => Self::Stale,
+            (Err(_), _) => Self::Unavailable,
+        }
+    }
+
     /// The name in `/readyz` and on the status page.
     pub fn as_str(self) -> &'static str {
         match self {
