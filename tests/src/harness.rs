@@ -74,14 +74,36 @@ impl Deployment {
 
     /// Starts everything; `edit` may change the configuration text before it is loaded.
     pub async fn start_with(edit: impl FnOnce(&mut String)) -> Deployment {
+        Self::start_inner(edit, false).await
+    }
+
+    /// Starts everything with an admin listener of its own (`server.admin_listen`) on
+    /// another loopback port: [`Deployment::admin_url`].
+    pub async fn start_with_admin_listener(edit: impl FnOnce(&mut String)) -> Deployment {
+        Self::start_inner(edit, true).await
+    }
+
+    async fn start_inner(edit: impl FnOnce(&mut String), admin: bool) -> Deployment {
         // Logs show up for failing tests (the test runner captures them otherwise).
         assay::telemetry::init_test_logging();
-        let stage = Stage::new(edit).await;
+        let admin = match admin {
+            true => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind admin")),
+            false => None,
+        };
+        let admin_addr = admin.as_ref().map(|l| l.local_addr().expect("admin addr"));
+        let stage = Stage::new(|text| {
+            if let Some(addr) = admin_addr {
+                *text = with_admin_listen(text, addr);
+            }
+            edit(text);
+        })
+        .await;
         let host = start_host(
             &stage.config_text,
             stage.dir.path(),
             &stage.secrets,
             stage.listener,
+            admin,
         )
         .await;
         Deployment {
@@ -99,15 +121,38 @@ impl Deployment {
         self.host.base_url()
     }
 
+    /// The admin listener's base URL; panics when the deployment has none.
+    pub fn admin_url(&self) -> String {
+        self.host
+            .admin_url()
+            .expect("started with start_with_admin_listener")
+    }
+
     /// Stops the host and starts a new one on the same address, store and plugins, as after a
     /// crash or a deploy.
     pub async fn restart(mut self) -> Deployment {
         let addr = self.host.addr();
+        let admin_addr = self.host.admin_addr();
         self.host.shutdown().await.expect("no background task died");
         let listener = TcpListener::bind(addr)
             .await
             .expect("rebind the same address");
-        self.host = start_host(&self.config_text, self.dir.path(), &self.secrets, listener).await;
+        let admin = match admin_addr {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .expect("rebind the admin address"),
+            ),
+            None => None,
+        };
+        self.host = start_host(
+            &self.config_text,
+            self.dir.path(),
+            &self.secrets,
+            listener,
+            admin,
+        )
+        .await;
         self
     }
 
@@ -308,6 +353,7 @@ async fn start_host(
     dir: &Path,
     secrets: &Secrets,
     listener: TcpListener,
+    admin_listener: Option<TcpListener>,
 ) -> App {
     let path = dir.join("config.toml");
     std::fs::write(&path, config_text).expect("write the configuration");
@@ -325,11 +371,22 @@ async fn start_host(
         Arc::new(move || Config::load(&loader_path, &Overrides::default(), env.clone()));
     let options = AppOptions {
         config_source: Some((path, loader)),
+        admin_listener,
         ..AppOptions::default()
     };
     App::start(config, listener, options)
         .await
         .expect("host starts")
+}
+
+/// `config` with `server.admin_listen = addr`.
+pub(crate) fn with_admin_listen(config: &str, addr: SocketAddr) -> String {
+    assert!(config.starts_with("[server]\n"), "{config}");
+    config.replacen(
+        "[server]\n",
+        &format!("[server]\nadmin_listen = \"{addr}\"\n"),
+        1,
+    )
 }
 
 /// The configuration of a test deployment: both example products against the demo vendor.

@@ -12,6 +12,7 @@
 //! - `fixtures/`: a cargo workspace of small fixture plugins, hostile ones (`trap`, `spin`,
 //!   `hog`, `offlist`, `loopback`, `huge`, `noexport`, `partial`) and a `wellbehaved` one; each
 //!   crate's doc says what it does and what the host must do about it.
+//! - [`browser`]: headless Chromium over the DevTools protocol, for the status page test.
 //! - [`fixtures`]: paths to the built fixture and example plugins, temporary plugin folders, and
 //!   [`fixtures::contract`], the settings and answers the fixtures promise.
 //! - [`harness`]: a whole deployment on loopback (host, StackOne emulator, demo vendor) with
@@ -20,6 +21,7 @@
 //!   command line, which one process has only once.
 //! - `tests/main.rs`: the one integration-test binary, one module per subject.
 
+pub mod browser;
 pub mod fixtures;
 pub mod harness;
 pub mod process;

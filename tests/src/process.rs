@@ -15,13 +15,16 @@ use assay_emulator::vendor::RunningVendor;
 use assay_emulator::{OrderWebhook, RunningEmulator};
 use tempfile::TempDir;
 
-use crate::harness::{Secrets, Stage, WAIT, order_for, secret_vars, send_as_stackone};
+use crate::harness::{
+    Secrets, Stage, WAIT, order_for, secret_vars, send_as_stackone, with_admin_listen,
+};
 
 /// `assay serve --log-format json` in a child process, with the StackOne emulator and the
 /// demo vendor in this one. The child is killed when this is dropped.
 pub struct HostProcess {
     child: Child,
     url: String,
+    admin_url: Option<String>,
     /// The child's standard error: its JSON log lines.
     pub log: PathBuf,
     /// StackOne.
@@ -38,10 +41,32 @@ impl HostProcess {
     /// Starts `binary` as the host with both example products and waits until `/readyz`
     /// answers 200.
     pub async fn start(binary: &Path) -> HostProcess {
-        let stage = Stage::new(|_| {}).await;
+        Self::start_inner(binary, false).await
+    }
+
+    /// Like [`HostProcess::start`], with `server.admin_listen` on another loopback port:
+    /// [`HostProcess::admin_url`].
+    pub async fn start_with_admin_listener(binary: &Path) -> HostProcess {
+        Self::start_inner(binary, true).await
+    }
+
+    async fn start_inner(binary: &Path, admin: bool) -> HostProcess {
+        // The child binds the addresses itself; a port stays free between reading it here
+        // and the child binding it in practice (nothing else on loopback binds chosen ports).
+        let admin_addr = match admin {
+            true => {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind admin");
+                Some(l.local_addr().expect("admin addr"))
+            }
+            false => None,
+        };
+        let stage = Stage::new(|text| {
+            if let Some(addr) = admin_addr {
+                *text = with_admin_listen(text, addr);
+            }
+        })
+        .await;
         let addr = stage.listener.local_addr().expect("addr");
-        // The child binds the address itself; the port stays free between these two lines
-        // in practice (nothing else on loopback binds chosen ports).
         drop(stage.listener);
         let config = stage.dir.path().join("config.toml");
         std::fs::write(&config, &stage.config_text).expect("write the configuration");
@@ -62,6 +87,7 @@ impl HostProcess {
         let mut host = HostProcess {
             child,
             url: format!("http://{addr}"),
+            admin_url: admin_addr.map(|a| format!("http://{a}")),
             log,
             stackone: stage.stackone,
             vendor: stage.vendor,
@@ -99,6 +125,13 @@ impl HostProcess {
     /// The host's base URL.
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// The admin listener's base URL; panics when the host has none.
+    pub fn admin_url(&self) -> String {
+        self.admin_url
+            .clone()
+            .expect("started with start_with_admin_listener")
     }
 
     /// Everything the host logged so far.

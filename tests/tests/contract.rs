@@ -175,8 +175,12 @@ async fn a_reload_missing_a_required_setting_keeps_the_old_generation_serving() 
     wait_for_reload(before, handled).await;
     let codetest = product(&ready, "codetest");
     assert_eq!(
-        codetest["ready"], true,
+        codetest["serving"], true,
         "the old generation serves: {ready}"
+    );
+    assert_eq!(
+        codetest["state"], "stale",
+        "red while the old generation serves: {ready}"
     );
     assert!(
         codetest["last_reload_error"]

@@ -4,6 +4,8 @@
 /// The `assay` binary (the host's `main.rs`, built by this package).
 const ASSAY: &str = env!("CARGO_BIN_EXE_assay-under-test");
 
+mod admin_pages;
+mod browser;
 mod cli;
 mod contract;
 mod example_plugins;
@@ -11,6 +13,7 @@ mod fixtures_built;
 mod hostile_input;
 mod operator;
 mod pipeline;
+mod readiness;
 mod reload;
 mod runtime;
 mod sdk_docs;

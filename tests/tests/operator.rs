@@ -312,7 +312,21 @@ async fn metrics_are_prometheus_text_and_move_with_traffic() {
     // A package list and an order through the emulator, delivered to StackOne.
     host.order_through("codetest", 1).await;
 
-    let after = scrape(&client, &host).await;
+    // StackOne has the result once it answered; the relay counts the delivery when the answer
+    // reaches it, a moment later: scrape until it has.
+    let delivered = [("product", "codetest"), ("outcome", "delivered")];
+    let deadline = std::time::Instant::now() + WAIT;
+    let after = loop {
+        let after = scrape(&client, &host).await;
+        if after.value(metric::DELIVERIES_TOTAL, &delivered) > Some(0.0) {
+            break after;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no delivery counted in {WAIT:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let grew = |name: &str, labels: &[(&str, &str)]| {
         let was = before.value(name, labels).unwrap_or(0.0);
         let is = after.value(name, labels).unwrap_or(0.0);
@@ -340,10 +354,7 @@ async fn metrics_are_prometheus_text_and_move_with_traffic() {
         &format!("{}_count", metric::PLUGIN_CALL_SECONDS),
         &[("product", "codetest"), ("call", "fulfil-order")],
     );
-    grew(
-        metric::DELIVERIES_TOTAL,
-        &[("product", "codetest"), ("outcome", "delivered")],
-    );
+    grew(metric::DELIVERIES_TOTAL, &delivered);
     grew(&format!("{}_count", metric::DELIVERY_SECONDS), &codetest);
     grew(&format!("{}_count", metric::STORE_COMMIT_SECONDS), &[]);
     grew(&format!("{}_count", metric::STORE_BATCH_SIZE), &[]);

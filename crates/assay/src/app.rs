@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::edge::Edge;
+use crate::edge::route::Listener;
 use crate::pipeline::relay::{Relay, Target, Targets};
 use crate::pipeline::{poller, worker::Worker};
 use crate::products::{self, Products};
@@ -38,6 +39,10 @@ pub struct AppOptions {
     pub config_source: Option<(std::path::PathBuf, ConfigLoader)>,
     /// Watch the plugins folder (and the configuration, if given) and reload on changes.
     pub watch: bool,
+    /// The operator's listener (`server.admin_listen`, bound by the caller like the public
+    /// one): `/metrics`, `/admin*` and `/readyz` with reasons move there
+    /// ([`crate::edge::route::hidden`]).
+    pub admin_listener: Option<TcpListener>,
 }
 
 impl Default for AppOptions {
@@ -46,6 +51,7 @@ impl Default for AppOptions {
             metrics: None,
             config_source: None,
             watch: true,
+            admin_listener: None,
         }
     }
 }
@@ -58,7 +64,7 @@ pub const FAILURE_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the {task} task {reason}; the host stopped")]
 pub struct TaskFailure {
-    /// The task: `worker`, `relay`, `poller`, `reloader` or `edge`.
+    /// The task: `worker`, `relay`, `poller`, `reloader`, `edge` or `admin-edge`.
     pub task: &'static str,
     /// What happened: "panicked: …", "exited early" or "was aborted".
     pub reason: String,
@@ -165,6 +171,7 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 /// A running host.
 pub struct App {
     addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     /// The generation in force (configuration and products); swapped by reloads.
     pub products: Products,
     /// The store.
@@ -189,10 +196,16 @@ impl App {
             metrics,
             config_source,
             watch,
+            admin_listener,
         } = options;
         let addr = listener
             .local_addr()
             .context("reading the listener's address")?;
+        let admin_addr = admin_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
+            .context("reading the admin listener's address")?;
         let store_path = config.store.path.clone();
         if let Some(parent) = store_path.parent() {
             std::fs::create_dir_all(parent)
@@ -229,6 +242,7 @@ impl App {
             wake_relay: relay.waker(),
             metrics,
             supervisor: supervisor.clone(),
+            admin_split: admin_listener.is_some(),
         });
 
         supervisor.spawn("relay", |cancel| relay.clone().run(cancel));
@@ -238,16 +252,22 @@ impl App {
         supervisor.spawn("poller", |cancel| {
             poller::run(poll_store, poll_products, poll_wake, cancel)
         });
-        let handler_edge = Arc::clone(&edge);
         let limits = products.config().server.connections;
-        supervisor.spawn("edge", |cancel| {
-            http_server::serve_with(
-                listener,
-                move |request, _peer| Arc::clone(&handler_edge).handle(request),
-                cancel.cancelled_owned(),
-                limits,
-            )
-        });
+        let serve = |name, listener, side| {
+            let edge = Arc::clone(&edge);
+            supervisor.spawn(name, move |cancel: CancellationToken| {
+                http_server::serve_with(
+                    listener,
+                    move |request, _peer| Arc::clone(&edge).handle(request, side),
+                    cancel.cancelled_owned(),
+                    limits,
+                )
+            });
+        };
+        serve("edge", listener, Listener::Public);
+        if let Some(admin_listener) = admin_listener {
+            serve("admin-edge", admin_listener, Listener::Admin);
+        }
         let reloads = Arc::new(watch::Sender::new(0));
         if watch {
             let reloader = Reloader {
@@ -265,9 +285,13 @@ impl App {
                 }
             }
         }
+        if let Some(admin) = admin_addr {
+            tracing::info!(%admin, "the operator's routes are served on the admin listener only");
+        }
         tracing::info!(%addr, products = products.snapshot().products.len(), "assay is serving");
         Ok(App {
             addr,
+            admin_addr,
             products,
             store,
             runtime,
@@ -291,6 +315,16 @@ impl App {
     /// `http://{addr}`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The address the admin listener listens on, when one runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// `http://{admin address}`, when an admin listener runs.
+    pub fn admin_url(&self) -> Option<String> {
+        self.admin_addr.map(|a| format!("http://{a}"))
     }
 
     /// Stops accepting, finishes what is in flight, and stops the background tasks. Returns the

@@ -68,6 +68,14 @@ pub(crate) async fn start_watching(
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding {}", config.server.listen))?;
+    let admin_listener = match config.server.admin_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding server.admin_listen {addr}"))?,
+        ),
+        None => None,
+    };
     let options = AppOptions {
         metrics: telemetry::init_metrics(),
         config_source: Some((
@@ -75,6 +83,7 @@ pub(crate) async fn start_watching(
             reload::config_loader(args.config_path(), overrides),
         )),
         watch: true,
+        admin_listener,
     };
     App::start(config, listener, options).await
 }

@@ -19,6 +19,12 @@
 //! ```toml
 //! [server]
 //! listen = "127.0.0.1:8080"        # address:port to bind             env ASSAY_LISTEN
+//! # admin_listen = "127.0.0.1:9091" # the operator's own listener     env ASSAY_ADMIN_LISTEN
+//!                                  # (read at start). Set: /metrics, /admin* and /readyz
+//!                                  # with reasons are served there only, and the public
+//!                                  # listener answers them 404 (its /readyz gives states
+//!                                  # only). Not set: one listener serves everything and
+//!                                  # /readyz's reasons carry file names, never paths
 //! max_body_bytes = 1048576         # largest request body accepted (1 MiB); at least 1
 //! request_timeout_ms = 30000       # whole-request deadline; 1 ms to 5 minutes
 //! # Connections (read at start; a reload keeps the listener's). README, "Limits".
@@ -148,6 +154,8 @@ pub const ORDER_CREATED_EVENT: &str = "ats_assessments.created";
 
 /// Overrides `server.listen` (`address:port`).
 pub const ENV_LISTEN: &str = "ASSAY_LISTEN";
+/// Overrides `server.admin_listen` (`address:port`).
+pub const ENV_ADMIN_LISTEN: &str = "ASSAY_ADMIN_LISTEN";
 /// Overrides `store.path`.
 pub const ENV_STORE_PATH: &str = "ASSAY_STORE_PATH";
 /// Overrides `plugins.dir`.
@@ -183,6 +191,8 @@ pub struct Config {
 pub struct ServerConfig {
     /// Where to listen.
     pub listen: SocketAddr,
+    /// Where the operator's listener is, if it has one of its own (read at start).
+    pub admin_listen: Option<SocketAddr>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Deadline of one request.

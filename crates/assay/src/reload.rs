@@ -3,6 +3,8 @@
 //!
 //! - The watcher (`notify`) watches *folders*, not files: editors and `mv` replace files, and a
 //!   watch on the old inode would go quiet. Events are filtered down to the paths that matter.
+//!   A plugins folder missing at start is waited for: its parent is watched until the folder
+//!   appears, then the folder, and every plugin file is looked at once it has settled.
 //! - Each changed path settles on its own timer ([`SETTLE`]): a path is handled once no event
 //!   has touched it for that long, so a file being written is not read half-way; under
 //!   constant churn it is handled anyway after [`MAX_SETTLE`].
@@ -14,7 +16,8 @@
 //!   its product answer 503 naming the missing file.
 //! - A changed configuration (or a secret file it reads) is validated as a whole first: an
 //!   invalid file changes nothing. Products added, removed or changed take effect at once;
-//!   `server.listen`, `store.path` and `store.max_batch` need a restart, which the log says.
+//!   `server.listen`, `server.admin_listen`, `store.path` and `store.max_batch` need a
+//!   restart, which the log says.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +48,9 @@ pub fn config_loader(path: PathBuf, overrides: Overrides) -> ConfigLoader {
 pub struct Watching {
     _watcher: notify::RecommendedWatcher,
     events: mpsc::UnboundedReceiver<PathBuf>,
+    /// The plugins folder when it did not exist at start: its parent is watched until it
+    /// appears, then the folder itself.
+    awaiting: Option<PathBuf>,
 }
 
 /// What the reload task works on.
@@ -78,7 +84,18 @@ impl Reloader {
             })?;
         let mut watched = Vec::new();
         let config = self.products.config();
-        watch_dir(&mut watcher, &config.plugins.dir, &mut watched)?;
+        let plugins = &config.plugins.dir;
+        let awaiting = match (plugins.is_dir(), plugins.parent()) {
+            (false, Some(parent)) if parent.is_dir() => {
+                tracing::warn!(dir = %plugins.display(), "the plugins folder does not exist; its products load when it appears");
+                watch_dir(&mut watcher, parent, &mut watched)?;
+                Some(plugins.clone())
+            }
+            _ => {
+                watch_dir(&mut watcher, plugins, &mut watched)?;
+                None
+            }
+        };
         if let Some((path, _)) = &self.loader
             && let Some(dir) = path.parent()
         {
@@ -101,6 +118,7 @@ impl Reloader {
         Ok(Watching {
             _watcher: watcher,
             events: rx,
+            awaiting,
         })
     }
 
@@ -108,8 +126,9 @@ impl Reloader {
     /// changed: the debouncer's next due time is its only timer.
     pub async fn run(self, watching: Watching, cancel: CancellationToken) {
         let Watching {
-            _watcher: watcher,
+            _watcher: mut watcher,
             events: mut rx,
+            mut awaiting,
         } = watching;
         let mut pending = Debouncer::default();
         loop {
@@ -117,6 +136,22 @@ impl Reloader {
                 () = cancel.cancelled() => break,
                 event = rx.recv() => {
                     let Some(path) = event else { break };
+                    if let Some(dir) = awaiting.as_ref().filter(|d| same_file(d, &path) && d.is_dir()) {
+                        // Files may have been put in before the watch below starts: every
+                        // plugin file is looked at once the folder has settled.
+                        match watcher.watch(dir, RecursiveMode::NonRecursive) {
+                            Ok(()) => {
+                                tracing::info!(dir = %dir.display(), "the plugins folder appeared; watching it");
+                                let now = Instant::now();
+                                for product in self.products.config().products.values() {
+                                    pending.touch(product.plugin.clone(), now);
+                                }
+                                awaiting = None;
+                            }
+                            Err(e) => tracing::error!(dir = %dir.display(), error = %e, "the plugins folder appeared but cannot be watched"),
+                        }
+                        continue;
+                    }
                     if self.relevant(&path) {
                         pending.touch(path, Instant::now());
                     }
@@ -254,6 +289,9 @@ impl Reloader {
         if new.server.listen != old.server.listen {
             tracing::warn!(old = %old.server.listen, new = %new.server.listen, "server.listen changed: restart assay to apply it");
         }
+        if new.server.admin_listen != old.server.admin_listen {
+            tracing::warn!(old = ?old.server.admin_listen, new = ?new.server.admin_listen, "server.admin_listen changed: restart assay to apply it");
+        }
         if new.store.max_batch != old.store.max_batch {
             tracing::warn!(
                 old = old.store.max_batch,
@@ -341,7 +379,7 @@ fn watch_dir(
     dir: &Path,
     watched: &mut Vec<PathBuf>,
 ) -> notify::Result<()> {
-    if watched.iter().any(|d| d == dir) {
+    if watched.iter().any(|d| same_dir(d, dir)) {
         return Ok(());
     }
     watcher.watch(dir, RecursiveMode::NonRecursive)?;

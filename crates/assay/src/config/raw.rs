@@ -33,6 +33,7 @@ pub(crate) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawServer {
     pub listen: Option<Spanned<String>>,
+    pub admin_listen: Option<Spanned<String>>,
     pub max_body_bytes: Option<Spanned<u64>>,
     pub request_timeout_ms: Option<Spanned<u64>>,
     pub admin_token: Option<Spanned<SecretRef>>,

@@ -134,6 +134,25 @@ impl Context<'_> {
                     .map_err(|m| invalid(Location::whole("default"), "server.listen", m))?,
             },
         };
+        let admin_listen = match self
+            .overridable(ENV_ADMIN_LISTEN, raw.server.admin_listen.as_ref())
+        {
+            Some((text, at)) => {
+                let addr = parse_listen(&text)
+                    .map_err(|m| invalid(at.clone(), "server.admin_listen", m))?;
+                if addr == listen && addr.port() != 0 {
+                    return Err(invalid(
+                        at,
+                        "server.admin_listen",
+                        format!(
+                            "{addr} is server.listen too; the admin listener needs an address of its own"
+                        ),
+                    ));
+                }
+                Some(addr)
+            }
+            None => None,
+        };
         let max_body_bytes = match &raw.server.max_body_bytes {
             None => DEFAULT_MAX_BODY_BYTES,
             Some(n) => usize::try_from(*n.get_ref())
@@ -158,6 +177,7 @@ impl Context<'_> {
         let connections = self.connections(&raw.server)?;
         Ok(ServerConfig {
             listen,
+            admin_listen,
             max_body_bytes,
             request_timeout,
             admin_token,

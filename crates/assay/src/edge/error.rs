@@ -29,6 +29,14 @@ pub enum EdgeError {
     /// the log only; the client gets a generic message so it learns nothing about the secrets.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
+    /// The admin token or session is missing or wrong. Answered with a `Bearer` challenge,
+    /// never `Basic`: a browser shows a password dialog for `Basic`, and the admin pages have a
+    /// login form instead. The reason is for the log only.
+    #[error("admin unauthorized: {0}")]
+    AdminUnauthorized(String),
+    /// Refused whoever asks; the message says why (a cross-site form post).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request is malformed; the message names the field or problem.
     #[error("{0}")]
     BadRequest(String),
@@ -78,7 +86,8 @@ impl EdgeError {
         match self {
             Self::NotFound | Self::UnknownProduct(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::AdminUnauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -95,7 +104,8 @@ impl EdgeError {
             Self::NotFound => "not_found",
             Self::UnknownProduct(_) => "unknown_product",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::Unauthorized(_) => "unauthorized",
+            Self::Unauthorized(_) | Self::AdminUnauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::BadRequest(_) => "bad_request",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RequestTimeout(_) => "request_timeout",
@@ -110,6 +120,11 @@ impl EdgeError {
     fn public_message(&self) -> String {
         match self {
             Self::Unauthorized(_) => "authentication failed".to_owned(),
+            Self::AdminUnauthorized(_) => {
+                "the admin token is missing or wrong: send `Authorization: Bearer <admin token>`, \
+                 or log in at /admin/login"
+                    .to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -142,7 +157,23 @@ impl EdgeError {
         let body = serde_json::json!({
             "error": { "code": self.code(), "message": self.public_message() }
         });
-        let mut response = json_response(self.status(), &body);
+        let response = json_response(self.status(), &body);
+        self.with_headers(response)
+    }
+
+    /// The response for a person at the admin pages: the same status, headers and message as
+    /// [`EdgeError::into_response`], as an HTML page.
+    pub fn into_html_response(self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::from(super::html::error_page(
+            self.status(),
+            &self.public_message(),
+        )));
+        *response.status_mut() = self.status();
+        super::html::set_page_headers(response.headers_mut());
+        self.with_headers(response)
+    }
+
+    fn with_headers(&self, mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
         let headers = response.headers_mut();
         match &self {
             Self::MethodNotAllowed { allow } => {
@@ -157,6 +188,12 @@ impl EdgeError {
             Self::RequestTimeout(_) => {
                 // The rest of a late body may still arrive; it must not be read as a request.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Self::AdminUnauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"assay admin\""),
+                );
             }
             Self::Unavailable {
                 retry_after: Some(after),
@@ -204,6 +241,37 @@ mod tests {
         assert!(headers.contains_key(header::WWW_AUTHENTICATE));
         assert_eq!(body["error"]["message"], "authentication failed");
         assert!(!body.to_string().contains("secret"));
+        let (status, headers, body) =
+            body_of(EdgeError::AdminUnauthorized("token does not match".into())).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"assay admin\""
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("/admin/login"))
+        );
+    }
+
+    #[tokio::test]
+    async fn html_errors_are_pages_with_the_same_status() {
+        let r = EdgeError::Forbidden("a form posted from <evil> is refused".into())
+            .into_html_response();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(!r.headers().contains_key(header::WWW_AUTHENTICATE));
+        assert!(
+            r.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .is_ok_and(|t| t.starts_with("text/html"))
+        );
+        let bytes = r.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("a form posted from &lt;evil&gt; is refused"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

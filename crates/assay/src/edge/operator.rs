@@ -1,69 +1,69 @@
-//! Operator routes: liveness, readiness, Prometheus metrics, and the status views behind the
-//! admin token.
+//! Operator routes: liveness, readiness, Prometheus metrics, the status page with its login,
+//! and the JSON views behind the admin token.
+//!
+//! Who may see what: `/healthz` and `/readyz` answer anyone (`/readyz` at the [`Detail`] its
+//! listener allows, [`readiness`]); everything under `/admin` needs the admin token, sent as
+//! `Authorization: Bearer` (scripts) or proven once at the login form and carried in the
+//! session cookie ([`session`]). No answer ever carries a `Basic` challenge, so a browser
+//! never shows its own password dialog: `/admin` sends it to the login form instead.
 
-use http::{HeaderMap, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::error::{EdgeError, json_response};
+use super::html;
+use super::readiness::{self, Detail, Readiness};
+use super::session::{self, SessionError, SessionKey};
+use super::status_page::{self, StatusPage};
 use crate::app::TaskFailure;
 use crate::config::ServerConfig;
 use crate::products::Products;
 use crate::telemetry;
-use assay_store::{OrderFilter, OrderId, Store, Timestamp};
+use assay_store::{OrderFilter, OrderId, OrderState, Store, Timestamp};
 use assay_wire::http_server::Body;
 
-/// How many recent orders the status view lists.
+/// How many recent orders the status views list.
 pub const STATUS_RECENT_ORDERS: usize = 50;
+
+/// How many dead letters the status page lists.
+pub const STATUS_DEAD_LETTERS: usize = 20;
 
 /// `GET /healthz`: the process is alive.
 pub fn healthz() -> Response<Body> {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: every background task runs, the store answers and every product has a
-/// loaded plugin. Lists problems.
+/// The host's readiness now: one snapshot of the products, one question to the store.
+pub async fn readiness(
+    products: &Products,
+    store: &dyn Store,
+    failure: Option<&TaskFailure>,
+) -> Readiness {
+    let store = store
+        .outbox_backlog()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    readiness::assess(&products.snapshot(), store, failure)
+}
+
+/// `GET /readyz`: 200 when the store answers, every background task runs and at least one
+/// product serves; 503 otherwise. The body says what each product's state is, at `detail`.
 pub async fn readyz(
     products: &Products,
     store: &dyn Store,
     failure: Option<&TaskFailure>,
+    detail: Detail,
 ) -> Result<Response<Body>, EdgeError> {
-    let mut problems = Vec::new();
-    if let Some(failure) = failure {
-        problems.push(failure.to_string());
-    }
-    if let Err(e) = store.outbox_backlog().await {
-        problems.push(format!("store: {e}"));
-    }
-    let table = products.snapshot();
-    let mut list = Vec::new();
-    for (name, product) in &table.products {
-        match &product.plugin {
-            Ok(plugin) => list.push(json!({
-                "product": name,
-                "plugin": product.plugin_label(),
-                "contract": plugin.contract_version(),
-                "generation": product.generation,
-                "ready": true,
-                "last_reload_error": product.last_error,
-            })),
-            Err(e) => {
-                problems.push(format!("product `{name}`: {e}"));
-                list.push(json!({"product": name, "ready": false, "error": e, "generation": product.generation}));
-            }
-        }
-    }
-    let ready = problems.is_empty();
-    let status = if ready {
+    let readiness = readiness(products, store, failure).await;
+    let status = if readiness.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    Ok(json_response(
-        status,
-        &json!({"ready": ready, "problems": problems, "products": list}),
-    ))
+    Ok(json_response(status, &readiness.to_json(detail)))
 }
 
 /// `GET /metrics`: Prometheus text format. The gauges are brought up to date first
@@ -86,25 +86,202 @@ pub async fn metrics(
     let mut response = Response::new(Body::from(handle.render()));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+        HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     Ok(response)
 }
 
-/// Checks `Authorization: Bearer <admin token>`. Without a configured token the operator
-/// views are off (404), so they are never open by accident.
+/// Checks the admin token, sent as `Authorization: Bearer <token>` or proven by a session
+/// cookie. Without a configured token the operator views are off (404), so they are never
+/// open by accident.
 pub fn authorize(server: &ServerConfig, headers: &HeaderMap) -> Result<(), EdgeError> {
     let token = server.admin_token.as_ref().ok_or(EdgeError::NotFound)?;
-    let given = headers
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| EdgeError::Unauthorized("admin token missing".into()))?;
-    if bool::from(given.trim().as_bytes().ct_eq(token.expose().as_bytes())) {
-        Ok(())
-    } else {
-        Err(EdgeError::Unauthorized("admin token does not match".into()))
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(given) = bearer {
+        return if token_matches(given, token) {
+            Ok(())
+        } else {
+            Err(EdgeError::AdminUnauthorized(
+                "admin token does not match".into(),
+            ))
+        };
     }
+    let cookie = session::cookie_value(headers).ok_or(SessionError::Missing);
+    cookie
+        .and_then(|value| SessionKey::derive(token).verify(value, session::now_unix()))
+        .map_err(|e| EdgeError::AdminUnauthorized(e.to_string()))
+}
+
+/// Whether `given` (surrounding white space ignored) is the admin token. The SHA-256 digests
+/// are compared, in constant time, so neither the content nor the length of the token shows
+/// in how long the answer takes.
+fn token_matches(given: &str, token: &assay_wire::secret::Secret) -> bool {
+    use sha2::Digest as _;
+    let given = sha2::Sha256::digest(given.trim().as_bytes());
+    let token = sha2::Sha256::digest(token.expose().as_bytes());
+    bool::from(given.as_slice().ct_eq(token.as_slice()))
+}
+
+fn page_response(status: StatusCode, page: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(page));
+    *response.status_mut() = status;
+    html::set_page_headers(response.headers_mut());
+    response
+}
+
+fn see_other(location: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(location));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /admin`: the status page. Without a valid session (or Bearer token) a browser is sent
+/// to the login form.
+pub async fn page(
+    server: &ServerConfig,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    products: &Products,
+    store: &dyn Store,
+    failure: Option<&TaskFailure>,
+) -> Result<Response<Body>, EdgeError> {
+    match authorize(server, headers) {
+        Ok(()) => {}
+        Err(EdgeError::AdminUnauthorized(reason)) => {
+            tracing::info!(reason, "the status page needs a login");
+            return Ok(see_other("/admin/login"));
+        }
+        Err(e) => return Err(e),
+    }
+    let internal = |e: assay_store::StoreError| EdgeError::Internal(e.to_string());
+    let readiness = readiness(products, store, failure).await;
+    let kinds = products
+        .snapshot()
+        .products
+        .iter()
+        .map(|(name, p)| (name.clone(), p.config.kind.as_str()))
+        .collect();
+    let counts = store.counts().await.map_err(internal)?;
+    let recent = store
+        .list_orders(OrderFilter {
+            limit: STATUS_RECENT_ORDERS,
+            ..Default::default()
+        })
+        .await
+        .map_err(internal)?;
+    // Dead-lettered orders, then recent orders with a dead-lettered progress result.
+    let mut with_letters = store
+        .list_orders(OrderFilter {
+            state: Some(OrderState::DeadLettered),
+            limit: STATUS_DEAD_LETTERS,
+            ..Default::default()
+        })
+        .await
+        .map_err(internal)?;
+    for order in recent.iter().filter(|o| o.dead_letters > 0) {
+        if !with_letters.iter().any(|o| o.id == order.id) {
+            with_letters.push(order.clone());
+        }
+    }
+    let mut dead_letters = Vec::new();
+    for order in with_letters.into_iter().take(STATUS_DEAD_LETTERS) {
+        if let Some(detail) = store.get_order(order.id).await.map_err(internal)? {
+            for letter in detail.dead_letters {
+                dead_letters.push((order.clone(), letter));
+            }
+        }
+    }
+    let page = StatusPage {
+        readiness: &readiness,
+        kinds: &kinds,
+        counts: &counts,
+        now: Timestamp::now(),
+        dead_letters: &dead_letters,
+        recent: &recent,
+        reveal: status_page::wants_reveal(query),
+    };
+    Ok(page_response(StatusCode::OK, page.render()))
+}
+
+/// `GET /admin/login`: the form. Off (404) without an admin token.
+pub fn login_form(server: &ServerConfig, query: Option<&str>) -> Result<Response<Body>, EdgeError> {
+    server.admin_token.as_ref().ok_or(EdgeError::NotFound)?;
+    let message = query
+        .is_some_and(|q| q.split('&').any(|p| p == "logged_out=1"))
+        .then_some("You are logged out.");
+    Ok(page_response(
+        StatusCode::OK,
+        status_page::login_page(message, false),
+    ))
+}
+
+/// The authority a request was sent to, for the same-origin check.
+fn host_of(parts: &http::request::Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
+}
+
+/// `POST /admin/login` with `token=…` from the form: a session cookie and the status page, or
+/// the form again saying the token is wrong.
+pub fn login(
+    server: &ServerConfig,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Response<Body>, EdgeError> {
+    let token = server.admin_token.as_ref().ok_or(EdgeError::NotFound)?;
+    session::check_same_origin(&parts.headers, host_of(parts)).map_err(EdgeError::Forbidden)?;
+    let given = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| EdgeError::BadRequest("the form has no `token` field".into()))?;
+    if !token_matches(&given, token) {
+        tracing::warn!("a login with a wrong admin token");
+        let mut response = page_response(
+            StatusCode::UNAUTHORIZED,
+            status_page::login_page(Some("That is not the admin token."), true),
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"assay admin\""),
+        );
+        return Ok(response);
+    }
+    let cookie = session::set_cookie(&SessionKey::derive(token).issue(session::now_unix()));
+    let mut response = see_other("/admin");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| EdgeError::Internal(e.to_string()))?,
+    );
+    tracing::info!("an operator logged in");
+    Ok(response)
+}
+
+/// `POST /admin/logout`: removes the session cookie and shows the login form.
+pub fn logout(
+    server: &ServerConfig,
+    parts: &http::request::Parts,
+) -> Result<Response<Body>, EdgeError> {
+    server.admin_token.as_ref().ok_or(EdgeError::NotFound)?;
+    session::check_same_origin(&parts.headers, host_of(parts)).map_err(EdgeError::Forbidden)?;
+    let mut response = see_other("/admin/login?logged_out=1");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&session::clear_cookie())
+            .map_err(|e| EdgeError::Internal(e.to_string()))?,
+    );
+    Ok(response)
 }
 
 /// `GET /admin/status`: products and their plugins, the outbox, recent orders.
@@ -116,6 +293,7 @@ pub async fn status(products: &Products, store: &dyn Store) -> Result<Response<B
         .map(|(name, p)| {
             json!({
                 "product": name,
+                "state": readiness::ProductState::of(p).as_str(),
                 "kind": p.config.kind,
                 "plugin_file": p.config.plugin.display().to_string(),
                 "plugin": p.plugin_label(),

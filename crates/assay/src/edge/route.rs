@@ -8,7 +8,14 @@
 //! | `POST` | `/v1/products/{product}/webhooks` | StackOne's order webhooks |
 //! | any | `/v1/products/{product}/callbacks/{rest…}` | the vendor's system calling the plugin |
 //! | `GET` | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus |
-//! | `GET` | `/admin/status`, `/admin/orders/{id}` | operator views, behind the admin token |
+//! | `GET` | `/admin` | the status page (HTML), behind a login session or the admin token |
+//! | `GET`, `POST` | `/admin/login` | the login form; posting the admin token starts a session |
+//! | `POST` | `/admin/logout` | ends the session |
+//! | `GET` | `/admin/status`, `/admin/orders/{id}` | operator views (JSON), behind the admin token |
+//!
+//! With an admin listener (`server.admin_listen`), which listener serves a route is decided
+//! by [`hidden`]: the operator's routes only on the admin listener, StackOne's and the
+//! vendor's only on the public one; `/healthz` and `/readyz` on both.
 
 use http::Method;
 
@@ -43,6 +50,14 @@ pub enum Route<'a> {
     Readyz,
     /// `GET /metrics`.
     Metrics,
+    /// `GET /admin`: the status page.
+    AdminPage,
+    /// `GET /admin/login`: the login form.
+    AdminLoginForm,
+    /// `POST /admin/login`: the admin token, posted from the form.
+    AdminLogin,
+    /// `POST /admin/logout`.
+    AdminLogout,
     /// `GET /admin/status`.
     AdminStatus,
     /// `GET /admin/orders/{id}`.
@@ -72,10 +87,23 @@ impl Route<'_> {
             Route::Healthz => "/healthz",
             Route::Readyz => "/readyz",
             Route::Metrics => "/metrics",
+            Route::AdminPage => "/admin",
+            Route::AdminLoginForm | Route::AdminLogin => "/admin/login",
+            Route::AdminLogout => "/admin/logout",
             Route::AdminStatus => "/admin/status",
             Route::AdminOrder { .. } => "/admin/orders/{id}",
             Route::MethodNotAllowed { .. } | Route::NotFound => "unmatched",
         }
+    }
+}
+
+impl Route<'_> {
+    /// Whether a person reads the answer in a browser: errors become HTML pages.
+    pub fn is_page(&self) -> bool {
+        matches!(
+            self,
+            Route::AdminPage | Route::AdminLoginForm | Route::AdminLogin | Route::AdminLogout
+        )
     }
 }
 
@@ -92,12 +120,45 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
         ["healthz"] => only_get(method, Route::Healthz),
         ["readyz"] => only_get(method, Route::Readyz),
         ["metrics"] => only_get(method, Route::Metrics),
+        ["admin"] | ["admin", ""] => only_get(method, Route::AdminPage),
+        ["admin", "login"] => match *method {
+            Method::GET | Method::HEAD => Route::AdminLoginForm,
+            Method::POST => Route::AdminLogin,
+            _ => Route::MethodNotAllowed {
+                allow: "GET, HEAD, POST",
+            },
+        },
+        ["admin", "logout"] => match *method {
+            Method::POST => Route::AdminLogout,
+            _ => Route::MethodNotAllowed { allow: "POST" },
+        },
         ["admin", "status"] => only_get(method, Route::AdminStatus),
         ["admin", "orders", id] if !id.is_empty() => only_get(method, Route::AdminOrder { id }),
         ["v1", "products", product, rest @ ..] if !product.is_empty() => {
             product_route(method, product, rest)
         }
         _ => Route::NotFound,
+    }
+}
+
+/// The listener a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// `server.listen`: StackOne, vendors, load balancers.
+    Public,
+    /// `server.admin_listen`: the operator.
+    Admin,
+}
+
+/// Whether `path` is answered 404 on `listener` whatever it names; `split` says whether an
+/// admin listener runs. Decided on the path before routing, so a method that a hidden route
+/// would refuse does not betray it with a 405 either.
+pub fn hidden(path: &str, listener: Listener, split: bool) -> bool {
+    let operator = path == "/metrics" || path == "/admin" || path.starts_with("/admin/");
+    match (listener, split) {
+        (Listener::Public, false) => false,
+        (Listener::Public, true) => operator,
+        (Listener::Admin, _) => path.starts_with("/v1/"),
     }
 }
 
@@ -215,6 +276,44 @@ mod tests {
             Route::AdminOrder { id: "42" }
         );
         assert_eq!(route(&Method::GET, "/admin/orders/"), Route::NotFound);
+        assert_eq!(route(&Method::GET, "/admin"), Route::AdminPage);
+        assert_eq!(route(&Method::GET, "/admin/"), Route::AdminPage);
+        assert_eq!(route(&Method::GET, "/admin/login"), Route::AdminLoginForm);
+        assert_eq!(route(&Method::POST, "/admin/login"), Route::AdminLogin);
+        assert_eq!(route(&Method::POST, "/admin/logout"), Route::AdminLogout);
+        assert_eq!(
+            route(&Method::GET, "/admin/logout"),
+            Route::MethodNotAllowed { allow: "POST" }
+        );
+        assert_eq!(
+            route(&Method::POST, "/admin"),
+            Route::MethodNotAllowed { allow: "GET, HEAD" }
+        );
+    }
+
+    #[test]
+    fn each_listener_serves_its_own_routes() {
+        use Listener::{Admin, Public};
+        for path in ["/metrics", "/admin", "/admin/login", "/admin/status"] {
+            assert!(
+                !hidden(path, Public, false),
+                "{path}: one listener serves all"
+            );
+            assert!(hidden(path, Public, true), "{path}: hidden on public");
+            assert!(!hidden(path, Admin, true), "{path}: served on admin");
+        }
+        for path in ["/healthz", "/readyz"] {
+            assert!(
+                !hidden(path, Public, true) && !hidden(path, Admin, true),
+                "{path}"
+            );
+        }
+        assert!(hidden("/v1/products/x/webhooks", Admin, true));
+        assert!(!hidden("/v1/products/x/webhooks", Public, true));
+        assert!(
+            !hidden("/administrator", Public, true),
+            "only the admin tree"
+        );
     }
 
     #[test]

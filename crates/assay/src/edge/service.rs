@@ -12,7 +12,8 @@ use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 use super::error::EdgeError;
-use super::route::{Route, route};
+use super::readiness::Detail;
+use super::route::{Listener, Route, hidden, route};
 use super::{callbacks, operator, stackone_routes};
 use crate::app::Supervisor;
 use crate::products::{Product, Products};
@@ -45,6 +46,9 @@ pub struct Edge {
     pub metrics: Option<PrometheusHandle>,
     /// The background tasks, whose death `/readyz` reports.
     pub supervisor: Supervisor,
+    /// Whether an admin listener runs: then the public listener hides the operator's routes
+    /// ([`hidden`]) and its `/readyz` says only states.
+    pub admin_split: bool,
 }
 
 impl Edge {
@@ -52,21 +56,25 @@ impl Edge {
     /// request causes carries its request id (a `request` span), and so does the response's
     /// `x-request-id` header: the caller's own id when it sent a well-formed one
     /// ([`request_id`]), a fresh one otherwise.
-    pub async fn handle<B>(self: Arc<Self>, request: Request<B>) -> Response<Body>
+    pub async fn handle<B>(
+        self: Arc<Self>,
+        request: Request<B>,
+        listener: Listener,
+    ) -> Response<Body>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let id = request_id(request.headers());
         let span = tracing::info_span!("request", request_id = %id);
-        let mut response = self.answer(request).instrument(span).await;
+        let mut response = self.answer(request, listener).instrument(span).await;
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
         response
     }
 
-    async fn answer<B>(&self, request: Request<B>) -> Response<Body>
+    async fn answer<B>(&self, request: Request<B>, listener: Listener) -> Response<Body>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -75,7 +83,11 @@ impl Edge {
         let mut request = request;
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let routed = route(&method, &path);
+        let routed = if hidden(&path, listener, self.admin_split) {
+            Route::NotFound
+        } else {
+            route(&method, &path)
+        };
         let template = routed.template();
         let (label, product) = describe(&routed);
         // Labels and log fields never carry a name a client made up: a product the
@@ -86,6 +98,7 @@ impl Edge {
             Some(_) => metric::UNKNOWN_PRODUCT,
         };
         let timeout = self.products.config().server.request_timeout;
+        let page = routed.is_page();
         let deadline = tokio::time::Instant::now() + timeout;
         request.extensions_mut().insert(Deadline {
             at: deadline,
@@ -95,14 +108,18 @@ impl Edge {
         // catches whatever else ran long (503).
         let answer = tokio::time::timeout_at(
             deadline + BODY_DEADLINE_MARGIN,
-            self.dispatch(routed.clone(), request),
+            self.dispatch(routed.clone(), request, listener),
         )
         .await;
         let response = match answer {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
                 error.log(Some(product), label);
-                error.into_response()
+                if page {
+                    error.into_html_response()
+                } else {
+                    error.into_response()
+                }
             }
             Err(_) => {
                 let error = EdgeError::Unavailable {
@@ -136,6 +153,7 @@ impl Edge {
         &self,
         routed: Route<'_>,
         request: Request<B>,
+        listener: Listener,
     ) -> Result<Response<Body>, EdgeError>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
@@ -175,15 +193,43 @@ impl Edge {
             }
             Route::Healthz => Ok(operator::healthz()),
             Route::Readyz => {
+                let detail = match (listener, self.admin_split) {
+                    (Listener::Admin, _) => Detail::Full,
+                    (Listener::Public, false) => Detail::Public,
+                    (Listener::Public, true) => Detail::Brief,
+                };
                 operator::readyz(
+                    &self.products,
+                    self.store.as_ref(),
+                    self.supervisor.failure(),
+                    detail,
+                )
+                .await
+            }
+            Route::Metrics => {
+                operator::metrics(self.metrics.as_ref(), &self.products, self.store.as_ref()).await
+            }
+            Route::AdminPage => {
+                operator::page(
+                    &self.products.config().server,
+                    request.headers(),
+                    request.uri().query(),
                     &self.products,
                     self.store.as_ref(),
                     self.supervisor.failure(),
                 )
                 .await
             }
-            Route::Metrics => {
-                operator::metrics(self.metrics.as_ref(), &self.products, self.store.as_ref()).await
+            Route::AdminLoginForm => {
+                operator::login_form(&self.products.config().server, request.uri().query())
+            }
+            Route::AdminLogin => {
+                let (parts, body) = self.read(request).await?;
+                operator::login(&self.products.config().server, &parts, &body)
+            }
+            Route::AdminLogout => {
+                let (parts, _) = self.read(request).await?;
+                operator::logout(&self.products.config().server, &parts)
             }
             Route::AdminStatus => {
                 operator::authorize(&self.products.config().server, request.headers())?;
@@ -285,7 +331,12 @@ fn describe<'a>(routed: &Route<'a>) -> (&'static str, Option<&'a str>) {
         Route::Healthz => ("healthz", None),
         Route::Readyz => ("readyz", None),
         Route::Metrics => ("metrics", None),
-        Route::AdminStatus | Route::AdminOrder { .. } => ("admin", None),
+        Route::AdminPage
+        | Route::AdminLoginForm
+        | Route::AdminLogin
+        | Route::AdminLogout
+        | Route::AdminStatus
+        | Route::AdminOrder { .. } => ("admin", None),
         Route::MethodNotAllowed { .. } | Route::NotFound => ("unmatched", None),
     }
 }

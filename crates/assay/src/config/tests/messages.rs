@@ -240,3 +240,28 @@ fn unusable_addresses_are_refused_at_load() {
         );
     }
 }
+
+#[test]
+fn the_admin_listener_is_parsed_and_needs_an_address_of_its_own() {
+    let text = format!("[server]\nadmin_listen = \"127.0.0.1:9091\"\n{MINIMAL}");
+    let config = load(&text).unwrap();
+    assert_eq!(
+        config.server.admin_listen,
+        Some("127.0.0.1:9091".parse().unwrap())
+    );
+    assert_eq!(load(MINIMAL).unwrap().server.admin_listen, None);
+    let same = format!(
+        "[server]\nlisten = \"127.0.0.1:9091\"\nadmin_listen = \"127.0.0.1:9091\"\n{MINIMAL}"
+    );
+    assert_eq!(
+        error(&same),
+        "config.toml:3:16: server.admin_listen: 127.0.0.1:9091 is server.listen too; the admin \
+         listener needs an address of its own"
+    );
+    let bad = format!("[server]\nadmin_listen = \"localhost\"\n{MINIMAL}");
+    assert!(
+        error(&bad).starts_with("config.toml:2:16: server.admin_listen: `localhost` is not"),
+        "{}",
+        error(&bad)
+    );
+}
