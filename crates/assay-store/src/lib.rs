@@ -88,7 +88,8 @@ pub trait Store: Send + Sync {
     ///
     /// A success is a fact whoever reports it, so it is accepted from a stale claim while the
     /// order is still `fulfilling`; reporting the same external id again once recorded is a
-    /// no-op (the `first_result` is then not queued twice).
+    /// no-op (the `first_result` is then not queued twice). Nor is a `first_result` queued
+    /// that is byte for byte the order's newest queued or delivered result.
     fn fulfilment_succeeded(
         &self,
         claim: OrderClaim,
@@ -119,7 +120,9 @@ pub trait Store: Send + Sync {
 
     /// Stores results for orders of `product`: each one becomes an outbox row in the same
     /// transaction that updates its order. One answer per result, in order; a result for an
-    /// unknown order is refused on its own without affecting the others.
+    /// unknown order is refused on its own without affecting the others. A result whose body
+    /// is byte for byte the order's newest queued or delivered one is not queued again
+    /// ([`ResultRecorded::AlreadyQueued`]).
     fn record_results<'a>(
         &'a self,
         product: &'a str,

@@ -181,7 +181,9 @@ pub fn succeeded(
          WHERE id = ?1",
     )?
     .execute(params![order.id, to, external_id, test_url, now])?;
-    if let Some(body) = first_result {
+    if let Some(body) = first_result
+        && outbox::repeat_of(conn, order.id, body)?.is_none()
+    {
         outbox::insert(conn, &order, body, now)?;
     }
     Ok(())
@@ -263,6 +265,13 @@ pub fn record_results(
         }
         if !body.is_final() && order.state.has_final_result() {
             answers.push(Ok(ResultRecorded::Superseded { order: order.id }));
+            continue;
+        }
+        if let Some(outbox_id) = outbox::repeat_of(conn, order.id, body)? {
+            answers.push(Ok(ResultRecorded::AlreadyQueued {
+                order: order.id,
+                outbox_id,
+            }));
             continue;
         }
         let to = if body.is_final() {

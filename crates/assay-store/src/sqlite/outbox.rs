@@ -40,6 +40,25 @@ pub fn insert(
         )?)
 }
 
+/// The newest outbox row of `order` if it is pending or delivered and its body is `body`
+/// byte for byte: such a result is not queued again. A dead-lettered newest row does not
+/// count, so a result StackOne refused can be sent again.
+pub fn repeat_of(
+    conn: &Connection,
+    order: OrderId,
+    body: &ResultBody,
+) -> Result<Option<i64>, StoreError> {
+    let newest: Option<(i64, OutboxState, String)> = conn
+        .prepare_cached(
+            "SELECT id, state, body FROM outbox WHERE order_id = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(newest.and_then(|(id, state, last)| {
+        (state != OutboxState::DeadLettered && last == body.json).then_some(id)
+    }))
+}
+
 /// When [`claim`] will next find a row; see
 /// [`Store::next_delivery_due`](crate::Store::next_delivery_due).
 pub fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {

@@ -481,3 +481,56 @@ async fn a_permanent_failure_queues_its_final_result_in_the_same_transaction() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_result_identical_to_the_last_queued_one_is_not_queued_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let id = fulfilled(&store, "a").await; // queues a: initiated
+    let r = OrderRef::OrderId("a".into());
+    let record = |value: &'static str| {
+        let r = r.clone();
+        let store = &store;
+        async move {
+            store
+                .record_results(PRODUCT, vec![(r, result(value))])
+                .await
+                .unwrap()
+        }
+    };
+    let first = record("in_progress").await;
+    let [Ok(ResultRecorded::Queued { outbox_id, .. })] = first[..] else {
+        panic!("expected Queued: {first:?}");
+    };
+    assert_eq!(
+        record("in_progress").await,
+        vec![Ok(ResultRecorded::AlreadyQueued {
+            order: id,
+            outbox_id
+        })]
+    );
+    let outbox_len = || async { store.get_order(id).await.unwrap().unwrap().outbox.len() };
+    assert_eq!(outbox_len().await, 2, "initiated, in_progress");
+
+    // Delivered counts as well as queued; a different body is queued.
+    let rows = store
+        .claim_outbox(10, Timestamp::now(), LEASE)
+        .await
+        .unwrap();
+    store.outbox_delivered(rows[0].claim, 200).await.unwrap();
+    let rows = store
+        .claim_outbox(10, Timestamp::now(), LEASE)
+        .await
+        .unwrap();
+    store.outbox_delivered(rows[0].claim, 200).await.unwrap();
+    assert!(matches!(
+        record("in_progress").await[..],
+        [Ok(ResultRecorded::AlreadyQueued { .. })]
+    ));
+    assert!(matches!(
+        record("completed").await[..],
+        [Ok(ResultRecorded::Queued { .. })]
+    ));
+    assert_eq!(outbox_len().await, 3);
+    assert_eq!(state_of(&store, id).await, OrderState::ResultReceived);
+}
