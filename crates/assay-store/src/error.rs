@@ -84,3 +84,52 @@ impl From<rusqlite::Error> for StoreError {
         }
     }
 }
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState as S;
+        let Some(db) = e.as_db_error() else {
+            // No SQLSTATE: the connection failed or closed, or a value could not be converted.
+            // The first is the usual case and a retry is the answer; conversions are bugs
+            // that tests catch.
+            return StoreError::Unavailable(format!("PostgreSQL: {e}"));
+        };
+        let message = match db.detail() {
+            Some(detail) => format!("PostgreSQL: {}: {detail}", db.message()),
+            None => format!("PostgreSQL: {}", db.message()),
+        };
+        let code = db.code();
+        let retry_later = code.code().starts_with("08") // connection exceptions
+            || code.code().starts_with("53") // insufficient resources: disk, memory, connections
+            || [
+                S::ADMIN_SHUTDOWN,
+                S::CRASH_SHUTDOWN,
+                S::CANNOT_CONNECT_NOW,
+                S::T_R_SERIALIZATION_FAILURE,
+                S::T_R_DEADLOCK_DETECTED,
+                S::READ_ONLY_SQL_TRANSACTION,
+                S::QUERY_CANCELED,
+            ]
+            .contains(code);
+        if retry_later {
+            StoreError::Unavailable(message)
+        } else if *code == S::UNIQUE_VIOLATION {
+            StoreError::Conflict(message)
+        } else {
+            StoreError::Backend(message)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        use deadpool_postgres::PoolError as P;
+        match e {
+            P::Backend(e) => StoreError::from(e),
+            P::Timeout(_) | P::Closed => {
+                StoreError::Unavailable(format!("no PostgreSQL connection: {e}"))
+            }
+            other => StoreError::Backend(format!("PostgreSQL connection pool: {other}")),
+        }
+    }
+}

@@ -39,8 +39,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+mod decide;
 mod error;
 mod model;
+pub mod postgres;
 pub mod render;
 pub mod sqlite;
 pub mod state;
@@ -53,13 +55,30 @@ pub use model::{
     OrderKind, OrderRef, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody, ResultRecorded,
     ResultRejection,
 };
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{DEFAULT_MAX_BATCH, SqliteOptions, SqliteStore, StoreReader, WriteStats};
 pub use state::{OrderState, OutboxState};
 pub use time::Timestamp;
+#[cfg(test)]
+mod tests;
+
 pub use view::{
     DeadLetterRecord, EventDisposition, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter,
     OrderSummary, OutboxBacklog, OutboxRecord,
 };
+
+/// What wakes a host's workers when another host added work: a counter per kind of work,
+/// bumped on every notification (see [`Store::wakeups`]). A worker waits on
+/// [`watch::Receiver::changed`](tokio::sync::watch::Receiver::changed) beside its timer for
+/// the next due time; a wake-up only says "look again", never what changed, and several
+/// may arrive as one.
+#[derive(Clone, Debug)]
+pub struct Wakeups {
+    /// An order became due for fulfilment (a new order, a retry scheduled).
+    pub orders: tokio::sync::watch::Receiver<u64>,
+    /// An outbox row became due for delivery.
+    pub outbox: tokio::sync::watch::Receiver<u64>,
+}
 
 /// The future every [`Store`] method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -185,4 +204,13 @@ pub trait Store: Send + Sync {
 
     /// How much waits in the outbox.
     fn outbox_backlog(&self) -> StoreFuture<'_, OutboxBacklog>;
+
+    /// Wake-ups for this host's workers when any host adds work, for a backend shared by
+    /// several hosts ([`PostgresStore`]: `LISTEN`/`NOTIFY`). `None` (the default, and
+    /// [`SqliteStore`]) means only this process writes, so it knows when it added work and
+    /// the workers' own timers ([`Store::next_fulfilment_due`],
+    /// [`Store::next_delivery_due`]) are enough.
+    fn wakeups(&self) -> Option<Wakeups> {
+        None
+    }
 }

@@ -26,8 +26,8 @@ mod read_pool;
 mod schema;
 mod sql_types;
 mod store_reader;
-mod views;
-mod writer;
+pub(crate) mod views;
+pub(crate) mod writer;
 
 pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use store_reader::StoreReader;

@@ -31,7 +31,9 @@ pub fn pending_orders(
         .collect::<Result<_, _>>()?)
 }
 
-const SUMMARY: &str = "SELECT o.id, o.product, o.stackone_order_id, o.kind, o.account_id,
+/// The columns of an [`OrderSummary`], in plain SQL both backends run.
+pub(crate) const SUMMARY: &str =
+    "SELECT o.id, o.product, o.stackone_order_id, o.kind, o.account_id,
         o.provider, o.package_id, o.candidate_label, o.state, o.attempts, o.next_attempt_at,
         o.last_error, o.failure_reason, o.external_id, o.test_url, o.created_at, o.updated_at,
         (SELECT x.result_value FROM outbox x WHERE x.order_id = o.id ORDER BY x.id DESC LIMIT 1),

@@ -1,0 +1,1 @@
+//! Tests only PostgreSQL has: several hosts on one database, migrations, lost connections.
