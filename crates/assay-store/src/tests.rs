@@ -156,6 +156,34 @@ pub async fn fulfilled(store: &dyn Store, order_id: &str) -> OrderId {
     id
 }
 
+/// Records `n` new orders from `n` tasks released at once, and checks each was accepted
+/// as an order of its own.
+pub async fn ingest_at_once(store: &std::sync::Arc<dyn Store>, n: usize) {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let store = std::sync::Arc::clone(store);
+            let barrier = std::sync::Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .record_event(event(&format!("k{i}"), Some(&format!("o{i}"))))
+                    .await
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            IngestOutcome::Accepted { order } => ids.push(order),
+            other => panic!("expected Accepted, got {other:?}"),
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n);
+}
+
 pub async fn state_of(store: &dyn Store, id: OrderId) -> OrderState {
     store
         .get_order(id)

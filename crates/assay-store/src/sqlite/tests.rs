@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{SqliteOptions, SqliteStore};
-pub use crate::tests::{LEASE, accept, claim_one, event, fulfilled, state_of};
+pub use crate::tests::{LEASE, accept, claim_one, event, fulfilled, ingest_at_once, state_of};
 pub use crate::{IngestOutcome, OrderFilter, OrderState, Store, StoreError, Timestamp};
 
 mod crash;
@@ -53,29 +53,7 @@ async fn concurrent_ingests_are_all_committed_in_fewer_commits() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Arc::new(open(&dir));
     let store: Arc<dyn Store> = sqlite.clone();
-    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|i| {
-            let store = Arc::clone(&store);
-            let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store
-                    .record_event(event(&format!("k{i}"), Some(&format!("o{i}"))))
-                    .await
-            })
-        })
-        .collect();
-    let mut ids = Vec::new();
-    for t in tasks {
-        match t.await.unwrap().unwrap() {
-            IngestOutcome::Accepted { order } => ids.push(order),
-            other => panic!("expected Accepted, got {other:?}"),
-        }
-    }
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), TASKS);
+    ingest_at_once(&store, TASKS).await;
     let stats = sqlite.write_stats();
     assert_eq!(stats.requests, TASKS as u64);
     assert!(
