@@ -7,12 +7,12 @@
 //!
 //! # Shape
 //!
-//! - [`Store`] is the trait the edge and the workers hold as `Arc<dyn Store>`.
-//!   [`SqliteStore`] is the one backend today; the trait is shaped so that a Postgres backend
-//!   can be added for several hosts sharing one database: work is handed out as *claims with
-//!   a lease* ([`Store::claim_orders_for_fulfilment`], [`Store::claim_outbox`]) that map to
-//!   `SELECT … FOR UPDATE SKIP LOCKED` plus a `lease_until` column, and each claim carries its
-//!   attempt number as a fencing token ([`OrderClaim`], [`OutboxClaim`]).
+//! - [`Store`] is the trait the edge and the workers hold as `Arc<dyn Store>`, with two
+//!   backends (see [Backends](#backends)). Work is handed out as *claims with a lease*
+//!   ([`Store::claim_orders_for_fulfilment`], [`Store::claim_outbox`]), and each claim
+//!   carries its attempt number as a fencing token ([`OrderClaim`], [`OutboxClaim`]): once
+//!   another worker took the row over, a stale claim's retry or failure is refused with
+//!   [`StoreError::LeaseLost`].
 //! - Callers pass "now" to everything that decides what is due, so time is controlled in
 //!   tests; the store stamps its own bookkeeping (`created_at`, `updated_at`) with the clock.
 //! - The order state machine is in [`state`]: every change is checked there, and a call that
@@ -26,6 +26,35 @@
 //! - Operator tools read a database a host is serving from through [`StoreReader`]
 //!   ([`SqliteStore::open_read_only`]: no lock, no writes); [`render`] turns what it reads
 //!   into text for `assay orders`.
+//!
+//! # Backends
+//!
+//! - [`SqliteStore`] ([`sqlite`]), the embedded default: one host owns one file (a process
+//!   lock says so), one writer thread commits concurrent requests together (group commit),
+//!   and opening releases every lease the previous run left, since no one else can hold one.
+//! - [`PostgresStore`] ([`postgres`]), for several hosts behind one load balancer sharing one
+//!   database: the same guarantees across hosts. Idempotency by unique keys
+//!   (`INSERT … ON CONFLICT DO NOTHING`), claims with `FOR UPDATE SKIP LOCKED`, outcomes that
+//!   lock their row and check the fencing token, `synchronous_commit = on`, a collector task
+//!   per host that commits concurrent webhooks together, and `LISTEN`/`NOTIFY` so a host
+//!   learns at once that another added work ([`Store::wakeups`]). Leases are not released at
+//!   start (other hosts hold them): work a dead host held is taken over when its lease ends.
+//!   A database it cannot reach makes calls fail with [`StoreError::Unavailable`] (503 at
+//!   the edge) until it is back; the store reconnects by itself.
+//!
+//! Both apply versioned migrations when opened and refuse a database whose schema is newer
+//! than the build. The behaviour tests (`src/tests/`) run against both; PostgreSQL's run on a
+//! throw-away server from the machine's binaries (`postgres::testing`, behind the `testing`
+//! feature outside this crate's tests).
+//!
+//! # Layout
+//!
+//! - [`sqlite`], [`postgres`]: the backends, each split by concern (schema, ingest, orders,
+//!   outbox, views).
+//! - `decide`: what both backends conclude from the rows they read (fencing, state changes),
+//!   so the two cannot drift apart.
+//! - `model`, `view`, [`state`], `time`, `error`: the types the trait speaks in.
+//! - [`render`]: text for `assay orders`.
 //!
 //! # Why boxed futures
 //!
