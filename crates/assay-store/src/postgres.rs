@@ -49,6 +49,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
+use tokio_postgres::IsolationLevel;
 
 mod ingest;
 mod notify;
@@ -166,8 +167,31 @@ impl PostgresStore {
         &self,
         op: impl for<'a> FnOnce(&'a Transaction<'a>) -> StoreFuture<'a, T> + Send,
     ) -> Result<T, StoreError> {
+        self.run(IsolationLevel::ReadCommitted, false, op).await
+    }
+
+    /// Runs `op` in a read-only transaction that sees one snapshot throughout (an order and
+    /// its results as of one instant), as SQLite's read transactions do.
+    async fn read<T: Send>(
+        &self,
+        op: impl for<'a> FnOnce(&'a Transaction<'a>) -> StoreFuture<'a, T> + Send,
+    ) -> Result<T, StoreError> {
+        self.run(IsolationLevel::RepeatableRead, true, op).await
+    }
+
+    async fn run<T: Send>(
+        &self,
+        isolation: IsolationLevel,
+        read_only: bool,
+        op: impl for<'a> FnOnce(&'a Transaction<'a>) -> StoreFuture<'a, T> + Send,
+    ) -> Result<T, StoreError> {
         let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(isolation)
+            .read_only(read_only)
+            .start()
+            .await?;
         let out = op(&tx).await?;
         tx.commit().await?;
         Ok(out)
@@ -327,11 +351,11 @@ impl Store for PostgresStore {
     }
 
     fn next_fulfilment_due(&self) -> StoreFuture<'_, Option<Timestamp>> {
-        Box::pin(self.in_tx(|tx| Box::pin(orders::next_due(tx))))
+        Box::pin(self.read(|tx| Box::pin(orders::next_due(tx))))
     }
 
     fn next_delivery_due(&self) -> StoreFuture<'_, Option<Timestamp>> {
-        Box::pin(self.in_tx(|tx| Box::pin(outbox::next_due(tx))))
+        Box::pin(self.read(|tx| Box::pin(outbox::next_due(tx))))
     }
 
     fn outbox_delivered(&self, claim: OutboxClaim, http_status: u16) -> StoreFuture<'_, ()> {
@@ -374,19 +398,19 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreFuture<'a, Vec<PendingOrder>> {
         let product = product.to_owned();
-        Box::pin(self.in_tx(move |tx| Box::pin(views::pending_orders(tx, product, limit))))
+        Box::pin(self.read(move |tx| Box::pin(views::pending_orders(tx, product, limit))))
     }
 
     fn list_orders(&self, filter: OrderFilter) -> StoreFuture<'_, Vec<OrderSummary>> {
-        Box::pin(self.in_tx(move |tx| Box::pin(views::list_orders(tx, filter))))
+        Box::pin(self.read(move |tx| Box::pin(views::list_orders(tx, filter))))
     }
 
     fn get_order(&self, id: OrderId) -> StoreFuture<'_, Option<OrderDetail>> {
-        Box::pin(self.in_tx(move |tx| Box::pin(views::get_order(tx, id))))
+        Box::pin(self.read(move |tx| Box::pin(views::get_order(tx, id))))
     }
 
     fn outbox_backlog(&self) -> StoreFuture<'_, OutboxBacklog> {
-        Box::pin(self.in_tx(|tx| Box::pin(views::outbox_backlog(tx))))
+        Box::pin(self.read(|tx| Box::pin(views::outbox_backlog(tx))))
     }
 
     fn wakeups(&self) -> Option<Wakeups> {
