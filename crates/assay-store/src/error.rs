@@ -89,10 +89,25 @@ impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         use tokio_postgres::error::SqlState as S;
         let Some(db) = e.as_db_error() else {
-            // No SQLSTATE: the connection failed or closed, or a value could not be converted.
-            // The first is the usual case and a retry is the answer; conversions are bugs
-            // that tests catch.
-            return StoreError::Unavailable(format!("PostgreSQL: {e}"));
+            // No SQLSTATE: the connection failed, closed or timed out (retry later), or a
+            // value could not be converted (a bug: retrying will not help).
+            let text = e.to_string();
+            let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+            let connection = e.is_closed()
+                || io
+                || [
+                    "error connecting",
+                    "error communicating",
+                    "timeout",
+                    "connection closed",
+                ]
+                .iter()
+                .any(|p| text.starts_with(p));
+            return if connection {
+                StoreError::Unavailable(format!("PostgreSQL: {text}"))
+            } else {
+                StoreError::Backend(format!("PostgreSQL: {text}"))
+            };
         };
         let message = match db.detail() {
             Some(detail) => format!("PostgreSQL: {}: {detail}", db.message()),

@@ -204,7 +204,12 @@ fn parse(url: &str) -> Result<tokio_postgres::Config, StoreError> {
         StoreError::Unavailable(format!("the PostgreSQL URL is not valid: {e}"))
     })?;
     // Durability is not left to the server's default: a commit returns once it is flushed.
-    config.options("-c synchronous_commit=on");
+    // Appended, so options given in the URL (a search_path, say) still apply.
+    let options = match config.get_options() {
+        Some(given) => format!("{given} -c synchronous_commit=on"),
+        None => "-c synchronous_commit=on".to_owned(),
+    };
+    config.options(&options);
     config.application_name("assay");
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);

@@ -290,6 +290,22 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .unwrap()
         .get(0);
     assert_eq!(setting, "on");
+    // Options given in the URL are kept beside it.
+    let with_options = format!("{url} options='-c statement_timeout=12345'");
+    let store = PostgresStore::connect(&with_options).await.unwrap();
+    let client = store.pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT current_setting('statement_timeout'), current_setting('synchronous_commit')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1)),
+        ("12345ms".to_owned(), "on".to_owned())
+    );
+    drop(client);
     admin
         .execute(
             "UPDATE assay_schema_version SET version = $1",
