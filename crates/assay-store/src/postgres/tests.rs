@@ -187,6 +187,16 @@ async fn hosts_wake_each_other_when_work_is_added() {
     wait_changed(&mut wake.outbox).await;
 }
 
+/// A setting of the sessions of `store`'s pool.
+async fn setting(store: &PostgresStore, name: &str) -> String {
+    let client = store.pool.get().await.unwrap();
+    let row = client
+        .query_one("SELECT current_setting($1)", &[&name])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
 async fn wait_changed(rx: &mut tokio::sync::watch::Receiver<u64>) {
     tokio::time::timeout(DEADLINE, rx.changed())
         .await
@@ -283,29 +293,12 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         (row.get::<_, i64>(0), row.get::<_, i32>(1)),
         (1, SCHEMA_VERSION as i32)
     );
-    let sync = stores[0].pool.get().await.unwrap();
-    let setting: String = sync
-        .query_one("SHOW synchronous_commit", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(setting, "on");
+    assert_eq!(setting(&stores[0], "synchronous_commit").await, "on");
     // Options given in the URL are kept beside it.
     let with_options = format!("{url} options='-c statement_timeout=12345'");
     let store = PostgresStore::connect(&with_options).await.unwrap();
-    let client = store.pool.get().await.unwrap();
-    let row = client
-        .query_one(
-            "SELECT current_setting('statement_timeout'), current_setting('synchronous_commit')",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (row.get::<_, String>(0), row.get::<_, String>(1)),
-        ("12345ms".to_owned(), "on".to_owned())
-    );
-    drop(client);
+    assert_eq!(setting(&store, "statement_timeout").await, "12345ms");
+    assert_eq!(setting(&store, "synchronous_commit").await, "on");
     admin
         .execute(
             "UPDATE assay_schema_version SET version = $1",
