@@ -68,6 +68,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+mod columns;
 mod decide;
 mod error;
 mod model;

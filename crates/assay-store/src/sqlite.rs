@@ -26,7 +26,7 @@ mod read_pool;
 mod schema;
 mod sql_types;
 mod store_reader;
-pub(crate) mod views;
+mod views;
 pub(crate) mod writer;
 
 pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};

@@ -19,7 +19,8 @@ use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::notify::{self, ORDERS_CHANNEL};
-use super::sql::{self, Columns};
+use super::sql::{self, Col};
+use crate::columns::Columns;
 use crate::{
     EventDisposition, IncomingEvent, IngestOutcome, OrderState, StoreError, Timestamp, WriteStats,
     sqlite::WRITE_QUEUE_CAPACITY, sqlite::writer::Counters,

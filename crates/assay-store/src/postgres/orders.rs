@@ -10,7 +10,8 @@ use tokio_postgres::Row;
 
 use super::notify::{self, ORDERS_CHANNEL, OUTBOX_CHANNEL};
 use super::outbox;
-use super::sql::{self, Columns};
+use super::sql::{self, Col};
+use crate::columns::Columns;
 use crate::decide::{self, OrderRow};
 use crate::{
     ClaimedOrder, OrderClaim, OrderId, OrderRef, OrderState, ResultBody, ResultRecorded,

@@ -8,7 +8,8 @@ use deadpool_postgres::Transaction;
 
 use super::notify::{self, OUTBOX_CHANNEL};
 use super::orders;
-use super::sql::{self, Columns};
+use super::sql::{self, Col};
+use crate::columns::Columns;
 use crate::decide::{self, OrderRow};
 use crate::{
     OrderId, OrderState, OutboxClaim, OutboxDelivery, OutboxState, ResultBody, StoreError,

@@ -1,14 +1,13 @@
 //! Read paths: polling input and operator views.
 
 use deadpool_postgres::Transaction;
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::sql::{self, Columns};
-use crate::sqlite::views::SUMMARY;
+use super::sql::{self, Col};
+use crate::columns::{self, Columns, SUMMARY};
 use crate::{
-    DeadLetterRecord, EventDisposition, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter,
-    OrderId, OrderSummary, OutboxBacklog, OutboxRecord, PendingOrder, StoreError,
+    MAX_LIST_LIMIT, OrderDetail, OrderFilter, OrderId, OrderSummary, OutboxBacklog, PendingOrder,
+    StoreError,
 };
 
 /// Orders of `product` waiting for a result, oldest first.
@@ -26,41 +25,8 @@ pub async fn pending_orders(
     )
     .await?
     .iter()
-    .map(|r| {
-        Ok(PendingOrder {
-            order: r.order_id(0)?,
-            order_id: r.col(1)?,
-            external_id: r.col(2)?,
-            kind: r.kind(3)?,
-            account_id: r.col(4)?,
-        })
-    })
+    .map(columns::pending_order)
     .collect()
-}
-
-fn summary(r: &Row) -> Result<OrderSummary, StoreError> {
-    Ok(OrderSummary {
-        id: r.order_id(0)?,
-        product: r.col(1)?,
-        order_id: r.col(2)?,
-        kind: r.kind(3)?,
-        account_id: r.col(4)?,
-        provider: r.col(5)?,
-        package_id: r.col(6)?,
-        candidate_label: r.col(7)?,
-        state: r.state(8)?,
-        attempts: r.count(9)?,
-        next_attempt_at: r.opt_ts(10)?,
-        last_error: r.col(11)?,
-        failure_reason: r.col(12)?,
-        external_id: r.col(13)?,
-        test_url: r.col(14)?,
-        created_at: r.ts(15)?,
-        updated_at: r.ts(16)?,
-        last_result: r.col(17)?,
-        undelivered_results: r.count(18)?,
-        dead_letters: r.count(19)?,
-    })
 }
 
 /// Orders matching `f`, newest first. Only the filters given become conditions, as on
@@ -102,7 +68,7 @@ pub async fn list_orders(
     sql::rows(tx, &query, &args)
         .await?
         .iter()
-        .map(summary)
+        .map(columns::summary)
         .collect()
 }
 
@@ -114,7 +80,7 @@ pub async fn get_order(
     let Some(row) = sql::opt_row(tx, &format!("{SUMMARY} WHERE o.id = $1"), &[&id.0]).await? else {
         return Ok(None);
     };
-    let summary = summary(&row)?;
+    let summary = columns::summary(&row)?;
     let order_json = sql::one_row(tx, "SELECT order_json FROM orders WHERE id = $1", &[&id.0])
         .await?
         .col(0)?;
@@ -126,19 +92,7 @@ pub async fn get_order(
     )
     .await?
     .iter()
-    .map(|r| {
-        let disposition: &str = r.col(4)?;
-        Ok(EventRecord {
-            id: r.col(0)?,
-            event_name: r.col(1)?,
-            idempotency_key: r.col(2)?,
-            received_at: r.ts(3)?,
-            disposition: EventDisposition::parse(disposition).ok_or_else(|| {
-                StoreError::Schema(format!("unknown event disposition {disposition:?}"))
-            })?,
-            envelope: String::from_utf8_lossy(r.col::<&[u8]>(5)?).into_owned(),
-        })
-    })
+    .map(columns::event_record)
     .collect::<Result<_, StoreError>>()?;
     let outbox = sql::rows(
         tx,
@@ -149,20 +103,7 @@ pub async fn get_order(
     )
     .await?
     .iter()
-    .map(|r| {
-        Ok(OutboxRecord {
-            id: r.col(0)?,
-            result_value: r.col(1)?,
-            body_json: r.col(2)?,
-            state: r.outbox_state(3)?,
-            attempts: r.count(4)?,
-            next_attempt_at: r.opt_ts(5)?,
-            last_error: r.col(6)?,
-            http_status: http_status(r, 7)?,
-            created_at: r.ts(8)?,
-            finished_at: r.opt_ts(9)?,
-        })
-    })
+    .map(columns::outbox_record)
     .collect::<Result<_, StoreError>>()?;
     let dead_letters = sql::rows(
         tx,
@@ -172,15 +113,7 @@ pub async fn get_order(
     )
     .await?
     .iter()
-    .map(|r| {
-        Ok(DeadLetterRecord {
-            id: r.col(0)?,
-            outbox_id: r.col(1)?,
-            http_status: http_status(r, 2)?,
-            message: r.col(3)?,
-            created_at: r.ts(4)?,
-        })
-    })
+    .map(columns::dead_letter_record)
     .collect::<Result<_, StoreError>>()?;
     Ok(Some(OrderDetail {
         summary,
@@ -189,14 +122,6 @@ pub async fn get_order(
         outbox,
         dead_letters,
     }))
-}
-
-fn http_status(r: &Row, idx: usize) -> Result<Option<u16>, StoreError> {
-    r.col::<Option<i32>>(idx)?
-        .map(|s| {
-            u16::try_from(s).map_err(|_| StoreError::Schema(format!("{s} is not an HTTP status")))
-        })
-        .transpose()
 }
 
 /// How much waits in the outbox.
