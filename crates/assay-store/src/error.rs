@@ -84,3 +84,67 @@ impl From<rusqlite::Error> for StoreError {
         }
     }
 }
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState as S;
+        let Some(db) = e.as_db_error() else {
+            // No SQLSTATE: the connection failed, closed or timed out (retry later), or a
+            // value could not be converted (a bug: retrying will not help).
+            let text = e.to_string();
+            let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+            let connection = e.is_closed()
+                || io
+                || [
+                    "error connecting",
+                    "error communicating",
+                    "timeout",
+                    "connection closed",
+                ]
+                .iter()
+                .any(|p| text.starts_with(p));
+            return if connection {
+                StoreError::Unavailable(format!("PostgreSQL: {text}"))
+            } else {
+                StoreError::Backend(format!("PostgreSQL: {text}"))
+            };
+        };
+        let message = match db.detail() {
+            Some(detail) => format!("PostgreSQL: {}: {detail}", db.message()),
+            None => format!("PostgreSQL: {}", db.message()),
+        };
+        let code = db.code();
+        let retry_later = code.code().starts_with("08") // connection exceptions
+            || code.code().starts_with("53") // insufficient resources: disk, memory, connections
+            || [
+                S::ADMIN_SHUTDOWN,
+                S::CRASH_SHUTDOWN,
+                S::CANNOT_CONNECT_NOW,
+                S::T_R_SERIALIZATION_FAILURE,
+                S::T_R_DEADLOCK_DETECTED,
+                S::READ_ONLY_SQL_TRANSACTION,
+                S::QUERY_CANCELED,
+            ]
+            .contains(code);
+        if retry_later {
+            StoreError::Unavailable(message)
+        } else if *code == S::UNIQUE_VIOLATION {
+            StoreError::Conflict(message)
+        } else {
+            StoreError::Backend(message)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        use deadpool_postgres::PoolError as P;
+        match e {
+            P::Backend(e) => StoreError::from(e),
+            P::Timeout(_) | P::Closed => {
+                StoreError::Unavailable(format!("no PostgreSQL connection: {e}"))
+            }
+            other => StoreError::Backend(format!("PostgreSQL connection pool: {other}")),
+        }
+    }
+}

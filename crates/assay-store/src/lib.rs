@@ -7,12 +7,12 @@
 //!
 //! # Shape
 //!
-//! - [`Store`] is the trait the edge and the workers hold as `Arc<dyn Store>`.
-//!   [`SqliteStore`] is the one backend today; the trait is shaped so that a Postgres backend
-//!   can be added for several hosts sharing one database: work is handed out as *claims with
-//!   a lease* ([`Store::claim_orders_for_fulfilment`], [`Store::claim_outbox`]) that map to
-//!   `SELECT … FOR UPDATE SKIP LOCKED` plus a `lease_until` column, and each claim carries its
-//!   attempt number as a fencing token ([`OrderClaim`], [`OutboxClaim`]).
+//! - [`Store`] is the trait the edge and the workers hold as `Arc<dyn Store>`, with two
+//!   backends (see [Backends](#backends)). Work is handed out as *claims with a lease*
+//!   ([`Store::claim_orders_for_fulfilment`], [`Store::claim_outbox`]), and each claim
+//!   carries its attempt number as a fencing token ([`OrderClaim`], [`OutboxClaim`]): once
+//!   another worker took the row over, a stale claim's retry or failure is refused with
+//!   [`StoreError::LeaseLost`].
 //! - Callers pass "now" to everything that decides what is due, so time is controlled in
 //!   tests; the store stamps its own bookkeeping (`created_at`, `updated_at`) with the clock.
 //! - The order state machine is in [`state`]: every change is checked there, and a call that
@@ -27,6 +27,35 @@
 //!   ([`SqliteStore::open_read_only`]: no lock, no writes); [`render`] turns what it reads
 //!   into text for `assay orders`.
 //!
+//! # Backends
+//!
+//! - [`SqliteStore`] ([`sqlite`]), the embedded default: one host owns one file (a process
+//!   lock says so), one writer thread commits concurrent requests together (group commit),
+//!   and opening releases every lease the previous run left, since no one else can hold one.
+//! - [`PostgresStore`] ([`postgres`]), for several hosts behind one load balancer sharing one
+//!   database: the same guarantees across hosts. Idempotency by unique keys
+//!   (`INSERT … ON CONFLICT DO NOTHING`), claims with `FOR UPDATE SKIP LOCKED`, outcomes that
+//!   lock their row and check the fencing token, `synchronous_commit = on`, a collector task
+//!   per host that commits concurrent webhooks together, and `LISTEN`/`NOTIFY` so a host
+//!   learns at once that another added work ([`Store::wakeups`]). Leases are not released at
+//!   start (other hosts hold them): work a dead host held is taken over when its lease ends.
+//!   A database it cannot reach makes calls fail with [`StoreError::Unavailable`] (503 at
+//!   the edge) until it is back; the store reconnects by itself.
+//!
+//! Both apply versioned migrations when opened and refuse a database whose schema is newer
+//! than the build. The behaviour tests (`src/tests/`) run against both; PostgreSQL's run on a
+//! throw-away server from the machine's binaries (`postgres::testing`, behind the `testing`
+//! feature outside this crate's tests).
+//!
+//! # Layout
+//!
+//! - [`sqlite`], [`postgres`]: the backends, each split by concern (schema, ingest, orders,
+//!   outbox, views).
+//! - `decide`: what both backends conclude from the rows they read (fencing, state changes),
+//!   so the two cannot drift apart.
+//! - `model`, `view`, [`state`], `time`, `error`: the types the trait speaks in.
+//! - [`render`]: text for `assay orders`.
+//!
 //! # Why boxed futures
 //!
 //! The trait's methods return [`StoreFuture`], a pinned boxed `Send` future, rather than
@@ -39,8 +68,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+mod columns;
+mod decide;
 mod error;
 mod model;
+pub mod postgres;
 pub mod render;
 pub mod sqlite;
 pub mod state;
@@ -53,13 +85,30 @@ pub use model::{
     OrderKind, OrderRef, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody, ResultRecorded,
     ResultRejection,
 };
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{DEFAULT_MAX_BATCH, SqliteOptions, SqliteStore, StoreReader, WriteStats};
 pub use state::{OrderState, OutboxState};
 pub use time::Timestamp;
+#[cfg(test)]
+mod tests;
+
 pub use view::{
     DeadLetterRecord, EventDisposition, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter,
     OrderSummary, OutboxBacklog, OutboxRecord, StoreCounts,
 };
+
+/// What wakes a host's workers when another host added work: a counter per kind of work,
+/// bumped on every notification (see [`Store::wakeups`]). A worker waits on
+/// [`watch::Receiver::changed`](tokio::sync::watch::Receiver::changed) beside its timer for
+/// the next due time; a wake-up only says "look again", never what changed, and several
+/// may arrive as one.
+#[derive(Clone, Debug)]
+pub struct Wakeups {
+    /// An order became due for fulfilment (a new order, a retry scheduled).
+    pub orders: tokio::sync::watch::Receiver<u64>,
+    /// An outbox row became due for delivery.
+    pub outbox: tokio::sync::watch::Receiver<u64>,
+}
 
 /// The future every [`Store`] method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -88,7 +137,8 @@ pub trait Store: Send + Sync {
     ///
     /// A success is a fact whoever reports it, so it is accepted from a stale claim while the
     /// order is still `fulfilling`; reporting the same external id again once recorded is a
-    /// no-op (the `first_result` is then not queued twice).
+    /// no-op (the `first_result` is then not queued twice). Nor is a `first_result` queued
+    /// that is byte for byte the order's newest queued or delivered result.
     fn fulfilment_succeeded(
         &self,
         claim: OrderClaim,
@@ -119,7 +169,9 @@ pub trait Store: Send + Sync {
 
     /// Stores results for orders of `product`: each one becomes an outbox row in the same
     /// transaction that updates its order. One answer per result, in order; a result for an
-    /// unknown order is refused on its own without affecting the others.
+    /// unknown order is refused on its own without affecting the others. A result whose body
+    /// is byte for byte the order's newest queued or delivered one is not queued again
+    /// ([`ResultRecorded::AlreadyQueued`]).
     fn record_results<'a>(
         &'a self,
         product: &'a str,
@@ -186,4 +238,13 @@ pub trait Store: Send + Sync {
     /// Orders by product and state, dead letters by product, and the outbox backlog, for the
     /// metrics' gauges.
     fn counts(&self) -> StoreFuture<'_, StoreCounts>;
+
+    /// Wake-ups for this host's workers when any host adds work, for a backend shared by
+    /// several hosts ([`PostgresStore`]: `LISTEN`/`NOTIFY`). `None` (the default, and
+    /// [`SqliteStore`]) means only this process writes, so it knows when it added work and
+    /// the workers' own timers ([`Store::next_fulfilment_due`],
+    /// [`Store::next_delivery_due`]) are enough.
+    fn wakeups(&self) -> Option<Wakeups> {
+        None
+    }
 }

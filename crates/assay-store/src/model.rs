@@ -233,6 +233,15 @@ pub enum ResultRecorded {
         /// The order.
         order: OrderId,
     },
+    /// The same body, byte for byte, as the order's newest outbox row, which is queued or
+    /// delivered: StackOne has (or will get) this result already, so it is not queued again.
+    /// Vendors repeat callbacks and polls report the same state until it changes.
+    AlreadyQueued {
+        /// The order.
+        order: OrderId,
+        /// The outbox row that carries it.
+        outbox_id: i64,
+    },
 }
 
 /// Why one result of [`Store::record_results`](super::Store::record_results) was not

@@ -27,7 +27,7 @@ mod schema;
 mod sql_types;
 mod store_reader;
 mod views;
-mod writer;
+pub(crate) mod writer;
 
 pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use store_reader::StoreReader;

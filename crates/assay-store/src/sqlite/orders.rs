@@ -5,22 +5,11 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::outbox;
+use crate::decide::{self, OrderRow};
 use crate::{
-    ClaimedOrder, OrderClaim, OrderId, OrderKind, OrderRef, OrderState, ResultBody, ResultRecorded,
+    ClaimedOrder, OrderClaim, OrderId, OrderRef, OrderState, ResultBody, ResultRecorded,
     ResultRejection, StoreError, Timestamp,
 };
-
-/// The parts of an order row the write paths decide on.
-pub struct OrderRow {
-    pub id: OrderId,
-    pub product: String,
-    pub order_id: String,
-    pub kind: OrderKind,
-    pub account_id: String,
-    pub state: OrderState,
-    pub attempts: u32,
-    pub external_id: Option<String>,
-}
 
 const ORDER_ROW: &str =
     "SELECT id, product, stackone_order_id, kind, account_id, state, attempts, external_id
@@ -147,33 +136,15 @@ pub fn succeeded(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let order = load(conn, claim.order)?;
-    let to = if first_result.is_some_and(ResultBody::is_final) {
-        OrderState::ResultReceived
-    } else {
-        OrderState::AwaitingResult
+    let Some(to) = decide::success(&order, external_id, first_result)? else {
+        return Ok(());
     };
-    if order.state != OrderState::Fulfilling {
-        // A second report of the same success (e.g. from a worker whose lease expired and
-        // whose successor got the same id from the idempotent vendor) changes nothing.
-        if order.external_id.as_deref() == Some(external_id) {
-            return Ok(());
-        }
-        return Err(StoreError::InvalidTransition {
-            order: order.id,
-            from: order.state,
-            to,
-        });
-    }
-    order.state.check(order.id, to)?;
     let taken: Option<OrderId> = conn
         .prepare_cached("SELECT id FROM orders WHERE product = ?1 AND external_id = ?2")?
         .query_row(params![order.product, external_id], |r| r.get(0))
         .optional()?;
     if let Some(other) = taken {
-        return Err(StoreError::Conflict(format!(
-            "external id {external_id:?} of product {} is already used by order {other}",
-            order.product
-        )));
+        return Err(decide::external_id_taken(&order, external_id, other));
     }
     conn.prepare_cached(
         "UPDATE orders SET state = ?2, external_id = ?3, test_url = ?4, lease_until = NULL,
@@ -181,7 +152,9 @@ pub fn succeeded(
          WHERE id = ?1",
     )?
     .execute(params![order.id, to, external_id, test_url, now])?;
-    if let Some(body) = first_result {
+    if let Some(body) = first_result
+        && outbox::repeat_of(conn, order.id, body)?.is_none()
+    {
         outbox::insert(conn, &order, body, now)?;
     }
     Ok(())
@@ -190,13 +163,7 @@ pub fn succeeded(
 /// Loads the order of `claim` and checks that the claim is still the current one.
 fn load_claimed(conn: &Connection, claim: OrderClaim) -> Result<OrderRow, StoreError> {
     let order = load(conn, claim.order)?;
-    if order.attempts != claim.attempt {
-        return Err(StoreError::LeaseLost {
-            what: "order",
-            id: claim.order.0,
-            attempt: claim.attempt,
-        });
-    }
+    decide::check_order_claim(&order, claim)?;
     Ok(order)
 }
 
@@ -254,22 +221,20 @@ pub fn record_results(
             answers.push(Err(ResultRejection::UnknownOrder(r.clone())));
             continue;
         };
-        if !order.state.accepts_results() {
-            answers.push(Err(ResultRejection::NotAwaitingResult {
+        let to = match decide::result(&order, body) {
+            Ok(to) => to,
+            Err(answer) => {
+                answers.push(answer);
+                continue;
+            }
+        };
+        if let Some(outbox_id) = outbox::repeat_of(conn, order.id, body)? {
+            answers.push(Ok(ResultRecorded::AlreadyQueued {
                 order: order.id,
-                state: order.state,
+                outbox_id,
             }));
             continue;
         }
-        if !body.is_final() && order.state.has_final_result() {
-            answers.push(Ok(ResultRecorded::Superseded { order: order.id }));
-            continue;
-        }
-        let to = if body.is_final() {
-            OrderState::ResultReceived
-        } else {
-            order.state
-        };
         set_state(conn, &order, to, now)?;
         let outbox_id = outbox::insert(conn, &order, body, now)?;
         answers.push(Ok(ResultRecorded::Queued {

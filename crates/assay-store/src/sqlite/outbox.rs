@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::orders::{self, OrderRow};
+use super::orders;
+use crate::decide::{self, OrderRow};
 use crate::{
     OrderId, OrderState, OutboxClaim, OutboxDelivery, OutboxState, ResultBody, StoreError,
     Timestamp,
@@ -38,6 +39,23 @@ pub fn insert(
             ],
             |r| r.get(0),
         )?)
+}
+
+/// The newest outbox row of `order` if it is pending or delivered and its body is `body`
+/// byte for byte: such a result is not queued again. A dead-lettered newest row does not
+/// count, so a result StackOne refused can be sent again.
+pub fn repeat_of(
+    conn: &Connection,
+    order: OrderId,
+    body: &ResultBody,
+) -> Result<Option<i64>, StoreError> {
+    let newest: Option<(i64, OutboxState, String)> = conn
+        .prepare_cached(
+            "SELECT id, state, body FROM outbox WHERE order_id = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(newest.and_then(|(id, state, last)| decide::is_repeat(state, &last, body).then_some(id)))
 }
 
 /// When [`claim`] will next find a row; see
@@ -135,13 +153,7 @@ fn load(conn: &Connection, id: i64) -> Result<OutboxRow, StoreError> {
 /// Loads the row of `claim`, checking that it is pending and the claim is the current one.
 fn load_claimed(conn: &Connection, claim: OutboxClaim) -> Result<OutboxRow, StoreError> {
     let row = load(conn, claim.id)?;
-    if row.state != OutboxState::Pending || row.attempts != claim.attempt {
-        return Err(StoreError::LeaseLost {
-            what: "outbox row",
-            id: claim.id,
-            attempt: claim.attempt,
-        });
-    }
+    decide::check_outbox_claim(row.state, row.attempts, claim)?;
     Ok(row)
 }
 
@@ -153,15 +165,8 @@ pub fn delivered(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let row = load(conn, claim.id)?;
-    match row.state {
-        OutboxState::Delivered => return Ok(()),
-        OutboxState::DeadLettered => {
-            return Err(StoreError::Conflict(format!(
-                "outbox row {} is dead-lettered and cannot be marked delivered",
-                claim.id
-            )));
-        }
-        OutboxState::Pending => {}
+    if !decide::delivery(row.state, claim.id)? {
+        return Ok(());
     }
     conn.prepare_cached(
         "UPDATE outbox SET state = 'delivered', http_status = ?2, finished_at = ?3,
@@ -227,10 +232,5 @@ fn settle_order(conn: &Connection, id: OrderId, now: Timestamp) -> Result<(), St
     let newest: OutboxState = conn
         .prepare_cached("SELECT state FROM outbox WHERE order_id = ?1 ORDER BY id DESC LIMIT 1")?
         .query_row([id], |r| r.get(0))?;
-    let to = if newest == OutboxState::Delivered {
-        OrderState::ResultDelivered
-    } else {
-        OrderState::DeadLettered
-    };
-    orders::set_state(conn, &order, to, now)
+    orders::set_state(conn, &order, decide::settled(newest), now)
 }

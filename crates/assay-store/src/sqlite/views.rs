@@ -1,11 +1,28 @@
 //! Read paths: polling input and operator views. Run on read-only connections.
 
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use rusqlite::{Connection, Params, Row, ToSql, params};
 
+use crate::columns::{self, SUMMARY};
 use crate::{
-    DeadLetterRecord, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter, OrderId, OrderSummary,
-    OutboxBacklog, OutboxRecord, PendingOrder, StoreCounts, StoreError,
+    MAX_LIST_LIMIT, OrderDetail, OrderFilter, OrderId, OrderSummary, OutboxBacklog, PendingOrder,
+    StoreCounts, StoreError,
 };
+
+/// Every row of `sql`, each read by `map` (the mappings both backends share).
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    map: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
 
 /// Orders of `product` waiting for a result, oldest first.
 pub fn pending_orders(
@@ -13,55 +30,14 @@ pub fn pending_orders(
     product: &str,
     limit: usize,
 ) -> Result<Vec<PendingOrder>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, stackone_order_id, external_id, kind, account_id FROM orders
-             WHERE product = ?1 AND state = 'awaiting_result' AND external_id IS NOT NULL
-             ORDER BY id LIMIT ?2",
-        )?
-        .query_map(params![product, limit], |r| {
-            Ok(PendingOrder {
-                order: r.get(0)?,
-                order_id: r.get(1)?,
-                external_id: r.get(2)?,
-                kind: super::sql_types::order_kind(r, 3)?,
-                account_id: r.get(4)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?)
-}
-
-const SUMMARY: &str = "SELECT o.id, o.product, o.stackone_order_id, o.kind, o.account_id,
-        o.provider, o.package_id, o.candidate_label, o.state, o.attempts, o.next_attempt_at,
-        o.last_error, o.failure_reason, o.external_id, o.test_url, o.created_at, o.updated_at,
-        (SELECT x.result_value FROM outbox x WHERE x.order_id = o.id ORDER BY x.id DESC LIMIT 1),
-        (SELECT COUNT(*) FROM outbox x WHERE x.order_id = o.id AND x.state = 'pending'),
-        (SELECT COUNT(*) FROM dead_letters d WHERE d.order_id = o.id)
-    FROM orders o";
-
-fn summary(r: &Row<'_>) -> rusqlite::Result<OrderSummary> {
-    Ok(OrderSummary {
-        id: r.get(0)?,
-        product: r.get(1)?,
-        order_id: r.get(2)?,
-        kind: super::sql_types::order_kind(r, 3)?,
-        account_id: r.get(4)?,
-        provider: r.get(5)?,
-        package_id: r.get(6)?,
-        candidate_label: r.get(7)?,
-        state: r.get(8)?,
-        attempts: r.get(9)?,
-        next_attempt_at: r.get(10)?,
-        last_error: r.get(11)?,
-        failure_reason: r.get(12)?,
-        external_id: r.get(13)?,
-        test_url: r.get(14)?,
-        created_at: r.get(15)?,
-        updated_at: r.get(16)?,
-        last_result: r.get(17)?,
-        undelivered_results: r.get(18)?,
-        dead_letters: r.get(19)?,
-    })
+    all(
+        conn,
+        "SELECT id, stackone_order_id, external_id, kind, account_id FROM orders
+         WHERE product = ?1 AND state = 'awaiting_result' AND external_id IS NOT NULL
+         ORDER BY id LIMIT ?2",
+        params![product, limit],
+        |r| columns::pending_order(r),
+    )
 }
 
 /// Orders matching `filter`, newest first.
@@ -72,10 +48,7 @@ pub fn list_orders(conn: &Connection, f: &OrderFilter) -> Result<Vec<OrderSummar
     };
     let (sql, mut args) = list_query(f);
     args.push(&limit);
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_map(&args[..], summary)?
-        .collect::<Result<_, _>>()?)
+    all(conn, &sql, &args[..], |r| columns::summary(r))
 }
 
 /// The SQL and arguments of [`list_orders`], all but the limit (its last parameter).
@@ -115,68 +88,37 @@ pub(super) fn list_query(f: &OrderFilter) -> (String, Vec<&dyn ToSql>) {
 
 /// One order with its events, results and dead letters.
 pub fn get_order(conn: &Connection, id: OrderId) -> Result<Option<OrderDetail>, StoreError> {
-    let Some(summary) = conn
-        .prepare_cached(&format!("{SUMMARY} WHERE o.id = ?1"))?
-        .query_row([id], summary)
-        .optional()?
-    else {
+    let found = all(conn, &format!("{SUMMARY} WHERE o.id = ?1"), [id], |r| {
+        columns::summary(r)
+    })?;
+    let Some(summary) = found.into_iter().next() else {
         return Ok(None);
     };
     let order_json: String = conn
         .prepare_cached("SELECT order_json FROM orders WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?;
-    let events = conn
-        .prepare_cached(
-            "SELECT id, event_name, idempotency_key, received_at, disposition, envelope
-             FROM events WHERE order_id = ?1 ORDER BY id",
-        )?
-        .query_map([id], |r| {
-            Ok(EventRecord {
-                id: r.get(0)?,
-                event_name: r.get(1)?,
-                idempotency_key: r.get(2)?,
-                received_at: r.get(3)?,
-                disposition: r.get(4)?,
-                envelope: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(5)?).into_owned(),
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let outbox = conn
-        .prepare_cached(
-            "SELECT id, result_value, body, state, attempts, next_attempt_at, last_error,
-                 http_status, created_at, finished_at
-             FROM outbox WHERE order_id = ?1 ORDER BY id",
-        )?
-        .query_map([id], |r| {
-            Ok(OutboxRecord {
-                id: r.get(0)?,
-                result_value: r.get(1)?,
-                body_json: r.get(2)?,
-                state: r.get(3)?,
-                attempts: r.get(4)?,
-                next_attempt_at: r.get(5)?,
-                last_error: r.get(6)?,
-                http_status: r.get(7)?,
-                created_at: r.get(8)?,
-                finished_at: r.get(9)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let dead_letters = conn
-        .prepare_cached(
-            "SELECT id, outbox_id, http_status, message, created_at
-             FROM dead_letters WHERE order_id = ?1 ORDER BY id",
-        )?
-        .query_map([id], |r| {
-            Ok(DeadLetterRecord {
-                id: r.get(0)?,
-                outbox_id: r.get(1)?,
-                http_status: r.get(2)?,
-                message: r.get(3)?,
-                created_at: r.get(4)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    let events = all(
+        conn,
+        "SELECT id, event_name, idempotency_key, received_at, disposition, envelope
+         FROM events WHERE order_id = ?1 ORDER BY id",
+        [id],
+        |r| columns::event_record(r),
+    )?;
+    let outbox = all(
+        conn,
+        "SELECT id, result_value, body, state, attempts, next_attempt_at, last_error,
+             http_status, created_at, finished_at
+         FROM outbox WHERE order_id = ?1 ORDER BY id",
+        [id],
+        |r| columns::outbox_record(r),
+    )?;
+    let dead_letters = all(
+        conn,
+        "SELECT id, outbox_id, http_status, message, created_at
+         FROM dead_letters WHERE order_id = ?1 ORDER BY id",
+        [id],
+        |r| columns::dead_letter_record(r),
+    )?;
     Ok(Some(OrderDetail {
         summary,
         order_json,

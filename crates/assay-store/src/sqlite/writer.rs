@@ -39,8 +39,9 @@ pub struct WriteStats {
     pub largest_batch: u64,
 }
 
+/// The live counters behind [`WriteStats`], shared with the PostgreSQL ingest collector.
 #[derive(Default)]
-struct Counters {
+pub(crate) struct Counters {
     requests: AtomicU64,
     commits: AtomicU64,
     failed_commits: AtomicU64,
@@ -156,12 +157,33 @@ impl Writer {
 
     /// The counters so far.
     pub fn stats(&self) -> WriteStats {
-        let c = &self.counters;
+        self.counters.stats()
+    }
+}
+
+impl Counters {
+    /// A snapshot.
+    pub(crate) fn stats(&self) -> WriteStats {
         WriteStats {
-            requests: c.requests.load(Ordering::Relaxed),
-            commits: c.commits.load(Ordering::Relaxed),
-            failed_commits: c.failed_commits.load(Ordering::Relaxed),
-            largest_batch: c.largest_batch.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+            failed_commits: self.failed_commits.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A batch of `size` requests was run.
+    pub(crate) fn ran(&self, size: u64) {
+        self.requests.fetch_add(size, Ordering::Relaxed);
+    }
+
+    /// A batch of `size` requests was committed, or not.
+    pub(crate) fn finished(&self, size: u64, committed: bool) {
+        if committed {
+            self.commits.fetch_add(1, Ordering::Relaxed);
+            self.largest_batch.fetch_max(size, Ordering::Relaxed);
+        } else {
+            self.failed_commits.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -202,17 +224,14 @@ fn run(
 fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Counters) {
     let started = Instant::now();
     let size = batch.len() as u64;
-    counters.requests.fetch_add(size, Ordering::Relaxed);
+    counters.ran(size);
     let outcome = run_batch(conn, batch);
+    counters.finished(size, outcome.is_ok());
     if let Err(e) = &outcome {
-        counters.failed_commits.fetch_add(1, Ordering::Relaxed);
         tracing::error!(error = %e, requests = size, "store commit failed");
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-    } else {
-        counters.commits.fetch_add(1, Ordering::Relaxed);
-        counters.largest_batch.fetch_max(size, Ordering::Relaxed);
     }
     metrics::histogram!(metric::STORE_COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
     metrics::histogram!(metric::STORE_BATCH_SIZE).record(size as f64);

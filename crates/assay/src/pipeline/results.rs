@@ -26,6 +26,8 @@ pub struct Recorded {
     pub queued: usize,
     /// Results for orders that already had their final result; not sent.
     pub superseded: usize,
+    /// Results identical to the order's newest queued or delivered one; not queued again.
+    pub already_queued: usize,
     /// Results the store refused (unknown order, order not waiting), with the reason.
     pub rejected: Vec<String>,
     /// Of `rejected`, those that can be right later: the order is still being fulfilled (or
@@ -63,6 +65,7 @@ pub async fn record(
         match outcome {
             Ok(ResultRecorded::Queued { .. }) => recorded.queued += 1,
             Ok(ResultRecorded::Superseded { .. }) => recorded.superseded += 1,
+            Ok(ResultRecorded::AlreadyQueued { .. }) => recorded.already_queued += 1,
             Err(rejection) => {
                 let reason = describe(&rejection);
                 let later = match &rejection {

@@ -25,13 +25,12 @@ fn pair(order: &str, value: &str) -> (String, Option<String>) {
     (order.into(), Some(value.into()))
 }
 
-#[tokio::test]
-async fn results_of_one_order_go_out_one_at_a_time_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    fulfilled(&store, "a").await; // queues a: initiated
-    queue(&store, "a", &["in_progress", "completed"]).await;
-    fulfilled(&store, "b").await; // queues b: initiated
+async fn results_of_one_order_go_out_one_at_a_time_in_order(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    fulfilled(store, "a").await; // queues a: initiated
+    queue(store, "a", &["in_progress", "completed"]).await;
+    fulfilled(store, "b").await; // queues b: initiated
     let t0 = Timestamp::now();
 
     let first = store.claim_outbox(10, t0, LEASE).await.unwrap();
@@ -71,11 +70,10 @@ async fn results_of_one_order_go_out_one_at_a_time_in_order() {
     assert_eq!(store.outbox_backlog().await.unwrap().pending, 0);
 }
 
-#[tokio::test]
-async fn an_expired_outbox_lease_is_claimed_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let id = fulfilled(&store, "a").await;
+async fn an_expired_outbox_lease_is_claimed_again(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let id = fulfilled(store, "a").await;
     let t0 = Timestamp::now();
     let first = store.claim_outbox(10, t0, LEASE).await.unwrap();
     assert_eq!(first.len(), 1);
@@ -133,40 +131,10 @@ async fn an_expired_outbox_lease_is_claimed_again() {
     assert!(store.claim_outbox(10, far, LEASE).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_restart_resumes_undelivered_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let claimed;
-    {
-        let store = open(&dir);
-        fulfilled(&store, "a").await;
-        let rows = store
-            .claim_outbox(10, Timestamp::now(), Duration::from_secs(3600))
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), 1);
-        claimed = rows[0].claim;
-    }
-    let store = open(&dir);
-    let rows = store
-        .claim_outbox(10, Timestamp::now(), LEASE)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!(
-        rows[0].claim,
-        OutboxClaim {
-            id: claimed.id,
-            attempt: 2
-        }
-    );
-}
-
-#[tokio::test]
-async fn dead_letters_are_visible_in_the_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let id = fulfilled(&store, "a").await;
+async fn dead_letters_are_visible_in_the_order(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let id = fulfilled(store, "a").await;
     let t0 = Timestamp::now();
 
     // A refused progress result is recorded, but the order keeps waiting for its result.
@@ -181,7 +149,7 @@ async fn dead_letters_are_visible_in_the_order() {
     assert_eq!(store.pending_orders(PRODUCT, 10).await.unwrap().len(), 1);
 
     // A refused final result parks the order for an operator.
-    queue(&store, "a", &["completed"]).await;
+    queue(store, "a", &["completed"]).await;
     let completed = store.claim_outbox(10, t0, LEASE).await.unwrap();
     assert_eq!(summary_values(&completed), vec![Some("completed".into())]);
     store
@@ -237,17 +205,16 @@ fn summary_values(rows: &[crate::OutboxDelivery]) -> Vec<Option<String>> {
     rows.iter().map(|r| r.result_value.clone()).collect()
 }
 
-#[tokio::test]
-async fn the_next_delivery_is_due_when_the_head_of_an_order_is() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+async fn the_next_delivery_is_due_when_the_head_of_an_order_is(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
     assert_eq!(
         store.next_delivery_due().await.unwrap(),
         None,
         "empty outbox"
     );
-    fulfilled(&store, "a").await; // queues a: initiated
-    queue(&store, "a", &["completed"]).await;
+    fulfilled(store, "a").await; // queues a: initiated
+    queue(store, "a", &["completed"]).await;
     let t0 = Timestamp::now();
     let due = store
         .next_delivery_due()
@@ -283,3 +250,10 @@ async fn the_next_delivery_is_due_when_the_head_of_an_order_is() {
         "all delivered"
     );
 }
+
+on_every_backend!(
+    results_of_one_order_go_out_one_at_a_time_in_order,
+    an_expired_outbox_lease_is_claimed_again,
+    dead_letters_are_visible_in_the_order,
+    the_next_delivery_is_due_when_the_head_of_an_order_is,
+);

@@ -5,13 +5,12 @@ use std::time::Duration;
 use super::*;
 use crate::{OrderClaim, ResultRecorded, ResultRejection};
 
-#[tokio::test]
-async fn an_order_goes_from_received_to_result_delivered() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let id = accept(&store, "o1").await;
+async fn an_order_goes_from_received_to_result_delivered(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let id = accept(store, "o1").await;
     let now = Timestamp::now();
-    let c = claim_one(&store, now).await;
+    let c = claim_one(store, now).await;
     assert_eq!(
         c.claim,
         OrderClaim {
@@ -22,7 +21,7 @@ async fn an_order_goes_from_received_to_result_delivered() {
     assert_eq!((c.order_id.as_str(), c.kind), ("o1", OrderKind::Assessment));
     assert_eq!(c.order_json, r#"{"id":"o1"}"#);
     assert_eq!(c.lease_until, now.plus(LEASE));
-    assert_eq!(state_of(&store, id).await, OrderState::Fulfilling);
+    assert_eq!(state_of(store, id).await, OrderState::Fulfilling);
     assert!(
         store
             .claim_orders_for_fulfilment(10, now, LEASE)
@@ -36,7 +35,7 @@ async fn an_order_goes_from_received_to_result_delivered() {
         .fulfilment_succeeded(c.claim, "ext-1".into(), Some("https://t/1".into()), None)
         .await
         .unwrap();
-    assert_eq!(state_of(&store, id).await, OrderState::AwaitingResult);
+    assert_eq!(state_of(store, id).await, OrderState::AwaitingResult);
     let pending = store.pending_orders(PRODUCT, 100).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(
@@ -53,7 +52,7 @@ async fn an_order_goes_from_received_to_result_delivered() {
         .await
         .unwrap();
     assert!(matches!(answers[..], [Ok(ResultRecorded::Queued { order, .. })] if order == id));
-    assert_eq!(state_of(&store, id).await, OrderState::ResultReceived);
+    assert_eq!(state_of(store, id).await, OrderState::ResultReceived);
     assert!(
         store.pending_orders(PRODUCT, 100).await.unwrap().is_empty(),
         "no more polling"
@@ -70,14 +69,13 @@ async fn an_order_goes_from_received_to_result_delivered() {
     );
     assert_eq!(rows[0].result_value.as_deref(), Some("completed"));
     store.outbox_delivered(rows[0].claim, 200).await.unwrap();
-    assert_eq!(state_of(&store, id).await, OrderState::ResultDelivered);
+    assert_eq!(state_of(store, id).await, OrderState::ResultDelivered);
 }
 
-#[tokio::test]
-async fn invalid_transitions_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let id = accept(&store, "o1").await;
+async fn invalid_transitions_are_refused(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let id = accept(store, "o1").await;
     let never_claimed = OrderClaim {
         order: id,
         attempt: 0,
@@ -110,12 +108,12 @@ async fn invalid_transitions_are_refused() {
         .expect_err("an unclaimed order cannot fail");
     assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
     assert_eq!(
-        state_of(&store, id).await,
+        state_of(store, id).await,
         OrderState::Received,
         "nothing applied"
     );
 
-    let c = claim_one(&store, Timestamp::now()).await;
+    let c = claim_one(store, Timestamp::now()).await;
     store
         .fulfilment_failed(c.claim, "package retired".into(), None)
         .await
@@ -169,13 +167,12 @@ async fn invalid_transitions_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_retry_waits_for_its_time_and_counts_the_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let id = accept(&store, "o1").await;
+async fn a_retry_waits_for_its_time_and_counts_the_attempt(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let id = accept(store, "o1").await;
     let t0 = Timestamp::now();
-    let c = claim_one(&store, t0).await;
+    let c = claim_one(store, t0).await;
     let not_before = t0.plus(Duration::from_secs(60));
     store
         .fulfilment_retry(c.claim, not_before, "vendor 503".into())
@@ -192,18 +189,17 @@ async fn a_retry_waits_for_its_time_and_counts_the_attempt() {
             .unwrap()
             .is_empty()
     );
-    let again = claim_one(&store, not_before).await;
+    let again = claim_one(store, not_before).await;
     assert_eq!(again.claim.attempt, 2);
     assert_eq!(again.last_error.as_deref(), Some("vendor 503"));
 }
 
-#[tokio::test]
-async fn an_expired_lease_is_claimed_again_and_fences_the_old_claim() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let id = accept(&store, "o1").await;
+async fn an_expired_lease_is_claimed_again_and_fences_the_old_claim(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let id = accept(store, "o1").await;
     let t0 = Timestamp::now();
-    let first = claim_one(&store, t0).await;
+    let first = claim_one(store, t0).await;
     let before_expiry = t0.plus(LEASE).minus(Duration::from_millis(1));
     assert!(
         store
@@ -212,7 +208,7 @@ async fn an_expired_lease_is_claimed_again_and_fences_the_old_claim() {
             .unwrap()
             .is_empty()
     );
-    let second = claim_one(&store, t0.plus(LEASE)).await;
+    let second = claim_one(store, t0.plus(LEASE)).await;
     assert_eq!(
         second.claim,
         OrderClaim {
@@ -260,56 +256,26 @@ async fn an_expired_lease_is_claimed_again_and_fences_the_old_claim() {
     assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
 }
 
-#[tokio::test]
-async fn a_restart_resumes_orders_that_were_being_fulfilled() {
-    let dir = tempfile::tempdir().unwrap();
-    let id;
-    {
-        let store = open(&dir);
-        id = accept(&store, "o1").await;
-        let c = store
-            .claim_orders_for_fulfilment(10, Timestamp::now(), Duration::from_secs(3600))
-            .await
-            .unwrap();
-        assert_eq!(c.len(), 1);
-        // The process dies here, holding a lease an hour long.
-    }
-    let store = open(&dir);
-    let c = claim_one(&store, Timestamp::now()).await;
-    assert_eq!(
-        c.claim,
-        OrderClaim {
-            order: id,
-            attempt: 2
-        }
-    );
-}
-
-#[tokio::test]
-async fn an_external_id_names_one_order_per_product() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    fulfilled(&store, "a").await;
-    accept(&store, "b").await;
-    let c = claim_one(&store, Timestamp::now()).await;
+async fn an_external_id_names_one_order_per_product(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    fulfilled(store, "a").await;
+    accept(store, "b").await;
+    let c = claim_one(store, Timestamp::now()).await;
     let err = store
         .fulfilment_succeeded(c.claim, "ext-a".into(), None, None)
         .await
         .expect_err("ext-a belongs to order a");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    assert_eq!(
-        state_of(&store, c.claim.order).await,
-        OrderState::Fulfilling
-    );
+    assert_eq!(state_of(store, c.claim.order).await, OrderState::Fulfilling);
 }
 
-#[tokio::test]
-async fn results_for_unknown_orders_are_refused_one_by_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let a = fulfilled(&store, "a").await;
-    let b = fulfilled(&store, "b").await;
-    let unclaimed = accept(&store, "c").await;
+async fn results_for_unknown_orders_are_refused_one_by_one(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let a = fulfilled(store, "a").await;
+    let b = fulfilled(store, "b").await;
+    let unclaimed = accept(store, "c").await;
     let answers = store
         .record_results(
             PRODUCT,
@@ -345,8 +311,8 @@ async fn results_for_unknown_orders_are_refused_one_by_one() {
         })
     );
     assert!(matches!(answers[4], Ok(ResultRecorded::Queued { order, .. }) if order == b));
-    assert_eq!(state_of(&store, a).await, OrderState::AwaitingResult);
-    assert_eq!(state_of(&store, b).await, OrderState::ResultReceived);
+    assert_eq!(state_of(store, a).await, OrderState::AwaitingResult);
+    assert_eq!(state_of(store, b).await, OrderState::ResultReceived);
     // Another product's orders are not visible under this one.
     let answers = store
         .record_results(
@@ -358,11 +324,10 @@ async fn results_for_unknown_orders_are_refused_one_by_one() {
     assert!(matches!(answers[0], Err(ResultRejection::UnknownOrder(_))));
 }
 
-#[tokio::test]
-async fn a_progress_result_after_the_final_one_is_not_queued() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let id = fulfilled(&store, "a").await;
+async fn a_progress_result_after_the_final_one_is_not_queued(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let id = fulfilled(store, "a").await;
     let r = OrderRef::OrderId("a".into());
     store
         .record_results(PRODUCT, vec![(r.clone(), result("completed"))])
@@ -391,16 +356,15 @@ async fn a_progress_result_after_the_final_one_is_not_queued() {
     assert!(matches!(answers[0], Ok(ResultRecorded::Queued { .. })));
 }
 
-#[tokio::test]
-async fn the_next_fulfilment_is_due_at_a_retry_or_a_lease_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+async fn the_next_fulfilment_is_due_at_a_retry_or_a_lease_end(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
     assert_eq!(
         store.next_fulfilment_due().await.unwrap(),
         None,
         "no orders"
     );
-    accept(&store, "o1").await;
+    accept(store, "o1").await;
     let now = Timestamp::now();
     let due = store
         .next_fulfilment_due()
@@ -409,7 +373,7 @@ async fn the_next_fulfilment_is_due_at_a_retry_or_a_lease_end() {
         .expect("an order waits");
     assert!(due <= now, "a fresh order is due at once");
 
-    let c = claim_one(&store, now).await;
+    let c = claim_one(store, now).await;
     assert_eq!(
         store.next_fulfilment_due().await.unwrap(),
         Some(now.plus(LEASE)),
@@ -422,7 +386,7 @@ async fn the_next_fulfilment_is_due_at_a_retry_or_a_lease_end() {
         .unwrap();
     assert_eq!(store.next_fulfilment_due().await.unwrap(), Some(retry_at));
 
-    let c = claim_one(&store, retry_at).await;
+    let c = claim_one(store, retry_at).await;
     store
         .fulfilment_succeeded(c.claim, "ext-1".into(), None, None)
         .await
@@ -434,12 +398,11 @@ async fn the_next_fulfilment_is_due_at_a_retry_or_a_lease_end() {
     );
 }
 
-#[tokio::test]
-async fn a_permanent_failure_queues_its_final_result_in_the_same_transaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let id = accept(&store, "o-fail").await;
-    let c = claim_one(&store, Timestamp::now()).await;
+async fn a_permanent_failure_queues_its_final_result_in_the_same_transaction(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let id = accept(store, "o-fail").await;
+    let c = claim_one(store, Timestamp::now()).await;
     store
         .fulfilment_failed(
             c.claim,
@@ -460,13 +423,13 @@ async fn a_permanent_failure_queues_its_final_result_in_the_same_transaction() {
     assert_eq!(due[0].order_id, "o-fail");
     store.outbox_delivered(due[0].claim, 200).await.unwrap();
     assert_eq!(
-        state_of(&store, id).await,
+        state_of(store, id).await,
         OrderState::Failed,
         "delivering the failure result leaves the order failed"
     );
     // A failure that cannot be told (no result) queues nothing.
-    let id2 = accept(&store, "o-fail-2").await;
-    let c2 = claim_one(&store, Timestamp::now()).await;
+    let id2 = accept(store, "o-fail-2").await;
+    let c2 = claim_one(store, Timestamp::now()).await;
     store
         .fulfilment_failed(c2.claim, "x".into(), None)
         .await
@@ -481,3 +444,68 @@ async fn a_permanent_failure_queues_its_final_result_in_the_same_transaction() {
             .is_empty()
     );
 }
+
+async fn a_result_identical_to_the_last_queued_one_is_not_queued_again(b: Backend) {
+    let store = b.open().await;
+    let store = &*store;
+    let id = fulfilled(store, "a").await; // queues a: initiated
+    let r = OrderRef::OrderId("a".into());
+    let record = |value: &'static str| {
+        let r = r.clone();
+        let store = &store;
+        async move {
+            store
+                .record_results(PRODUCT, vec![(r, result(value))])
+                .await
+                .unwrap()
+        }
+    };
+    let first = record("in_progress").await;
+    let [Ok(ResultRecorded::Queued { outbox_id, .. })] = first[..] else {
+        panic!("expected Queued: {first:?}");
+    };
+    assert_eq!(
+        record("in_progress").await,
+        vec![Ok(ResultRecorded::AlreadyQueued {
+            order: id,
+            outbox_id
+        })]
+    );
+    let outbox_len = || async { store.get_order(id).await.unwrap().unwrap().outbox.len() };
+    assert_eq!(outbox_len().await, 2, "initiated, in_progress");
+
+    // Delivered counts as well as queued; a different body is queued.
+    let rows = store
+        .claim_outbox(10, Timestamp::now(), LEASE)
+        .await
+        .unwrap();
+    store.outbox_delivered(rows[0].claim, 200).await.unwrap();
+    let rows = store
+        .claim_outbox(10, Timestamp::now(), LEASE)
+        .await
+        .unwrap();
+    store.outbox_delivered(rows[0].claim, 200).await.unwrap();
+    assert!(matches!(
+        record("in_progress").await[..],
+        [Ok(ResultRecorded::AlreadyQueued { .. })]
+    ));
+    assert!(matches!(
+        record("completed").await[..],
+        [Ok(ResultRecorded::Queued { .. })]
+    ));
+    assert_eq!(outbox_len().await, 3);
+    assert_eq!(state_of(store, id).await, OrderState::ResultReceived);
+}
+
+on_every_backend!(
+    an_order_goes_from_received_to_result_delivered,
+    invalid_transitions_are_refused,
+    a_retry_waits_for_its_time_and_counts_the_attempt,
+    an_expired_lease_is_claimed_again_and_fences_the_old_claim,
+    an_external_id_names_one_order_per_product,
+    results_for_unknown_orders_are_refused_one_by_one,
+    a_progress_result_after_the_final_one_is_not_queued,
+    the_next_fulfilment_is_due_at_a_retry_or_a_lease_end,
+    a_permanent_failure_queues_its_final_result_in_the_same_transaction,
+    a_result_identical_to_the_last_queued_one_is_not_queued_again,
+);

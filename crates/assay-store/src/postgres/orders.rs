@@ -1,0 +1,305 @@
+//! Order claims, fulfilment outcomes and incoming results.
+//!
+//! Every write locks the order's row (`FOR UPDATE`) before deciding on it, so two hosts
+//! acting on one order take turns, and the second sees what the first committed.
+
+use std::time::Duration;
+
+use deadpool_postgres::Transaction;
+use tokio_postgres::Row;
+
+use super::notify::{self, ORDERS_CHANNEL, OUTBOX_CHANNEL};
+use super::outbox;
+use super::sql::{self, Col};
+use crate::columns::Columns;
+use crate::decide::{self, OrderRow};
+use crate::{
+    ClaimedOrder, OrderClaim, OrderId, OrderRef, OrderState, ResultBody, ResultRecorded,
+    ResultRejection, StoreError, Timestamp,
+};
+
+const ORDER_ROW: &str =
+    "SELECT id, product, stackone_order_id, kind, account_id, state, attempts, external_id
+     FROM orders";
+
+fn order_row(r: &Row) -> Result<OrderRow, StoreError> {
+    Ok(OrderRow {
+        id: r.order_id(0)?,
+        product: r.col(1)?,
+        order_id: r.col(2)?,
+        kind: r.kind(3)?,
+        account_id: r.col(4)?,
+        state: r.state(5)?,
+        attempts: r.count(6)?,
+        external_id: r.col(7)?,
+    })
+}
+
+/// Loads and locks an order by id.
+pub async fn load(tx: &Transaction<'_>, id: OrderId) -> Result<OrderRow, StoreError> {
+    let row = sql::opt_row(
+        tx,
+        &format!("{ORDER_ROW} WHERE id = $1 FOR UPDATE"),
+        &[&id.0],
+    )
+    .await?;
+    row.as_ref()
+        .map(order_row)
+        .transpose()?
+        .ok_or(StoreError::OrderNotFound(id))
+}
+
+async fn find(
+    tx: &Transaction<'_>,
+    product: &str,
+    r: &OrderRef,
+) -> Result<Option<OrderRow>, StoreError> {
+    let (condition, key) = match r {
+        OrderRef::OrderId(k) => ("stackone_order_id", k),
+        OrderRef::ExternalId(k) => ("external_id", k),
+    };
+    let sql = format!("{ORDER_ROW} WHERE product = $1 AND {condition} = $2 FOR UPDATE");
+    let row = sql::opt_row(tx, &sql, &[&product, key]).await?;
+    row.as_ref().map(order_row).transpose()
+}
+
+/// Moves a locked order to `to` after checking the state machine, stamping `updated_at`.
+pub async fn set_state(
+    tx: &Transaction<'_>,
+    order: &OrderRow,
+    to: OrderState,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    order.state.check(order.id, to)?;
+    sql::exec(
+        tx,
+        "UPDATE orders SET state = $2, updated_at = $3 WHERE id = $1",
+        &[&order.id.0, &to.as_str(), &now.as_millis()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// When [`claim`] will next find an order; see
+/// [`Store::next_fulfilment_due`](crate::Store::next_fulfilment_due).
+pub async fn next_due(tx: &Transaction<'_>) -> Result<Option<Timestamp>, StoreError> {
+    sql::one_row(
+        tx,
+        "SELECT MIN(due) FROM (
+             SELECT COALESCE(next_attempt_at, 0) AS due FROM orders WHERE state = 'received'
+             UNION ALL
+             SELECT COALESCE(lease_until, 0) FROM orders WHERE state = 'fulfilling') AS d",
+        &[],
+    )
+    .await?
+    .opt_ts(0)
+}
+
+/// Claims due orders; see [`Store::claim_orders_for_fulfilment`](crate::Store::claim_orders_for_fulfilment).
+///
+/// `SKIP LOCKED` lets hosts claim side by side: a row another host is claiming right now is
+/// passed over rather than waited for. Received and fulfilling orders may both become
+/// fulfilling, so the state machine allows every row the query can pick.
+pub async fn claim(
+    tx: &Transaction<'_>,
+    limit: usize,
+    now: Timestamp,
+    lease: Duration,
+) -> Result<Vec<ClaimedOrder>, StoreError> {
+    let lease_until = now.plus(lease);
+    let rows = sql::rows(
+        tx,
+        "UPDATE orders o SET state = 'fulfilling', attempts = o.attempts + 1,
+             lease_until = $2, updated_at = $3
+         FROM (SELECT id FROM orders
+               WHERE (state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= $1))
+                  OR (state = 'fulfilling' AND (lease_until IS NULL OR lease_until <= $1))
+               ORDER BY id LIMIT $4
+               FOR UPDATE SKIP LOCKED) AS due
+         WHERE o.id = due.id
+         RETURNING o.id, o.attempts, o.product, o.stackone_order_id, o.kind, o.account_id,
+             o.provider, o.package_id, o.order_json, o.last_error, o.created_at",
+        &[
+            &now.as_millis(),
+            &lease_until.as_millis(),
+            &Timestamp::now().as_millis(),
+            &sql::limit(limit),
+        ],
+    )
+    .await?;
+    let mut claimed = rows
+        .iter()
+        .map(|r| {
+            Ok(ClaimedOrder {
+                claim: OrderClaim {
+                    order: r.order_id(0)?,
+                    attempt: r.count(1)?,
+                },
+                product: r.col(2)?,
+                order_id: r.col(3)?,
+                kind: r.kind(4)?,
+                account_id: r.col(5)?,
+                provider: r.col(6)?,
+                package_id: r.col(7)?,
+                order_json: r.col(8)?,
+                last_error: r.col(9)?,
+                received_at: r.ts(10)?,
+                lease_until,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // RETURNING follows no order; callers get the oldest first, as on SQLite.
+    claimed.sort_by_key(|c| c.claim.order);
+    Ok(claimed)
+}
+
+/// Records a successful fulfilment; see [`Store::fulfilment_succeeded`](crate::Store::fulfilment_succeeded).
+pub async fn succeeded(
+    tx: &Transaction<'_>,
+    claim: OrderClaim,
+    external_id: String,
+    test_url: Option<String>,
+    first_result: Option<ResultBody>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let order = load(tx, claim.order).await?;
+    let Some(to) = decide::success(&order, &external_id, first_result.as_ref())? else {
+        return Ok(());
+    };
+    // For the message only: the unique index decides, even between hosts.
+    let taken = sql::opt_row(
+        tx,
+        "SELECT id FROM orders WHERE product = $1 AND external_id = $2",
+        &[&order.product, &external_id],
+    )
+    .await?;
+    if let Some(other) = taken {
+        return Err(decide::external_id_taken(
+            &order,
+            &external_id,
+            other.order_id(0)?,
+        ));
+    }
+    sql::exec(
+        tx,
+        "UPDATE orders SET state = $2, external_id = $3, test_url = $4, lease_until = NULL,
+             next_attempt_at = NULL, last_error = NULL, updated_at = $5
+         WHERE id = $1",
+        &[
+            &order.id.0,
+            &to.as_str(),
+            &external_id,
+            &test_url,
+            &now.as_millis(),
+        ],
+    )
+    .await?;
+    if let Some(body) = &first_result
+        && outbox::repeat_of(tx, order.id, body).await?.is_none()
+    {
+        outbox::insert(tx, &order, body, now).await?;
+        notify::send(tx, OUTBOX_CHANNEL).await?;
+    }
+    Ok(())
+}
+
+/// Loads and locks the order of `claim`, checking that the claim is still the current one.
+async fn load_claimed(tx: &Transaction<'_>, claim: OrderClaim) -> Result<OrderRow, StoreError> {
+    let order = load(tx, claim.order).await?;
+    decide::check_order_claim(&order, claim)?;
+    Ok(order)
+}
+
+/// Records a retryable failure; see [`Store::fulfilment_retry`](crate::Store::fulfilment_retry).
+pub async fn retry(
+    tx: &Transaction<'_>,
+    claim: OrderClaim,
+    not_before: Timestamp,
+    error: String,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let order = load_claimed(tx, claim).await?;
+    order.state.check(order.id, OrderState::Received)?;
+    sql::exec(
+        tx,
+        "UPDATE orders SET state = 'received', lease_until = NULL, next_attempt_at = $2,
+             last_error = $3, updated_at = $4
+         WHERE id = $1",
+        &[
+            &order.id.0,
+            &not_before.as_millis(),
+            &error,
+            &now.as_millis(),
+        ],
+    )
+    .await?;
+    notify::send(tx, ORDERS_CHANNEL).await
+}
+
+/// Records a permanent failure; see [`Store::fulfilment_failed`](crate::Store::fulfilment_failed).
+pub async fn failed(
+    tx: &Transaction<'_>,
+    claim: OrderClaim,
+    reason: String,
+    result: Option<ResultBody>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let order = load_claimed(tx, claim).await?;
+    order.state.check(order.id, OrderState::Failed)?;
+    sql::exec(
+        tx,
+        "UPDATE orders SET state = 'failed', lease_until = NULL, next_attempt_at = NULL,
+             failure_reason = $2, updated_at = $3
+         WHERE id = $1",
+        &[&order.id.0, &reason, &now.as_millis()],
+    )
+    .await?;
+    if let Some(body) = &result {
+        outbox::insert(tx, &order, body, now).await?;
+        notify::send(tx, OUTBOX_CHANNEL).await?;
+    }
+    Ok(())
+}
+
+/// Stores results; see [`Store::record_results`](crate::Store::record_results).
+pub async fn record_results(
+    tx: &Transaction<'_>,
+    product: String,
+    results: Vec<(OrderRef, ResultBody)>,
+    now: Timestamp,
+) -> Result<Vec<Result<ResultRecorded, ResultRejection>>, StoreError> {
+    let mut answers = Vec::with_capacity(results.len());
+    for (r, body) in results {
+        let Some(order) = find(tx, &product, &r).await? else {
+            answers.push(Err(ResultRejection::UnknownOrder(r)));
+            continue;
+        };
+        let to = match decide::result(&order, &body) {
+            Ok(to) => to,
+            Err(answer) => {
+                answers.push(answer);
+                continue;
+            }
+        };
+        if let Some(outbox_id) = outbox::repeat_of(tx, order.id, &body).await? {
+            answers.push(Ok(ResultRecorded::AlreadyQueued {
+                order: order.id,
+                outbox_id,
+            }));
+            continue;
+        }
+        set_state(tx, &order, to, now).await?;
+        let outbox_id = outbox::insert(tx, &order, &body, now).await?;
+        answers.push(Ok(ResultRecorded::Queued {
+            order: order.id,
+            outbox_id,
+        }));
+    }
+    if answers
+        .iter()
+        .any(|a| matches!(a, Ok(ResultRecorded::Queued { .. })))
+    {
+        notify::send(tx, OUTBOX_CHANNEL).await?;
+    }
+    Ok(answers)
+}

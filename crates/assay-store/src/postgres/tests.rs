@@ -1,0 +1,330 @@
+//! Tests only PostgreSQL has: several hosts on one database, migrations, wake-ups, a lost
+//! connection. Two [`PostgresStore`]s on one database are two hosts.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::tests::{LEASE, PRODUCT, accept, claim_one, event, fulfilled, ingest_at_once, result};
+
+/// How long a test waits for something another task or host does.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A new database on the shared server, or `None` (skipped) without PostgreSQL.
+async fn database() -> Option<String> {
+    Some(testing::shared()?.create_database().await.unwrap())
+}
+
+async fn host(url: &str) -> PostgresStore {
+    PostgresStore::connect(url).await.unwrap()
+}
+
+/// A superuser connection to the server, for what a test does behind the store's back.
+async fn admin(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+#[tokio::test]
+async fn a_claim_is_fenced_across_hosts() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (host(&url).await, host(&url).await);
+    let id = accept(&a, "o1").await;
+    let t0 = Timestamp::now();
+    let first = claim_one(&a, t0).await;
+    assert_eq!(first.claim.order, id);
+    let before_expiry = t0.plus(LEASE).minus(Duration::from_millis(1));
+    assert!(
+        b.claim_orders_for_fulfilment(10, before_expiry, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another host must not take a leased order"
+    );
+    let second = claim_one(&b, t0.plus(LEASE)).await;
+    assert_eq!((second.claim.order, second.claim.attempt), (id, 2));
+    for stale in [
+        a.fulfilment_retry(first.claim, t0, "late".into()).await,
+        a.fulfilment_failed(first.claim, "late".into(), Some(result("failed")))
+            .await,
+    ] {
+        let err = stale.expect_err("the first host's claim is stale");
+        assert!(
+            matches!(err, StoreError::LeaseLost { attempt: 1, .. }),
+            "{err}"
+        );
+    }
+    let initiated = Some(result("initiated"));
+    b.fulfilment_succeeded(second.claim, "ext-1".into(), None, initiated)
+        .await
+        .unwrap();
+
+    // The same across hosts for an outbox row.
+    let rows = a.claim_outbox(10, t0, LEASE).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(b.claim_outbox(10, t0, LEASE).await.unwrap().is_empty());
+    let taken = b.claim_outbox(10, t0.plus(LEASE), LEASE).await.unwrap();
+    assert_eq!(taken[0].claim.attempt, 2);
+    let err = a
+        .outbox_dead_letter(rows[0].claim, Some(400), "stale".into())
+        .await
+        .expect_err("the first host's outbox claim is stale");
+    assert!(matches!(err, StoreError::LeaseLost { .. }), "{err}");
+    b.outbox_delivered(taken[0].claim, 200).await.unwrap();
+    let detail = a.get_order(id).await.unwrap().unwrap();
+    assert_eq!(detail.outbox.len(), 1);
+    assert!(detail.dead_letters.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_of_two_hosts_never_overlap() {
+    let Some(url) = database().await else { return };
+    let hosts = [Arc::new(host(&url).await), Arc::new(host(&url).await)];
+    for i in 0..40 {
+        accept(&*hosts[i % 2], &format!("o{i}")).await;
+    }
+    let now = Timestamp::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&hosts[i % 2]);
+            tokio::spawn(async move {
+                store
+                    .claim_orders_for_fulfilment(7, now, LEASE)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap().into_iter().map(|c| c.claim.order));
+    }
+    let all = claimed.len();
+    claimed.sort();
+    claimed.dedup();
+    assert_eq!(claimed.len(), all, "an order was handed to two claims");
+    assert_eq!(all, 40, "every due order is claimed by someone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_webhook_to_each_host_makes_one_order() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (host(&url).await, host(&url).await);
+    for round in 0..20 {
+        let key = format!("k{round}");
+        let order = format!("o{round}");
+        let (x, y) = tokio::join!(
+            a.record_event(event(&key, Some(&order))),
+            b.record_event(event(&key, Some(&order)))
+        );
+        let mut outcomes = [x.unwrap(), y.unwrap()];
+        outcomes.sort_by_key(|o| matches!(o, IngestOutcome::Duplicate));
+        assert!(
+            matches!(
+                outcomes,
+                [IngestOutcome::Accepted { .. }, IngestOutcome::Duplicate]
+            ),
+            "round {round}: {outcomes:?}"
+        );
+    }
+    let orders = a.list_orders(OrderFilter::default()).await.unwrap();
+    assert_eq!(orders.len(), 20);
+    for o in orders {
+        let detail = b.get_order(o.id).await.unwrap().unwrap();
+        assert_eq!(detail.events.len(), 1, "the duplicate event is not stored");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_ingests_share_commits() {
+    const TASKS: usize = 64;
+    let Some(url) = database().await else { return };
+    let store = Arc::new(host(&url).await);
+    ingest_at_once(&(Arc::clone(&store) as Arc<dyn Store>), TASKS).await;
+    let stats = store.write_stats();
+    assert_eq!(stats.requests, TASKS as u64);
+    assert!(stats.commits < TASKS as u64, "{stats:?}");
+    assert!(stats.largest_batch > 1, "{stats:?}");
+}
+
+#[tokio::test]
+async fn one_bad_event_fails_alone_in_its_batch() {
+    let Some(url) = database().await else { return };
+    let store = host(&url).await;
+    let mut bad = event("k-bad", Some("o-bad"));
+    // PostgreSQL refuses NUL in text; SQLite stores it.
+    bad.order.as_mut().unwrap().candidate_label = Some("nul\0here".into());
+    let (good1, bad, good2) = tokio::join!(
+        store.record_event(event("k1", Some("o1"))),
+        store.record_event(bad),
+        store.record_event(event("k2", Some("o2")))
+    );
+    assert!(matches!(good1.unwrap(), IngestOutcome::Accepted { .. }));
+    assert!(matches!(good2.unwrap(), IngestOutcome::Accepted { .. }));
+    let err = bad.expect_err("a NUL in text is refused");
+    assert!(!err.is_unavailable(), "{err}");
+}
+
+#[tokio::test]
+async fn hosts_wake_each_other_when_work_is_added() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (host(&url).await, host(&url).await);
+    let mut wake = b.wakeups().expect("PostgreSQL wakes hosts");
+    // The listener connects in the background; its first wake-up says it listens.
+    wait_changed(&mut wake.orders).await;
+    wait_changed(&mut wake.outbox).await;
+    accept(&a, "o1").await;
+    wait_changed(&mut wake.orders).await;
+    let c = claim_one(&a, Timestamp::now()).await;
+    a.fulfilment_succeeded(c.claim, "ext-1".into(), None, Some(result("initiated")))
+        .await
+        .unwrap();
+    wait_changed(&mut wake.outbox).await;
+}
+
+/// A setting of the sessions of `store`'s pool.
+async fn setting(store: &PostgresStore, name: &str) -> String {
+    let client = store.pool.get().await.unwrap();
+    let row = client
+        .query_one("SELECT current_setting($1)", &[&name])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+async fn wait_changed(rx: &mut tokio::sync::watch::Receiver<u64>) {
+    tokio::time::timeout(DEADLINE, rx.changed())
+        .await
+        .expect("no wake-up within the deadline")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_connection_answers_unavailable_and_recovers() {
+    let Some(url) = database().await else { return };
+    let store = host(&url).await;
+    fulfilled(&store, "a").await;
+    let admin = admin(&url).await;
+    let killed = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(killed > 0, "the store's connections are gone");
+    // A call may meet a dead pooled connection once; it must say so as Unavailable, and the
+    // store must serve again without being reopened.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match store.list_orders(OrderFilter::default()).await {
+            Ok(orders) => {
+                assert_eq!(orders.len(), 1);
+                break;
+            }
+            Err(e) => assert!(e.is_unavailable(), "{e}"),
+        }
+        assert!(Instant::now() < deadline, "the store did not recover");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    accept(&store, "b").await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable_and_names_no_password() {
+    // Only so that the test is skipped (or fails) like the others without PostgreSQL.
+    if testing::shared().is_none() {
+        return;
+    }
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://assay:s3cret@127.0.0.1:{port}/nowhere");
+    let options = PostgresOptions {
+        connect_timeout: Duration::from_secs(2),
+        ..PostgresOptions::default()
+    };
+    let err = PostgresStore::connect_with(&url, options)
+        .await
+        .err()
+        .expect("nothing listens there");
+    assert!(err.is_unavailable(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}/nowhere")),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_run_once_and_a_newer_schema_is_refused() {
+    let Some(url) = database().await else { return };
+    // Hosts starting together on a new database queue on the advisory lock; all start.
+    let starting: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PostgresStore::connect(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for s in starting {
+        stores.push(s.await.unwrap().unwrap());
+    }
+    assert_eq!(PostgresStore::migrate(&url).await.unwrap(), SCHEMA_VERSION);
+    let admin = admin(&url).await;
+    let row = admin
+        .query_one(
+            "SELECT COUNT(*), MAX(version) FROM assay_schema_version",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i32>(1)),
+        (1, SCHEMA_VERSION as i32)
+    );
+    assert_eq!(setting(&stores[0], "synchronous_commit").await, "on");
+    // Options given in the URL are kept beside it.
+    let with_options = format!("{url} options='-c statement_timeout=12345'");
+    let store = PostgresStore::connect(&with_options).await.unwrap();
+    assert_eq!(setting(&store, "statement_timeout").await, "12345ms");
+    assert_eq!(setting(&store, "synchronous_commit").await, "on");
+    admin
+        .execute(
+            "UPDATE assay_schema_version SET version = $1",
+            &[&(SCHEMA_VERSION as i32 + 1)],
+        )
+        .await
+        .unwrap();
+    let err = PostgresStore::connect(&url)
+        .await
+        .err()
+        .expect("a newer schema is refused");
+    assert!(matches!(err, StoreError::Schema(_)), "{err}");
+    assert!(err.to_string().contains("newer than this build"), "{err}");
+}
+
+#[tokio::test]
+async fn an_identical_result_is_not_queued_again_by_another_host() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (host(&url).await, host(&url).await);
+    fulfilled(&a, "a").await;
+    let r = || vec![(OrderRef::OrderId("a".into()), result("in_progress"))];
+    let first = a.record_results(PRODUCT, r()).await.unwrap();
+    let again = b.record_results(PRODUCT, r()).await.unwrap();
+    assert!(matches!(first[..], [Ok(ResultRecorded::Queued { .. })]));
+    assert!(matches!(
+        again[..],
+        [Ok(ResultRecorded::AlreadyQueued { .. })]
+    ));
+}
