@@ -210,13 +210,15 @@ impl Connection {
                     conn.as_mut().graceful_shutdown();
                     closing = Some(Instant::now() + CLOSE_GRACE);
                 }
-                () = tokio::time::sleep_until(wake_at) => match (closing, deadline) {
+                // The deadline is read again on waking: requests served since it was computed
+                // move it (an idle deadline, not the head deadline, once one was answered).
+                () = tokio::time::sleep_until(wake_at) => match (closing, self.tracked.deadline(&self.limits)) {
                     // A request that slipped in while closing finishes first.
                     (Some(_), _) if self.tracked.busy() => {
                         closing = Some(Instant::now() + CLOSE_GRACE);
                     }
                     (Some(_), _) => break,
-                    (None, Some((at, reason))) if Instant::now() >= at && !self.tracked.busy() => {
+                    (None, Some((at, reason))) if Instant::now() >= at => {
                         closed(reason, self.peer);
                         if self.tracked.never_used() {
                             break;

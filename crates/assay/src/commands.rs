@@ -15,7 +15,7 @@ use assay_store::{OrderDetail, OrderFilter, OrderId, SqliteStore, StoreReader, r
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    telemetry::init_logging(cli.log_format);
+    let _log_writer = telemetry::init_logging(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(&args).await,
         #[cfg(feature = "emulator")]

@@ -204,8 +204,10 @@ fn smoke_checks(f: &report::Figures) -> anyhow::Result<()> {
     if let Some(reload) = &f.reload {
         anyhow::ensure!(
             reload.load.failed == 0 && reload.swaps_under_load == reload.swaps.len(),
-            "reload: {} failed requests, {} of {} swaps under load",
+            "reload: {} failed requests (connect, read, write, status, timeout: {:?}), {} of {} \
+             swaps under load",
             reload.load.failed,
+            reload.load.failures,
             reload.swaps_under_load,
             reload.swaps.len()
         );

@@ -110,6 +110,8 @@ pub struct Load {
     pub duration: Duration,
     /// Requests answered 4xx/5xx plus socket errors and timeouts.
     pub failed: u64,
+    /// The failures as wrk counts them: connect, read, write, status (4xx/5xx), timeout.
+    pub failures: [u64; 5],
     /// Median latency.
     pub p50: Duration,
     /// 99th percentile latency.
@@ -228,7 +230,15 @@ fn parse(stdout: &str) -> anyhow::Result<Load> {
             .parse()
             .with_context(|| format!("{name} is not a number"))
     };
+    let failures = [
+        field("connect")?,
+        field("read")?,
+        field("write")?,
+        field("status")?,
+        field("timeout")?,
+    ];
     Ok(Load {
+        failures,
         requests: field("requests")?,
         duration: Duration::from_micros(field("duration_us")?),
         failed: field("connect")?

@@ -257,3 +257,24 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_connection_in_steady_use_outlives_the_head_deadline() {
+    // The head deadline counts from accept only until the first answer: a kept-alive client
+    // sending request after request (with gaps shorter than the idle timeout) is never cut.
+    let (addr, _stop, _) = server(limits()).await;
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let until = Instant::now() + HEAD_TIMEOUT * 4;
+    let mut answered = 0;
+    while Instant::now() < until {
+        send_get(&mut stream, "/again").await;
+        let answer = first_read(&mut stream).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("/again"),
+            "request {answered}: {answer:?}"
+        );
+        answered += 1;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(answered > 10, "{answered} requests");
+}
