@@ -1,6 +1,8 @@
 //! The status page in a real browser: headless Chromium logs in through the form, sees the
 //! products and an order sent through the emulator with its candidate masked, reveals it,
-//! and logs out. Writes `docs/status-page.png`, the README's picture of the page.
+//! and logs out. Takes a screenshot of the page every run; with `ASSAY_UPDATE_SCREENSHOT=1`
+//! it becomes `docs/status-page.png`, the README's picture (so an ordinary run leaves the tree
+//! as it was).
 //!
 //! Without Chromium the test prints [`browser::SKIP_LINE`] and passes, unless
 //! `ASSAY_REQUIRE_ALL=1` (CI), where it fails.
@@ -11,8 +13,18 @@ use assay_tests::browser::{self, Browser};
 use assay_tests::harness::{Deployment, WAIT};
 use serde_json::{Value, json};
 
-/// Where the screenshot goes: committed, and shown in the README.
+/// The README's picture of the page, committed; rewritten only on request.
 const SCREENSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/status-page.png");
+
+/// Where this run's screenshot goes: the README's picture when `ASSAY_UPDATE_SCREENSHOT=1`,
+/// otherwise a file beside the test's other output that nobody commits.
+fn screenshot_path() -> std::path::PathBuf {
+    if std::env::var_os("ASSAY_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        Path::new(SCREENSHOT).to_owned()
+    } else {
+        std::env::temp_dir().join(format!("assay-status-page-{}.png", std::process::id()))
+    }
+}
 
 #[tokio::test]
 async fn an_operator_logs_in_sees_masked_orders_and_logs_out_in_chromium() {
@@ -107,7 +119,17 @@ async fn drive(b: &mut Browser, d: &Deployment, order_id: &str, label: &str) -> 
             "the candidate is not masked: the cell shows {masked} for {label:?}"
         ));
     }
-    b.screenshot(Path::new(SCREENSHOT)).await?;
+    let shot = screenshot_path();
+    b.screenshot(&shot).await?;
+    let size = std::fs::metadata(&shot)
+        .map_err(|e| format!("{}: {e}", shot.display()))?
+        .len();
+    if size < 1024 {
+        return Err(format!("the screenshot is only {size} bytes"));
+    }
+    if shot != Path::new(SCREENSHOT) {
+        let _ = std::fs::remove_file(&shot);
+    }
 
     b.eval("document.querySelector('#reveal').click(); true")
         .await?;

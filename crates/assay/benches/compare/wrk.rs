@@ -35,15 +35,20 @@ end
 function init(args)
   local file, nthreads, auth = args[1], tonumber(args[2]), args[3]
   requests = {}
-  local i = 0
+  local lines = {}
   for line in io.lines(file) do
-    if i % nthreads == tid then
+    lines[#lines + 1] = line
+  end
+  -- Each thread takes its share of the lines; with fewer lines than threads (one package
+  -- list request), every thread takes them all: a thread with nothing to send would hold
+  -- its connections idle until the host closes them at its head deadline.
+  for i, line in ipairs(lines) do
+    if #lines < nthreads or (i - 1) % nthreads == tid then
       local path, sig, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
       local headers = { ["Content-Type"] = "application/json", ["x-stackone-signature"] = sig }
       if auth ~= nil and auth ~= "" then headers["Authorization"] = auth end
       requests[#requests + 1] = wrk.format("POST", path, headers, body)
     end
-    i = i + 1
   end
   next_index = 1
   wrapped = 0
