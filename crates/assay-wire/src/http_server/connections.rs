@@ -243,17 +243,6 @@ impl Registry {
         }
     }
 
-    /// Connections registered now.
-    pub fn len(&self) -> usize {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner.connections.len()
-    }
-
-    /// Whether no connection is registered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Asks up to `count` idle connections to close: those that never completed a request
     /// first, then the longest idle. Returns how many were asked.
     pub fn evict_idle(&self, count: usize) -> usize {
