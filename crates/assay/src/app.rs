@@ -28,7 +28,7 @@ use crate::pipeline::{poller, worker::Worker};
 use crate::products::{self, Products};
 use crate::reload::{ConfigLoader, Reloader};
 use assay_runtime::{Runtime, RuntimeOptions};
-use assay_store::{SqliteOptions, SqliteStore, Store};
+use assay_store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store, Wakeups};
 use assay_wire::http_server;
 
 /// How to start a host beyond its configuration.
@@ -206,21 +206,7 @@ impl App {
             .map(TcpListener::local_addr)
             .transpose()
             .context("reading the admin listener's address")?;
-        let store_path = config.store.path.clone();
-        if let Some(parent) = store_path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        let store_options = SqliteOptions {
-            max_batch: config.store.max_batch,
-            ..SqliteOptions::default()
-        };
-        let store =
-            tokio::task::spawn_blocking(move || SqliteStore::open_with(&store_path, store_options))
-                .await
-                .context("opening the store")?
-                .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
-        let store: Arc<dyn Store> = Arc::new(store);
+        let store = open_store(&config).await?;
         let runtime = Arc::new(
             Runtime::new(RuntimeOptions {
                 cache_dir: Some(config.plugins.cache_dir.clone()),
@@ -231,8 +217,10 @@ impl App {
         );
         let products = Products::new(products::load_all(&runtime, Arc::new(config)).await);
 
+        let delivery_lease = products.config().store.delivery_lease;
         let relay = Relay::new(Arc::clone(&store), targets(products.clone()))
-            .context("building the HTTP client for StackOne")?;
+            .context("building the HTTP client for StackOne")?
+            .with_lease(delivery_lease);
         let worker = Worker::new(Arc::clone(&store), products.clone(), relay.waker());
         let supervisor = Supervisor::default();
         let edge = Arc::new(Edge {
@@ -245,6 +233,12 @@ impl App {
             admin_split: admin_listener.is_some(),
         });
 
+        if let Some(wakeups) = store.wakeups() {
+            let (orders, outbox) = (worker.waker(), relay.waker());
+            supervisor.spawn("wakeups", |cancel| {
+                forward_wakeups(wakeups, orders, outbox, cancel)
+            });
+        }
         supervisor.spawn("relay", |cancel| relay.clone().run(cancel));
         supervisor.spawn("worker", |cancel| worker.run(cancel));
         let (poll_store, poll_products, poll_wake) =
@@ -346,6 +340,72 @@ impl App {
             () = self.supervisor.cancelled() => {}
         }
         self.shutdown().await
+    }
+}
+
+/// Opens the configured store: PostgreSQL when `store.url` is set (migrated under an advisory
+/// lock, one host at a time), else the SQLite file at `store.path` (its folder created).
+/// Errors name the store (the database as `host:port/database`, never the URL's password).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &config.store.url {
+        let options = PostgresOptions {
+            max_batch: config.store.max_batch,
+            ..PostgresOptions::default()
+        };
+        let store = PostgresStore::connect_with(url.expose(), options)
+            .await
+            .context("opening the PostgreSQL store (store.url)")?;
+        tracing::info!(database = store.target(), "the store is PostgreSQL");
+        return Ok(Arc::new(store));
+    }
+    let store_path = config.store.path.clone();
+    if let Some(parent) = store_path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let store_options = SqliteOptions {
+        max_batch: config.store.max_batch,
+        ..SqliteOptions::default()
+    };
+    let store =
+        tokio::task::spawn_blocking(move || SqliteStore::open_with(&store_path, store_options))
+            .await
+            .context("opening the store")?
+            .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Wakes this host's worker and relay when any host sharing the store added work
+/// ([`Store::wakeups`]): the two loops then wait on their next due time *or* a wake-up, and
+/// never poll. A wake-up only makes a loop look again; missing none matters, since the
+/// store's listener bumps both counters after every reconnect. The poller needs none: it
+/// asks the vendor on each product's `poll_interval_s`, and reads whatever orders await a
+/// result in the shared store when it does (every host polls; a result found twice is not
+/// queued twice).
+async fn forward_wakeups(
+    wakeups: Wakeups,
+    worker: Arc<tokio::sync::Notify>,
+    relay: Arc<tokio::sync::Notify>,
+    cancel: CancellationToken,
+) {
+    let Wakeups {
+        mut orders,
+        mut outbox,
+    } = wakeups;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = orders.changed() => match changed {
+                Ok(()) => worker.notify_one(),
+                // The store's listener is gone (the store is being dropped): nothing more
+                // will come, and the supervisor reports the task's end.
+                Err(_) => return,
+            },
+            changed = outbox.changed() => match changed {
+                Ok(()) => relay.notify_one(),
+                Err(_) => return,
+            },
+        }
     }
 }
 

@@ -40,6 +40,17 @@
 //!
 //! [store]
 //! path = "data/assay.db"           # the SQLite file                  env ASSAY_STORE_PATH
+//! # url = "env:DATABASE_URL"       # secret; PostgreSQL instead of SQLite, for several hosts
+//!                                  # sharing one database ("postgres://user:pw@host/db" or
+//!                                  # "host=… dbname=…"); exclusive with path (and with
+//!                                  # ASSAY_STORE_PATH / --store). README, "More than one host"
+//! fulfil_lease_ms = 360000         # a claimed order is one worker's for this long: a host
+//!                                  # that died mid-fulfilment leaves it to the others (or to
+//!                                  # its restart) after it; longer than any plugin deadline;
+//!                                  # 1 ms to 1 day
+//! delivery_lease_ms = 120000       # the same for a result being delivered; a PATCH goes out
+//!                                  # only while a quarter (at most 30 s) plus its timeout (a
+//!                                  # quarter, at most 30 s) are left; 1 s to 1 day
 //! max_batch = 256                  # most writes committed in one transaction (group
 //!                                  # commit); 1 to 4096. 1 commits each write on its own:
 //!                                  # slower, the benchmarks' baseline
@@ -129,6 +140,12 @@ pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
 pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Default of `store.path`, relative to the configuration file.
 pub const DEFAULT_STORE_PATH: &str = "data/assay.db";
+/// Default of `store.fulfil_lease_ms`.
+pub const DEFAULT_FULFIL_LEASE: Duration = Duration::from_secs(360);
+/// Default of `store.delivery_lease_ms`.
+pub const DEFAULT_DELIVERY_LEASE: Duration = Duration::from_secs(120);
+/// Longest `store.fulfil_lease_ms` and `store.delivery_lease_ms`: one day.
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default of `stackone.base_url`.
 pub const DEFAULT_STACKONE_BASE_URL: &str = "https://api.stackone.com";
 /// Default of `plugins.dir`, relative to the configuration file.
@@ -203,11 +220,24 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
 }
 
-/// `[store]`: the embedded database.
+/// `[store]`: the embedded database, or the PostgreSQL database several hosts share.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
-    /// The SQLite file.
+    /// The SQLite file. When [`StoreConfig::url`] is set it is not opened; it then only
+    /// anchors the default `plugins.cache_dir` (its default, `data/assay.db`, puts the cache
+    /// in `data/artifact-cache`).
     pub path: PathBuf,
+    /// The PostgreSQL connection URL (`store.url`, a secret: it may carry a password). Set:
+    /// the store is PostgreSQL and `path` is not used for it.
+    pub url: Option<Secret>,
+    /// How long a claimed order is exclusive to the worker that claimed it
+    /// (`store.fulfil_lease_ms`): a host that dies mid-fulfilment leaves its orders to the
+    /// other hosts after this.
+    pub fulfil_lease: Duration,
+    /// How long a claimed result is exclusive to the relay that claimed it
+    /// (`store.delivery_lease_ms`); the relay's PATCH timeout and send window derive from it
+    /// ([`crate::pipeline::relay`]).
+    pub delivery_lease: Duration,
     /// The most writes committed in one transaction (`store.max_batch`).
     pub max_batch: usize,
 }

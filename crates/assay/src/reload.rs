@@ -16,8 +16,8 @@
 //!   its product answer 503 naming the missing file.
 //! - A changed configuration (or a secret file it reads) is validated as a whole first: an
 //!   invalid file changes nothing. Products added, removed or changed take effect at once;
-//!   `server.listen`, `server.admin_listen`, `store.path` and `store.max_batch` need a
-//!   restart, which the log says.
+//!   `server.listen`, `server.admin_listen`, `store.path`, `store.url`,
+//!   `store.delivery_lease_ms` and `store.max_batch` need a restart, which the log says.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -108,7 +108,8 @@ impl Reloader {
         }
         tracing::info!(dirs = ?watched, "watching for plugin and configuration changes");
         let store = &config.store.path;
-        if let Some(dir) = store.parent()
+        if config.store.url.is_none()
+            && let Some(dir) = store.parent()
             && watched.iter().any(|w| same_dir(w, dir))
         {
             // The kernel reports every write of the database and its WAL to the watcher,
@@ -298,6 +299,16 @@ impl Reloader {
                 new = new.store.max_batch,
                 "store.max_batch changed: restart assay to apply it"
             );
+        }
+        if new.store.delivery_lease != old.store.delivery_lease {
+            tracing::warn!(
+                old_ms = old.store.delivery_lease.as_millis(),
+                new_ms = new.store.delivery_lease.as_millis(),
+                "store.delivery_lease_ms changed: restart assay to apply it"
+            );
+        }
+        if new.store.url != old.store.url {
+            tracing::warn!("store.url changed: restart assay to apply it");
         }
         if new.store.path != old.store.path {
             tracing::warn!(old = %old.store.path.display(), new = %new.store.path.display(), "store.path changed: restart assay to apply it");

@@ -48,6 +48,9 @@ pub(crate) struct RawServer {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     pub path: Option<Spanned<String>>,
+    pub url: Option<Spanned<SecretRef>>,
+    pub fulfil_lease_ms: Option<Spanned<u64>>,
+    pub delivery_lease_ms: Option<Spanned<u64>>,
     pub max_batch: Option<Spanned<u64>>,
 }
 

@@ -53,10 +53,38 @@ struct Context<'a> {
 impl Context<'_> {
     fn config(&mut self, raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
         let server = self.server(&raw, overrides)?;
+        let store_path_given = overrides.store_path.is_some()
+            || self.env_text(ENV_STORE_PATH).is_some()
+            || raw.store.path.is_some();
         let store_path = match (&overrides.store_path, self.env_text(ENV_STORE_PATH)) {
             (Some(path), _) => path.clone(),
             (None, Some((path, _))) => PathBuf::from(path),
             (None, None) => self.path(raw.store.path.as_ref(), "store.path", DEFAULT_STORE_PATH)?,
+        };
+        let store_url = match &raw.store.url {
+            Some(url) if store_path_given => {
+                return Err(self.invalid(
+                    url.span(),
+                    "store.url",
+                    "store.url (PostgreSQL) and store.path (SQLite) name two different stores: \
+                     set one of them (store.path may also come from ASSAY_STORE_PATH or --store)",
+                ));
+            }
+            Some(url) => {
+                let secret = self.secret(url, "store.url")?;
+                if secret.expose().trim().is_empty() {
+                    return Err(self.invalid(
+                        url.span(),
+                        "store.url",
+                        format!(
+                            "{} is empty: it must name a PostgreSQL database",
+                            url.get_ref()
+                        ),
+                    ));
+                }
+                Some(secret)
+            }
+            None => None,
         };
         let plugins_dir = match (&overrides.plugins_dir, self.env_text(ENV_PLUGINS_DIR)) {
             (Some(path), _) => path.clone(),
@@ -96,6 +124,31 @@ impl Context<'_> {
                 })?,
         };
 
+        let fulfil_lease = self.millis(
+            raw.store.fulfil_lease_ms.as_ref(),
+            "store.fulfil_lease_ms",
+            DEFAULT_FULFIL_LEASE,
+            MAX_LEASE,
+        )?;
+        let delivery_lease = self.millis(
+            raw.store.delivery_lease_ms.as_ref(),
+            "store.delivery_lease_ms",
+            DEFAULT_DELIVERY_LEASE,
+            MAX_LEASE,
+        )?;
+        if let Some(ms) = &raw.store.delivery_lease_ms
+            && delivery_lease < Duration::from_secs(1)
+        {
+            return Err(self.invalid(
+                ms.span(),
+                "store.delivery_lease_ms",
+                format!(
+                    "must be at least 1000 (a PATCH needs time), got {}",
+                    ms.get_ref()
+                ),
+            ));
+        }
+
         let mut products = BTreeMap::new();
         for (name, product) in raw.products {
             let product = self.product(&name, product, &plugins_dir, stackone.api_key.as_ref())?;
@@ -106,6 +159,9 @@ impl Context<'_> {
             server,
             store: StoreConfig {
                 path: store_path,
+                url: store_url,
+                fulfil_lease,
+                delivery_lease,
                 max_batch,
             },
             stackone,

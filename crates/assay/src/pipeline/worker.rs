@@ -37,8 +37,6 @@ use assay_wire::metric;
 
 /// How many orders are fulfilled at once.
 pub const FULFIL_CONCURRENCY: usize = 8;
-/// How long a claimed order is exclusive; longer than the longest plugin deadline.
-pub const FULFIL_LEASE: Duration = Duration::from_secs(360);
 /// After this many failed attempts a retryable failure parks the order as failed.
 pub const MAX_FULFIL_ATTEMPTS: u32 = 12;
 /// Longest `source_value` of the result that tells StackOne an order failed; the reason in
@@ -150,9 +148,11 @@ impl Worker {
             wake: Arc::clone(&self.wake),
             claim: move |n| {
                 let store = Arc::clone(&claimer.store);
+                // `store.fulfil_lease_ms`, as the configuration in force says.
+                let lease = claimer.products.config().store.fulfil_lease;
                 async move {
                     store
-                        .claim_orders_for_fulfilment(n, Timestamp::now(), FULFIL_LEASE)
+                        .claim_orders_for_fulfilment(n, Timestamp::now(), lease)
                         .await
                 }
             },

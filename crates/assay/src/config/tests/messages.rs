@@ -265,3 +265,87 @@ fn the_admin_listener_is_parsed_and_needs_an_address_of_its_own() {
         error(&bad)
     );
 }
+
+#[test]
+fn store_url_and_path_exclude_each_other() {
+    let text = format!("[store]\npath = \"a.db\"\nurl = \"env:STACKONE_KEY\"\n{MINIMAL}");
+    assert_eq!(
+        error(&text),
+        "config.toml:3:7: store.url: store.url (PostgreSQL) and store.path (SQLite) name two \
+         different stores: set one of them (store.path may also come from ASSAY_STORE_PATH or \
+         --store)"
+    );
+    // A path from the environment counts as set too.
+    let url_only = format!("[store]\nurl = \"env:STACKONE_KEY\"\n{MINIMAL}");
+    let with_env_path = Config::from_str_with(
+        &url_only,
+        Path::new("config.toml"),
+        &Overrides::default(),
+        env_of(&[
+            ("STACKONE_KEY", "sk-value"),
+            ("WHSEC_A", "whsec-a-value"),
+            (ENV_STORE_PATH, "b.db"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        with_env_path.contains("store.url: store.url (PostgreSQL)"),
+        "{with_env_path}"
+    );
+}
+
+#[test]
+fn store_url_must_resolve_to_something() {
+    let unset = format!("[store]\nurl = \"env:NO_SUCH_DB\"\n{MINIMAL}");
+    let message = error(&unset);
+    assert!(
+        message.contains("store.url") && message.contains("NO_SUCH_DB is not set"),
+        "{message}"
+    );
+    let literal = format!("[store]\nurl = \"postgres://u:hunter2@db/assay\"\n{MINIMAL}");
+    let message = error(&literal);
+    assert!(
+        message.contains("must not be written in the configuration")
+            && !message.contains("hunter2"),
+        "{message}"
+    );
+    let empty = Config::from_str_with(
+        &format!("[store]\nurl = \"env:EMPTY\"\n{MINIMAL}"),
+        Path::new("config.toml"),
+        &Overrides::default(),
+        env_of(&[
+            ("STACKONE_KEY", "sk-value"),
+            ("WHSEC_A", "whsec-a-value"),
+            ("EMPTY", " "),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        empty,
+        "config.toml:2:7: store.url: env:EMPTY is empty: it must name a PostgreSQL database"
+    );
+}
+
+#[test]
+fn store_url_loads_as_a_redacted_secret_with_its_leases() {
+    let text = format!(
+        "[store]\nurl = \"env:STACKONE_KEY\"\nfulfil_lease_ms = 3000\ndelivery_lease_ms = 8000\n{MINIMAL}"
+    );
+    let config = load(&text).unwrap();
+    let url = config.store.url.as_ref().expect("url");
+    assert_eq!(url.expose(), "sk-value");
+    assert!(
+        !format!("{config:?}").contains("sk-value"),
+        "Debug redacts the URL"
+    );
+    assert_eq!(config.store.fulfil_lease, Duration::from_secs(3));
+    assert_eq!(config.store.delivery_lease, Duration::from_secs(8));
+    let short = format!("[store]\ndelivery_lease_ms = 999\n{MINIMAL}");
+    assert_eq!(
+        error(&short),
+        "config.toml:2:21: store.delivery_lease_ms: must be at least 1000 (a PATCH needs time), \
+         got 999"
+    );
+}
