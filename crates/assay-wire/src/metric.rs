@@ -36,7 +36,8 @@ pub const RELOAD_SECONDS: &str = "assay_reload_seconds";
 pub const CONFIG_RELOADS_TOTAL: &str = "assay_config_reloads_total";
 
 /// Counter: attempts to deliver a result to StackOne. Labels: `product`, `outcome`
-/// (`delivered`, `retry`, `paused`: not sent while StackOne asked to wait, `dead_letter`).
+/// (`delivered`, `retry`, `paused`: not sent while StackOne asked to wait, `dead_letter`,
+/// `lease_too_old`: not sent because the claim's lease might end before the PATCH did).
 pub const DELIVERIES_TOTAL: &str = "assay_deliveries_total";
 
 /// Histogram: time one delivery attempt took. Labels: `product`.
@@ -269,7 +270,16 @@ pub const PER_PRODUCT_COUNTERS: &[(&str, Option<OtherLabel>)] = &[
     ),
     (
         DELIVERIES_TOTAL,
-        Some(("outcome", &["delivered", "retry", "paused", "dead_letter"])),
+        Some((
+            "outcome",
+            &[
+                "delivered",
+                "retry",
+                "paused",
+                "dead_letter",
+                "lease_too_old",
+            ],
+        )),
     ),
 ];
 

@@ -17,7 +17,19 @@
 //!
 //! A retryable failure that persists for [`MAX_DELIVERY_ATTEMPTS`] is dead-lettered too, so a
 //! result never retries forever unseen. Because rows are claimed with a lease, a relay that
-//! dies mid-delivery leaves the row to be claimed again after a restart.
+//! dies mid-delivery leaves the row to be claimed again after a restart (or by another host
+//! sharing a PostgreSQL store, once the lease ends).
+//!
+//! # A lost lease never sends
+//!
+//! Several hosts may share the outbox. A row's lease ([`DELIVERY_LEASE`]) is the only thing
+//! that keeps the others off it, so a relay sends a claimed row only while the lease surely
+//! outlasts the PATCH: within its [`send_window`] of asking for the claim, measured on the
+//! monotonic clock, with [`LEASE_MARGIN`] left for the hosts' clocks disagreeing. A relay
+//! that stalled past that leaves the row alone; once the lease ends, any host claims it
+//! afresh with a higher attempt number (the fencing token), and the stale claim's outcomes are
+//! refused by the store (`StoreError::LeaseLost`), except "delivered", which is a fact whoever
+//! reports it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -38,10 +50,34 @@ use assay_wire::stackone::{BaseUrl, ErrorBody};
 
 /// How many results are delivered at once.
 pub const DELIVERY_CONCURRENCY: usize = 16;
-/// How long a claimed row is exclusive to this relay; longer than one delivery can take.
+/// How long a claimed row is exclusive to this relay by default (`store.delivery_lease_ms`);
+/// longer than one delivery can take.
 pub const DELIVERY_LEASE: Duration = Duration::from_secs(120);
-/// The timeout of one PATCH, connection included.
+/// The longest timeout of one PATCH, connection included (a quarter of a shorter lease).
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most a claim's send window keeps from its lease's end, beyond the PATCH's timeout (a
+/// quarter of a shorter lease). It covers the clocks of the hosts sharing a store disagreeing
+/// (leases are stamped by the claimer's clock and judged by the next claimer's).
+pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The timeout of one PATCH under a `lease`: [`DELIVERY_TIMEOUT`], or a quarter of the lease
+/// if that is shorter.
+pub fn delivery_timeout(lease: Duration) -> Duration {
+    DELIVERY_TIMEOUT.min(lease / 4)
+}
+
+/// How long after asking for a claim leased for `lease` the relay may still send its PATCH:
+/// the lease less the PATCH's timeout and [`LEASE_MARGIN`] (a quarter each at most). Past it
+/// the row is left alone until its lease ends and any host claims it again, so a relay that
+/// stalled (a paused VM, a stopped process, a starved runtime) never sends a result another
+/// host may have taken over meanwhile: a PATCH started within the window ends, by its
+/// timeout, before the lease does.
+pub fn send_window(lease: Duration) -> Duration {
+    lease
+        .saturating_sub(delivery_timeout(lease))
+        .saturating_sub(LEASE_MARGIN.min(lease / 4))
+}
+
 /// After this many failed attempts a retryable failure is dead-lettered.
 pub const MAX_DELIVERY_ATTEMPTS: u32 = 25;
 
@@ -66,6 +102,7 @@ pub struct Relay {
     client: reqwest::Client,
     wake: Arc<Notify>,
     pauses: Arc<Pauses>,
+    lease: Duration,
 }
 
 /// Until when StackOne asked each endpoint and key to wait, keyed by a digest of the base URL
@@ -123,6 +160,7 @@ enum Outcome {
 impl Relay {
     /// A relay over `store`, delivering with the keys `targets` gives.
     pub fn new(store: Arc<dyn Store>, targets: Targets) -> Result<Self, reqwest::Error> {
+        // Each PATCH sets its own timeout (`delivery_timeout`); this is only the ceiling.
         let client = reqwest::Client::builder()
             .timeout(DELIVERY_TIMEOUT)
             .user_agent(concat!("assay/", env!("CARGO_PKG_VERSION")))
@@ -133,7 +171,15 @@ impl Relay {
             client,
             wake: Arc::new(Notify::new()),
             pauses: Arc::new(Pauses::default()),
+            lease: DELIVERY_LEASE,
         })
+    }
+
+    /// The same relay claiming rows for `lease` (`store.delivery_lease_ms`) instead of
+    /// [`DELIVERY_LEASE`]; the PATCH timeout and the send window follow it.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Wakes the relay: call it after committing a result, so delivery starts at once.
@@ -150,6 +196,7 @@ impl Relay {
     pub async fn run(self, cancel: CancellationToken) {
         let claimer = self.clone();
         let scheduler = self.clone();
+        let lease = self.lease;
         ClaimLoop {
             name: "relay",
             concurrency: DELIVERY_CONCURRENCY,
@@ -157,9 +204,11 @@ impl Relay {
             claim: move |n| {
                 let store = Arc::clone(&claimer.store);
                 async move {
-                    store
-                        .claim_outbox(n, Timestamp::now(), DELIVERY_LEASE)
-                        .await
+                    // Taken before the lease starts (the store stamps it from `now`), so the
+                    // send window is measured from no later than the lease's own start.
+                    let asked = Instant::now();
+                    let rows = store.claim_outbox(n, Timestamp::now(), lease).await?;
+                    Ok(rows.into_iter().map(|row| (asked, row)).collect())
                 }
             },
             next_due: move || {
@@ -167,16 +216,29 @@ impl Relay {
                 async move { store.next_delivery_due().await }
             },
         }
-        .run(cancel, move |row| {
+        .run(cancel, move |(asked, row)| {
             let relay = self.clone();
-            async move { relay.deliver(row).await }
+            async move { relay.deliver(asked, row).await }
         })
         .await;
     }
 
-    /// Delivers one row and records the outcome.
-    async fn deliver(&self, row: OutboxDelivery) {
+    /// Delivers one row claimed by a claim asked for at `asked`, and records the outcome. A
+    /// claim older than its [`send_window`] is not sent (its lease may end while the PATCH is in
+    /// flight, and another host may then hold the row); the row is left to its lease's end.
+    async fn deliver(&self, asked: Instant, row: OutboxDelivery) {
         let started = Instant::now();
+        if asked.elapsed() > send_window(self.lease) {
+            tracing::warn!(
+                product = row.product,
+                order_id = row.order_id,
+                claimed_s_ago = asked.elapsed().as_secs_f64(),
+                "result not sent: its claim is too close to its lease's end; it is claimed \
+                 again once the lease ends"
+            );
+            metrics::counter!(metric::DELIVERIES_TOTAL, "product" => row.product.clone(), "outcome" => "lease_too_old").increment(1);
+            return;
+        }
         let outcome = self.attempt(&row).await;
         let product = row.product.clone();
         let label = match &outcome {
@@ -287,6 +349,7 @@ impl Relay {
             )
             .header("x-account-id", &row.account_id)
             .header(http::header::CONTENT_TYPE, "application/json")
+            .timeout(delivery_timeout(self.lease))
             .body(row.body_json.clone())
             .send()
             .await;

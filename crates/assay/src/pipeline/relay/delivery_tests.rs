@@ -22,6 +22,8 @@ struct Fixture {
     /// Wakes the relay, as the worker does after storing a result.
     wake: Arc<tokio::sync::Notify>,
     relay: tokio::task::JoinHandle<()>,
+    /// The running relay's twin, to deliver claims by hand.
+    twin: Relay,
 }
 
 async fn fixture() -> Fixture {
@@ -42,6 +44,7 @@ async fn fixture() -> Fixture {
     });
     let relay = Relay::new(Arc::clone(&store), targets).expect("relay");
     let wake = relay.waker();
+    let twin = relay.clone();
     let stop = tokio_util::sync::CancellationToken::new();
     let relay = tokio::spawn(relay.run(stop.clone()));
     Fixture {
@@ -51,6 +54,7 @@ async fn fixture() -> Fixture {
         stop,
         relay,
         wake,
+        twin,
     }
 }
 
@@ -201,4 +205,38 @@ async fn dead_letters_a_422_with_stackone_message() {
     );
     f.stop.cancel();
     f.relay.await.expect("relay stops");
+}
+
+#[tokio::test]
+async fn a_claim_older_than_the_send_window_is_not_sent() {
+    let mut f = fixture().await;
+    // Only the claims made here are delivered.
+    f.stop.cancel();
+    (&mut f.relay).await.expect("relay stops");
+    let order_id = order_with_result(&f, 3, json!({"result": {"value": "initiated"}})).await;
+    let row = f
+        .store
+        .claim_outbox(10, Timestamp::now(), super::DELIVERY_LEASE)
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|r| r.order_id == order_id)
+        .expect("the row is claimed");
+    let stale = Instant::now()
+        .checked_sub(super::send_window(super::DELIVERY_LEASE) + Duration::from_secs(1))
+        .expect("the machine has been up longer than the send window");
+    f.twin.deliver(stale, row.clone()).await;
+    assert!(
+        f.emulator.deliveries_for(&order_id).is_empty(),
+        "a claim past its send window sends nothing"
+    );
+    let state = outbox_state(&f.store, &order_id).await.expect("row");
+    assert_eq!(state.0, OutboxState::Pending, "left for the next claim");
+    // The same claim within its window is sent and recorded.
+    f.twin.deliver(Instant::now(), row).await;
+    assert_eq!(f.emulator.deliveries_for(&order_id).len(), 1);
+    assert_eq!(
+        wait_for_outbox(&f.store, &order_id, OutboxState::Delivered).await,
+        (Some(200), 0)
+    );
 }
