@@ -33,6 +33,7 @@
 //! - `ingest`: the collector task and the idempotent inserts.
 //! - `orders`, `outbox`, `views`: the SQL of each concern, as in `sqlite/`.
 //! - `notify`: `LISTEN`/`NOTIFY`.
+//! - `copy`: a single host's SQLite store copied in ([`copy_from_sqlite`], `assay store copy`).
 //! - `sql`: small helpers over statements and columns.
 //! - `testing` (tests, or the `testing` feature): a throw-away server from the machine's
 //!   PostgreSQL binaries.
@@ -51,6 +52,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use tokio_postgres::IsolationLevel;
 
+mod copy;
 mod ingest;
 mod notify;
 mod orders;
@@ -61,6 +63,7 @@ mod sql;
 pub mod testing;
 mod views;
 
+pub use copy::{CopyReport, TableCopy, copy_from_sqlite};
 pub use notify::{ORDERS_CHANNEL, OUTBOX_CHANNEL};
 pub use schema::SCHEMA_VERSION;
 

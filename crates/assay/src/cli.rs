@@ -1,4 +1,4 @@
-//! The command line: `assay serve | emulate | demo | dev | orders | plugin inspect |
+//! The command line: `assay serve | emulate | demo | dev | orders | store migrate|copy | plugin inspect |
 //! completions`
 //! (`emulate` and `demo` only with the `emulator` feature).
 //!
@@ -52,6 +52,9 @@ pub enum Command {
     /// Read the orders in the store (works while a host is serving).
     #[command(subcommand)]
     Orders(OrdersCommand),
+    /// Store tools: migrate the schema, copy a SQLite store into PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Plugin tools.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -175,6 +178,34 @@ pub enum OrdersCommand {
         /// Print JSON (with the webhook envelopes) instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `assay store`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Apply the schema migrations the configured store (`store.url` or `store.path`) lacks
+    /// and print its schema version; a store newer than this build is refused. Hosts also
+    /// migrate when they start (one at a time, under a lock): this is for doing it first.
+    Migrate {
+        /// The configuration (for `store.url` or `store.path`).
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Copy a single host's SQLite store (orders, events, outbox, dead letters) into the
+    /// PostgreSQL database of the configuration's `store.url`, ids kept, in one transaction.
+    /// Running it again copies nothing new; a database other hosts already wrote to is
+    /// refused. Prints the counts it verified. Stop the host first (its store is locked).
+    Copy {
+        /// `sqlite:PATH`: the store to copy.
+        #[arg(long)]
+        from: String,
+        /// `postgres`: the configuration's `store.url`.
+        #[arg(long)]
+        to: String,
+        /// The configuration (for `store.url`).
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 

@@ -7,11 +7,17 @@ use clap::CommandFactory as _;
 use tokio::net::TcpListener;
 
 use crate::app::{App, AppOptions};
-use crate::cli::{Cli, Command, ConfigArgs, OrdersCommand, PluginCommand, shutdown_signal};
+use crate::cli::{
+    Cli, Command, ConfigArgs, OrdersCommand, PluginCommand, StoreCommand, shutdown_signal,
+};
 use crate::reload;
 use crate::telemetry;
 use assay_runtime::{Runtime, RuntimeOptions};
-use assay_store::{OrderDetail, OrderFilter, OrderId, SqliteStore, StoreReader, render};
+use assay_store::{
+    OrderDetail, OrderFilter, OrderId, OrderSummary, PostgresStore, SqliteStore, Store as _,
+    StoreError, StoreReader, render,
+};
+use assay_wire::secret::Secret;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -24,6 +30,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => crate::demo::run(&args).await,
         Command::Dev(args) => crate::dev::run(&args).await,
         Command::Orders(cmd) => orders(cmd).await,
+        Command::Store(StoreCommand::Migrate { config }) => migrate(&config).await,
+        Command::Store(StoreCommand::Copy { from, to, config }) => {
+            copy_store(&from, &to, &config).await
+        }
         Command::Plugin(PluginCommand::Inspect { file }) => inspect(&file).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -92,9 +102,7 @@ async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
     let config = match &cmd {
         OrdersCommand::List { config, .. } | OrdersCommand::Show { config, .. } => config,
     };
-    let path = store_path(config)?;
-    let reader = SqliteStore::open_read_only(&path)
-        .with_context(|| format!("reading the store {}", path.display()))?;
+    let reader = OrderReader::open(store_location(config)?).await?;
     let text = match cmd {
         OrdersCommand::List {
             product,
@@ -128,7 +136,7 @@ async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
 
 /// The order `id` names: Assay's order number, or else StackOne's order id (which must name
 /// one order across products).
-async fn find_order(reader: &StoreReader, id: &str) -> anyhow::Result<OrderDetail> {
+async fn find_order(reader: &OrderReader, id: &str) -> anyhow::Result<OrderDetail> {
     if let Ok(n) = id.parse::<i64>()
         && let Some(detail) = reader.get_order(OrderId(n)).await?
     {
@@ -141,11 +149,11 @@ async fn find_order(reader: &StoreReader, id: &str) -> anyhow::Result<OrderDetai
     };
     let matches = reader.list_orders(filter).await?;
     match matches.as_slice() {
-        [] => anyhow::bail!("no order {id} in {}", reader.path().display()),
+        [] => anyhow::bail!("no order {id} in {}", reader.name()),
         [one] => reader
             .get_order(one.id)
             .await?
-            .with_context(|| format!("order {} vanished from {}", one.id, reader.path().display())),
+            .with_context(|| format!("order {} vanished from {}", one.id, reader.name())),
         several => anyhow::bail!(
             "StackOne order id {id} names orders of several products; show one by its ID:\n{}",
             render::order_table(several).trim_end()
@@ -153,28 +161,158 @@ async fn find_order(reader: &StoreReader, id: &str) -> anyhow::Result<OrderDetai
     }
 }
 
-/// The store's path from the configuration file, without resolving its secrets (the operator
-/// reading orders need not have them).
-fn store_path(args: &ConfigArgs) -> anyhow::Result<std::path::PathBuf> {
+/// Which store the configuration names, found without resolving any other secret (the
+/// operator reading orders need not have the products' keys).
+pub(crate) enum StoreLocation {
+    /// The SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// PostgreSQL, at this URL (`store.url`, resolved).
+    Postgres(Secret),
+}
+
+/// The store `args` name: `--store` or `ASSAY_STORE_PATH` (a SQLite file), else the file's
+/// `store.url` (its secret reference resolved) or `store.path`.
+pub(crate) fn store_location(args: &ConfigArgs) -> anyhow::Result<StoreLocation> {
     if let Some(p) = &args.store {
-        return Ok(p.clone());
+        return Ok(StoreLocation::Sqlite(p.clone()));
     }
     if let Ok(p) = std::env::var("ASSAY_STORE_PATH")
         && !p.is_empty()
     {
-        return Ok(p.into());
+        return Ok(StoreLocation::Sqlite(p.into()));
     }
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
     let value: toml::Table =
         toml::from_str(&text).with_context(|| format!("parsing {}", args.config.display()))?;
-    let configured = value
-        .get("store")
+    let store = value.get("store");
+    let base = args.config.parent().unwrap_or(std::path::Path::new("."));
+    if let Some(url) = store.and_then(|s| s.get("url")) {
+        let reference: crate::config::SecretRef = url
+            .as_str()
+            .context("store.url must be a string")?
+            .parse()
+            .with_context(|| format!("store.url in {}", args.config.display()))?;
+        let url = reference
+            .resolve(base, &crate::config::process_env)
+            .map_err(|problem| anyhow::anyhow!("store.url ({reference}): {problem}"))?;
+        return Ok(StoreLocation::Postgres(url));
+    }
+    let configured = store
         .and_then(|s| s.get("path"))
         .and_then(|p| p.as_str())
         .unwrap_or(crate::config::DEFAULT_STORE_PATH);
-    let base = args.config.parent().unwrap_or(std::path::Path::new("."));
-    Ok(base.join(configured))
+    Ok(StoreLocation::Sqlite(base.join(configured)))
+}
+
+/// What `assay orders` reads: a SQLite file a host may be serving from (read-only, no lock),
+/// or the PostgreSQL database hosts share.
+enum OrderReader {
+    Sqlite(StoreReader),
+    Postgres(PostgresStore),
+}
+
+impl OrderReader {
+    async fn open(location: StoreLocation) -> anyhow::Result<OrderReader> {
+        Ok(match location {
+            StoreLocation::Sqlite(path) => OrderReader::Sqlite(
+                SqliteStore::open_read_only(&path)
+                    .with_context(|| format!("reading the store {}", path.display()))?,
+            ),
+            StoreLocation::Postgres(url) => OrderReader::Postgres(
+                PostgresStore::connect(url.expose())
+                    .await
+                    .context("reading the PostgreSQL store (store.url)")?,
+            ),
+        })
+    }
+
+    /// The store, for messages: the file, or `host:port/database`.
+    fn name(&self) -> String {
+        match self {
+            OrderReader::Sqlite(r) => r.path().display().to_string(),
+            OrderReader::Postgres(p) => p.target().to_owned(),
+        }
+    }
+
+    async fn list_orders(&self, filter: OrderFilter) -> Result<Vec<OrderSummary>, StoreError> {
+        match self {
+            OrderReader::Sqlite(r) => r.list_orders(filter).await,
+            OrderReader::Postgres(p) => p.list_orders(filter).await,
+        }
+    }
+
+    async fn get_order(&self, id: OrderId) -> Result<Option<OrderDetail>, StoreError> {
+        match self {
+            OrderReader::Sqlite(r) => r.get_order(id).await,
+            OrderReader::Postgres(p) => p.get_order(id).await,
+        }
+    }
+}
+
+/// `assay store migrate`: brings the configured store's schema to this build's version and
+/// prints it. A store whose schema is newer than the build is refused, naming both versions.
+async fn migrate(args: &ConfigArgs) -> anyhow::Result<()> {
+    let line = match store_location(args)? {
+        StoreLocation::Postgres(url) => {
+            let version = PostgresStore::migrate(url.expose())
+                .await
+                .context("migrating the PostgreSQL store (store.url)")?;
+            format!("PostgreSQL store at schema version {version}\n")
+        }
+        StoreLocation::Sqlite(path) => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            let opened = path.clone();
+            tokio::task::spawn_blocking(move || SqliteStore::open(&opened))
+                .await
+                .context("opening the store")?
+                .with_context(|| format!("migrating the store {}", path.display()))?;
+            format!(
+                "SQLite store {} at schema version {}\n",
+                path.display(),
+                assay_store::sqlite::SCHEMA_VERSION
+            )
+        }
+    };
+    print(line.as_bytes())
+}
+
+/// `assay store copy --from sqlite:PATH --to postgres`: see [`assay_store::postgres::copy_from_sqlite`].
+async fn copy_store(from: &str, to: &str, args: &ConfigArgs) -> anyhow::Result<()> {
+    let Some(source) = from.strip_prefix("sqlite:").filter(|p| !p.is_empty()) else {
+        anyhow::bail!("--from must be sqlite:PATH, the SQLite store to copy; got `{from}`");
+    };
+    if to != "postgres" {
+        anyhow::bail!("--to must be `postgres` (the configuration's store.url); got `{to}`");
+    }
+    let StoreLocation::Postgres(url) = store_location(args)? else {
+        anyhow::bail!(
+            "{} has no store.url: set it to the PostgreSQL database to copy into",
+            args.config.display()
+        );
+    };
+    let report = assay_store::postgres::copy_from_sqlite(source.as_ref(), url.expose())
+        .await
+        .with_context(|| format!("copying {from} into PostgreSQL"))?;
+    use std::fmt::Write as _;
+    let mut text = format!("copied sqlite:{source} into PostgreSQL {}\n", report.target);
+    writeln!(
+        text,
+        "{:<14}{:>10}{:>12}{:>12}",
+        "table", "in SQLite", "copied now", "verified"
+    )?;
+    for t in &report.tables {
+        writeln!(
+            text,
+            "{:<14}{:>10}{:>12}{:>12}",
+            t.table, t.source, t.copied, t.verified
+        )?;
+    }
+    writeln!(text, "every row of the SQLite store is in PostgreSQL")?;
+    print(text.as_bytes())
 }
 
 async fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
