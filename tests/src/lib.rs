@@ -12,6 +12,8 @@
 //! - `fixtures/`: a cargo workspace of small fixture plugins, hostile ones (`trap`, `spin`,
 //!   `hog`, `offlist`, `loopback`, `huge`, `noexport`, `partial`) and a `wellbehaved` one; each
 //!   crate's doc says what it does and what the host must do about it.
+//! - [`cluster`]: several real hosts on one PostgreSQL, with gates in front of StackOne and
+//!   the vendor that hold requests, to kill a host mid-fulfilment or mid-delivery.
 //! - [`browser`]: headless Chromium over the DevTools protocol, for the status page test.
 //! - [`fixtures`]: paths to the built fixture and example plugins, temporary plugin folders, and
 //!   [`fixtures::contract`], the settings and answers the fixtures promise.
@@ -22,6 +24,7 @@
 //! - `tests/main.rs`: the one integration-test binary, one module per subject.
 
 pub mod browser;
+pub mod cluster;
 pub mod fixtures;
 pub mod harness;
 pub mod process;

@@ -99,27 +99,8 @@ impl HostProcess {
     }
 
     async fn wait_ready(&mut self) {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Ok(r) = client.get(format!("{}/readyz", self.url)).send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "assay exited with {status} before it was ready:\n{}",
-                    self.log_text()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "assay not ready in {WAIT:?}:\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let log = self.log.clone();
+        wait_ready(&self.url, &mut self.child, &log, "assay").await;
     }
 
     /// The host's base URL.
@@ -158,6 +139,33 @@ impl HostProcess {
     /// Sends `webhook` as StackOne would; returns the host's status.
     pub async fn send(&self, product: &str, webhook: &OrderWebhook) -> u16 {
         send_as_stackone(&self.url, &self.stackone, &self.secrets, product, webhook).await
+    }
+}
+
+/// Waits until the host `child` serving at `url` answers `/readyz` 200; panics, with its log,
+/// if it exits first or takes longer than [`WAIT`]. `who` names it in the message.
+pub(crate) async fn wait_ready(url: &str, child: &mut Child, log: &Path, who: &str) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + WAIT;
+    let log_text = || std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        if let Ok(r) = client.get(format!("{url}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{who} exited with {status} before it was ready:\n{}",
+                log_text()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{who} not ready in {WAIT:?}:\n{}",
+            log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -16,6 +16,7 @@ mod pipeline;
 mod readiness;
 mod reload;
 mod runtime;
+mod scale_out;
 mod sdk_docs;
 mod supervision;
 mod vendor_flows;

@@ -57,6 +57,9 @@ pub struct PgServer {
     stdin: Option<ChildStdin>,
     shell: Child,
     databases: AtomicU64,
+    bin: PathBuf,
+    run_as: Option<(u32, u32)>,
+    fsync: bool,
 }
 
 /// The server binaries a throw-away server needs, all from one directory.
@@ -135,24 +138,7 @@ impl PgServer {
                 .map_err(|e| format!("cannot give {} to the postgres user: {e}", dir.display()))?;
         }
         let data = dir.join("data");
-        let as_user = |program: &str| {
-            let mut cmd = match run_as {
-                Some((uid, gid)) => {
-                    let mut c = Command::new("setpriv");
-                    c.args([
-                        format!("--reuid={uid}"),
-                        format!("--regid={gid}"),
-                        "--clear-groups".into(),
-                        "--".into(),
-                    ]);
-                    c.arg(bin.join(program));
-                    c
-                }
-                None => Command::new(bin.join(program)),
-            };
-            cmd.stdin(Stdio::null());
-            cmd
-        };
+        let as_user = |program: &str| server_command(bin, run_as, program);
         let out = as_user("initdb")
             .args([
                 "--auth=trust",
@@ -205,6 +191,9 @@ impl PgServer {
             stdin: None,
             shell,
             databases: AtomicU64::new(0),
+            bin: bin.to_owned(),
+            run_as,
+            fsync: options.fsync,
         };
         server.stdin = server.shell.stdin.take();
         server.wait_ready(bin, &log)?;
@@ -239,6 +228,58 @@ impl PgServer {
                 ));
             }
             std::thread::sleep(READY_POLL);
+        }
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: every connection is closed) and keeps its
+    /// data, for a test of what the hosts do while their database is gone;
+    /// [`PgServer::resume`] starts it again on the same port.
+    pub fn pause(&self) -> Result<(), String> {
+        self.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "30"])
+    }
+
+    /// Starts the server [`PgServer::pause`] stopped, on the same port and data, and waits
+    /// until it accepts connections. When dropped, the server is stopped as usual.
+    pub fn resume(&self) -> Result<(), String> {
+        let fsync = if self.fsync { "on" } else { "off" };
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={fsync} -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("server-resumed.log");
+        self.pg_ctl(&[
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            &options,
+            "-l",
+            &log.display().to_string(),
+        ])
+    }
+
+    /// Runs `pg_ctl -D <data> ARGS` as the server's user.
+    fn pg_ctl(&self, args: &[&str]) -> Result<(), String> {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let mut cmd = server_command(&self.bin, self.run_as, "pg_ctl");
+        let out = cmd
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", pg_ctl.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "pg_ctl {} failed ({}): {}{}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
         }
     }
 
@@ -296,6 +337,27 @@ impl Drop for PgServer {
         let _ = self.shell.kill();
         let _ = self.shell.wait();
     }
+}
+
+/// `bin/program` run as the server's user (`run_as`, through `setpriv`) if given, with no
+/// standard input.
+fn server_command(bin: &Path, run_as: Option<(u32, u32)>, program: &str) -> Command {
+    let mut cmd = match run_as {
+        Some((uid, gid)) => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                format!("--reuid={uid}"),
+                format!("--regid={gid}"),
+                "--clear-groups".into(),
+                "--".into(),
+            ]);
+            c.arg(bin.join(program));
+            c
+        }
+        None => Command::new(bin.join(program)),
+    };
+    cmd.stdin(Stdio::null());
+    cmd
 }
 
 /// The `postgres` user's uid and gid when running as root (PostgreSQL refuses root), else
