@@ -24,6 +24,35 @@ pub const MIN_IDLE: Duration = Duration::from_millis(20);
 /// How long to wait before asking the store again after it failed.
 pub const STORE_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
+/// The longest a worker or relay keeps recording an outcome while the store is unavailable
+/// (a database restarting, a dropped connection; at most half the claim's lease), so an
+/// outage of seconds does not leave finished work to wait for its lease to end and be done
+/// again. Past it the lease takes over, as after a crash.
+pub const OUTCOME_RETRY: Duration = Duration::from_secs(30);
+
+/// Runs `record` until it succeeds, fails for a reason other than
+/// [`StoreError::Unavailable`], or trying again would pass `min(OUTCOME_RETRY, lease / 2)`;
+/// [`STORE_ERROR_PAUSE`] between tries.
+pub async fn record_outcome<T, F, Fut>(lease: Duration, mut record: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let deadline = std::time::Instant::now() + OUTCOME_RETRY.min(lease / 2);
+    loop {
+        match record().await {
+            Err(e)
+                if e.is_unavailable()
+                    && std::time::Instant::now() + STORE_ERROR_PAUSE < deadline =>
+            {
+                tracing::warn!(error = %e, "the store is unavailable; recording the outcome again shortly");
+                tokio::time::sleep(STORE_ERROR_PAUSE).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// What a claim loop does, besides running its work.
 pub struct ClaimLoop<C, N> {
     /// Names the loop in logs.

@@ -41,7 +41,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::backoff::{DELIVERY_BACKOFF, parse_retry_after};
-use crate::pipeline::claim_loop::ClaimLoop;
+use crate::pipeline::claim_loop::{ClaimLoop, record_outcome};
 use assay_store::{OutboxDelivery, Store, StoreError, Timestamp};
 use assay_wire::basic_auth;
 use assay_wire::metric;
@@ -260,7 +260,12 @@ impl Relay {
                     status,
                     "result delivered to StackOne"
                 );
-                self.store.outbox_delivered(row.claim, status).await
+                // StackOne has it: recording that must outlast a short store outage, or the
+                // row would be sent again once its lease ends.
+                record_outcome(self.lease, || {
+                    self.store.outbox_delivered(row.claim, status)
+                })
+                .await
             }
             Outcome::Paused(wait) => {
                 tracing::debug!(
@@ -304,7 +309,11 @@ impl Relay {
                 );
                 let not_before = Timestamp::now().plus(delay);
                 // The claim loop reads the retry's time from the store and sleeps until it.
-                self.store.outbox_retry(row.claim, not_before, error).await
+                record_outcome(self.lease, || {
+                    self.store
+                        .outbox_retry(row.claim, not_before, error.clone())
+                })
+                .await
             }
             Outcome::DeadLetter { status, message } => {
                 tracing::error!(

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::convert::order_from_json;
 use crate::pipeline::backoff::FULFIL_BACKOFF;
-use crate::pipeline::claim_loop::ClaimLoop;
+use crate::pipeline::claim_loop::{ClaimLoop, record_outcome};
 use crate::pipeline::results::to_store;
 use crate::products::Products;
 use assay_runtime::CallError;
@@ -189,9 +189,13 @@ impl Worker {
                     "fulfilment will be retried"
                 );
                 // The claim loop reads the retry's time from the store and sleeps until it.
-                self.store
-                    .fulfilment_retry(order.claim, Timestamp::now().plus(delay), error)
-                    .await
+                let lease = self.products.config().store.fulfil_lease;
+                let not_before = Timestamp::now().plus(delay);
+                record_outcome(lease, || {
+                    self.store
+                        .fulfilment_retry(order.claim, not_before, error.clone())
+                })
+                .await
             }
             Outcome::Failed(failure) => self.failed(&order, failure).await,
         };
@@ -268,16 +272,17 @@ impl Worker {
             Ok(fulfilment) => {
                 let first = fulfilment.first_result.map(to_store);
                 let has_first = first.is_some();
-                match self
-                    .store
-                    .fulfilment_succeeded(
+                let lease = self.products.config().store.fulfil_lease;
+                let recorded = record_outcome(lease, || {
+                    self.store.fulfilment_succeeded(
                         order.claim,
                         fulfilment.external_id.clone(),
-                        fulfilment.test_url,
-                        first,
+                        fulfilment.test_url.clone(),
+                        first.clone(),
                     )
-                    .await
-                {
+                })
+                .await;
+                match recorded {
                     Ok(()) => {
                         tracing::info!(
                             product = order.product,
