@@ -14,6 +14,7 @@ mod hostile_input;
 mod operator;
 mod pipeline;
 mod readiness;
+mod redrive;
 mod reload;
 mod runtime;
 mod sdk_docs;

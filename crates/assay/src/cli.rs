@@ -155,9 +155,13 @@ pub enum OrdersCommand {
         /// The configuration (for `store.path`).
         #[command(flatten)]
         config: ConfigArgs,
-        /// Only this product.
+        /// Only this product (one the configuration has).
         #[arg(long)]
         product: Option<String>,
+        /// Only orders in this state: received, fulfilling, awaiting_result, result_received,
+        /// result_delivered, failed or dead_lettered.
+        #[arg(long)]
+        state: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -165,6 +169,9 @@ pub enum OrdersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Put a failed order, or an order's dead-lettered result, back in the queue. Its
+    /// history (attempts, errors, dead letters) is kept and shown by `orders show`.
+    Retry(RetryArgs),
     /// Show one order: its events, results and dead letters.
     Show {
         /// The configuration (for `store.path`).
@@ -176,6 +183,22 @@ pub enum OrdersCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where `assay orders retry` sends its redrive.
+#[derive(Debug, Args, Clone)]
+pub struct RetryArgs {
+    /// The configuration (for `store.path`, and `server.admin_token` with `--url`).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Assay's order number (the ID column of `assay orders list`).
+    pub id: i64,
+    /// A running host's operator address (`server.admin_listen`, or `listen` without one),
+    /// e.g. `http://127.0.0.1:9091`: the retry goes through it, with the configured admin
+    /// token. Without it the store file is changed directly, which only works while no host
+    /// serves from it.
+    #[arg(long)]
+    pub url: Option<String>,
 }
 
 /// `assay plugin`.

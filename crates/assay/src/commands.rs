@@ -91,19 +91,27 @@ pub(crate) async fn start_watching(
 async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
     let config = match &cmd {
         OrdersCommand::List { config, .. } | OrdersCommand::Show { config, .. } => config,
+        OrdersCommand::Retry(args) => return crate::redrive::retry(args).await,
     };
     let path = store_path(config)?;
     let reader = SqliteStore::open_read_only(&path)
         .with_context(|| format!("reading the store {}", path.display()))?;
     let text = match cmd {
         OrdersCommand::List {
+            config,
             product,
+            state,
             limit,
             json,
-            ..
         } => {
             let filter = OrderFilter {
-                product,
+                product: product
+                    .map(|p| crate::redrive::known_product(&config, p))
+                    .transpose()?,
+                state: state
+                    .as_deref()
+                    .map(crate::redrive::parse_state)
+                    .transpose()?,
                 limit,
                 ..Default::default()
             };
@@ -114,6 +122,7 @@ async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
                 render::order_table(&orders)
             }
         }
+        OrdersCommand::Retry(_) => unreachable!("handled above"),
         OrdersCommand::Show { id, json, .. } => {
             let detail = find_order(&reader, &id).await?;
             if json {
@@ -155,7 +164,7 @@ async fn find_order(reader: &StoreReader, id: &str) -> anyhow::Result<OrderDetai
 
 /// The store's path from the configuration file, without resolving its secrets (the operator
 /// reading orders need not have them).
-fn store_path(args: &ConfigArgs) -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn store_path(args: &ConfigArgs) -> anyhow::Result<std::path::PathBuf> {
     if let Some(p) = &args.store {
         return Ok(p.clone());
     }

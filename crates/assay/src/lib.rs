@@ -50,5 +50,6 @@ pub mod package_cache;
 pub mod pipeline;
 pub mod plugin_build;
 pub mod products;
+pub mod redrive;
 pub mod reload;
 pub mod telemetry;

@@ -1,0 +1,121 @@
+//! `assay orders retry` and `assay orders list --state/--product` against a running host:
+//! a result StackOne refused is listed as a dead letter, retried through the host, and
+//! reaches the emulator; each bad input is a clear error.
+
+use std::process::Output;
+
+use tokio::process::Command;
+
+use assay_tests::harness::Deployment;
+
+use crate::ASSAY;
+
+/// Runs `assay orders ARGS --config <the deployment's>` with its admin token's variable set
+/// (on the runtime, which also serves the host, so never blocking it).
+async fn orders(d: &Deployment, args: &[&str]) -> Output {
+    Command::new(ASSAY)
+        .arg("orders")
+        .args(args)
+        .arg("--config")
+        .arg(d.config_path())
+        .env("T_ADMIN", d.secrets.admin.expose())
+        .env_remove("ASSAY_ADMIN_TOKEN")
+        .env_remove("ASSAY_STORE_PATH")
+        .output()
+        .await
+        .expect("run assay orders")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts that `output` failed and its error says each of `says`.
+fn fails_saying(output: &Output, says: &[&str]) {
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "expected a failure: {stderr}");
+    for s in says {
+        assert!(stderr.contains(s), "`{s}` is not in: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn a_dead_letter_is_listed_retried_through_the_host_and_delivered() {
+    let d = Deployment::start().await;
+    let (order, id) = d.dead_letter("codetest", 31, "candidate is archived").await;
+    let id_arg = id.to_string();
+
+    // A refused first result leaves the order waiting for its result, with a dead letter.
+    let listed = orders(
+        &d,
+        &[
+            "list",
+            "--state",
+            "awaiting_result",
+            "--product",
+            "codetest",
+        ],
+    )
+    .await;
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let listed = text(&listed.stdout);
+    assert!(listed.contains("DEAD LETTERS"), "{listed}");
+    let row = listed
+        .lines()
+        .find(|l| l.contains(&order.order_id))
+        .unwrap_or_else(|| panic!("no row for the order: {listed}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert!(
+        cells.windows(2).any(|w| w == ["1", "1"]),
+        "one attempt, one dead letter: {row}"
+    );
+    let none = orders(&d, &["list", "--state", "failed", "--json"]).await;
+    assert_eq!(text(&none.stdout).trim(), "[]");
+    fails_saying(
+        &orders(&d, &["list", "--state", "stuck"]).await,
+        &["unknown state `stuck`", "dead_lettered"],
+    );
+    fails_saying(
+        &orders(&d, &["list", "--product", "nope"]).await,
+        &["unknown product `nope`", "backcheck, codetest"],
+    );
+
+    // The host owns the store file: a direct retry says to go through it.
+    fails_saying(&orders(&d, &["retry", &id_arg]).await, &["in use", "--url"]);
+    let retried = orders(&d, &["retry", &id_arg, "--url", &d.url()]).await;
+    assert!(retried.status.success(), "{}", text(&retried.stderr));
+    assert!(
+        text(&retried.stdout).contains("queued for delivery again"),
+        "{}",
+        text(&retried.stdout)
+    );
+    assert_eq!(
+        d.accepted_value(&order.order_id).await.as_deref(),
+        Some("initiated"),
+        "the retried result reaches StackOne"
+    );
+
+    // Its history stays: the dead letter, marked, and the redrive with StackOne's reason.
+    let shown = orders(&d, &["show", &id_arg]).await;
+    let shown = text(&shown.stdout);
+    assert!(shown.contains("Redrives"), "{shown}");
+    assert!(shown.contains("candidate is archived"), "{shown}");
+
+    fails_saying(
+        &orders(&d, &["retry", &id_arg, "--url", &d.url()]).await,
+        &["409", "only a failed order"],
+    );
+    fails_saying(
+        &orders(&d, &["retry", "987654", "--url", &d.url()]).await,
+        &["404"],
+    );
+    let wrong_token = Command::new(ASSAY)
+        .args(["orders", "retry", &id_arg, "--url", &d.url(), "--config"])
+        .arg(d.config_path())
+        .env("T_ADMIN", "not-the-token")
+        .env_remove("ASSAY_ADMIN_TOKEN")
+        .output()
+        .await
+        .expect("run");
+    fails_saying(&wrong_token, &["401"]);
+}
