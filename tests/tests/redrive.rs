@@ -119,3 +119,86 @@ async fn a_dead_letter_is_listed_retried_through_the_host_and_delivered() {
         .expect("run");
     fails_saying(&wrong_token, &["401"]);
 }
+
+/// A store file holding one order parked as `failed`, as a stopped host left it.
+async fn store_with_a_failed_order(path: &std::path::Path) -> i64 {
+    use assay_store::{
+        IncomingEvent, IngestOutcome, NewOrder, OrderKind, SqliteStore, Store, Timestamp,
+    };
+    let store = SqliteStore::open(path).expect("open the store");
+    let event = IncomingEvent {
+        product: "codetest".into(),
+        event_name: "ats_assessments.created".into(),
+        idempotency_key: "k-1".into(),
+        received_at: Timestamp::now(),
+        envelope: "{}".into(),
+        order: Some(NewOrder {
+            order_id: "o-1".into(),
+            kind: OrderKind::Assessment,
+            account_id: "acct".into(),
+            provider: None,
+            package_id: None,
+            candidate_label: None,
+            order_json: "{}".into(),
+        }),
+    };
+    let IngestOutcome::Accepted { order } = store.record_event(event).await.expect("record") else {
+        panic!("a new order")
+    };
+    let claimed = store
+        .claim_orders_for_fulfilment(1, Timestamp::now(), std::time::Duration::from_secs(30))
+        .await
+        .expect("claim");
+    store
+        .fulfilment_failed(
+            claimed[0].claim,
+            "the vendor retired the package".into(),
+            None,
+        )
+        .await
+        .expect("failed");
+    order.0
+}
+
+#[tokio::test]
+async fn a_failed_order_is_retried_in_the_store_file_while_no_host_serves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("assay.db");
+    let id = store_with_a_failed_order(&path).await.to_string();
+    let run = |args: &[&str]| {
+        Command::new(ASSAY)
+            .arg("orders")
+            .args(args)
+            .arg("--store")
+            .arg(&path)
+            .arg("--config")
+            .arg(dir.path().join("absent.toml"))
+            .output()
+    };
+    let retried = run(&["retry", &id]).await.expect("run");
+    assert!(retried.status.success(), "{}", text(&retried.stderr));
+    assert!(
+        text(&retried.stdout).contains("queued for fulfilment again; failed -> received"),
+        "{}",
+        text(&retried.stdout)
+    );
+    let shown = text(&run(&["show", &id]).await.expect("run").stdout);
+    assert!(shown.contains("Redrives"), "{shown}");
+    assert!(shown.contains("the vendor retired the package"), "{shown}");
+    assert!(shown.contains("  state           received"), "{shown}");
+    fails_saying(
+        &run(&["retry", &id]).await.expect("run"),
+        &["only a failed order", "received"],
+    );
+    fails_saying(
+        &run(&["retry", "77"]).await.expect("run"),
+        &["order 77 not found"],
+    );
+    let absent = Command::new(ASSAY)
+        .args(["orders", "retry", "1", "--store"])
+        .arg(dir.path().join("none.db"))
+        .output()
+        .await
+        .expect("run");
+    fails_saying(&absent, &["there is no store at"]);
+}
