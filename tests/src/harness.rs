@@ -347,7 +347,7 @@ impl Stage {
 }
 
 /// The variables the test configuration's `env:` secrets name, with their values.
-pub(crate) fn secret_vars(s: &Secrets) -> [(&'static str, &Secret); 7] {
+pub fn secret_vars(s: &Secrets) -> [(&'static str, &Secret); 7] {
     [
         ("T_WHSEC", &s.whsec),
         ("T_WHSEC2", &s.whsec2),

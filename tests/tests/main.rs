@@ -18,5 +18,6 @@ mod redrive;
 mod reload;
 mod runtime;
 mod sdk_docs;
+mod send;
 mod supervision;
 mod vendor_flows;

@@ -34,6 +34,11 @@ pub enum Command {
     /// receive the results and show what the recruiter would see.
     #[cfg(feature = "emulator")]
     Emulate(EmulateArgs),
+    /// Send one request as StackOne would, signed with a product's configured secrets, to a
+    /// running host, and print the answer (like `stripe trigger`).
+    #[cfg(feature = "emulator")]
+    #[command(subcommand)]
+    Send(SendCommand),
     /// The whole story on this machine: builds the example plugins, starts the host with an
     /// embedded store, the StackOne emulator and a demo vendor, and sends one order per product.
     #[cfg(feature = "emulator")]
@@ -182,6 +187,41 @@ pub enum OrdersCommand {
         /// Print JSON (with the webhook envelopes) instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// Which product, and which host, `assay send` talks to.
+#[derive(Debug, Args, Clone)]
+pub struct SendTarget {
+    /// The configuration (the product's secrets, and the default host address).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The product (one the configuration has).
+    #[arg(long)]
+    pub product: String,
+    /// The host's base URL, e.g. `http://127.0.0.1:8080` (default: `server.listen`).
+    #[arg(long)]
+    pub url: Option<String>,
+}
+
+/// `assay send`.
+#[derive(Debug, Subcommand)]
+pub enum SendCommand {
+    /// The product's package list, as StackOne asks for it (Basic auth and signature), checked
+    /// against StackOne's schema.
+    Packages(SendTarget),
+    /// A signed order webhook for the product's first package, marked as a test order.
+    Order {
+        /// The product and host.
+        #[command(flatten)]
+        target: SendTarget,
+        /// Then follow the order (through the admin views, with the configured admin token)
+        /// until its first result is delivered to StackOne.
+        #[arg(long)]
+        follow: bool,
+        /// How long `--follow` waits, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
     },
 }
 

@@ -21,6 +21,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "emulator")]
         Command::Emulate(args) => crate::emulate::run(&args).await,
         #[cfg(feature = "emulator")]
+        Command::Send(cmd) => crate::send::run(cmd).await,
+        #[cfg(feature = "emulator")]
         Command::Demo(args) => crate::demo::run(&args).await,
         Command::Dev(args) => crate::dev::run(&args).await,
         Command::Orders(cmd) => orders(cmd).await,

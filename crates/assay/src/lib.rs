@@ -52,4 +52,6 @@ pub mod plugin_build;
 pub mod products;
 pub mod redrive;
 pub mod reload;
+#[cfg(feature = "emulator")]
+pub mod send;
 pub mod telemetry;
