@@ -91,13 +91,12 @@ pub(crate) async fn start_watching(
 }
 
 async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
-    let config = match &cmd {
-        OrdersCommand::List { config, .. } | OrdersCommand::Show { config, .. } => config,
-        OrdersCommand::Retry(args) => return crate::redrive::retry(args).await,
+    // Retry writes (through a host or into the file); the others read the file.
+    let reader = |config: &ConfigArgs| -> anyhow::Result<StoreReader> {
+        let path = store_path(config)?;
+        SqliteStore::open_read_only(&path)
+            .with_context(|| format!("reading the store {}", path.display()))
     };
-    let path = store_path(config)?;
-    let reader = SqliteStore::open_read_only(&path)
-        .with_context(|| format!("reading the store {}", path.display()))?;
     let text = match cmd {
         OrdersCommand::List {
             config,
@@ -117,15 +116,16 @@ async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
                 limit,
                 ..Default::default()
             };
-            let orders = reader.list_orders(filter).await?;
+            let orders = reader(&config)?.list_orders(filter).await?;
             if json {
                 serde_json::to_string_pretty(&orders)? + "\n"
             } else {
                 render::order_table(&orders)
             }
         }
-        OrdersCommand::Retry(_) => unreachable!("handled above"),
-        OrdersCommand::Show { id, json, .. } => {
+        OrdersCommand::Retry(args) => return crate::redrive::retry(&args).await,
+        OrdersCommand::Show { config, id, json } => {
+            let reader = reader(&config)?;
             let detail = find_order(&reader, &id).await?;
             if json {
                 serde_json::to_string_pretty(&detail)? + "\n"
