@@ -8,6 +8,7 @@ mod admin_pages;
 mod browser;
 mod cli;
 mod contract;
+mod deploy;
 mod example_plugins;
 mod fixtures_built;
 mod hostile_input;

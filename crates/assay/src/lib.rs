@@ -52,6 +52,7 @@ pub mod plugin_build;
 pub mod products;
 pub mod redrive;
 pub mod reload;
+pub mod sd_notify;
 #[cfg(feature = "emulator")]
 pub mod send;
 pub mod telemetry;
