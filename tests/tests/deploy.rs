@@ -157,3 +157,92 @@ fn the_containerfile_parses() {
         .expect("a CMD");
     assert!(run.contains("\"serve\""), "{run}");
 }
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The variables the README's "Running it for real" exports.
+fn readme_variables() -> std::collections::BTreeSet<String> {
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).expect("README");
+    let section = readme
+        .split("## Running it for real")
+        .nth(1)
+        .and_then(|s| s.split("```sh").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("the section's shell block");
+    section
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .flat_map(|l| l.split('#').next().unwrap_or("").split_whitespace())
+        .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+/// The README names exactly the variables `config.toml` reads, and a host started with
+/// exactly those set (and nothing else from the environment) serves.
+#[tokio::test]
+async fn the_readme_lists_every_variable_the_example_config_reads_and_it_starts() {
+    let config = std::fs::read_to_string(format!("{ROOT}/config.toml")).expect("config.toml");
+    let read: std::collections::BTreeSet<String> = config
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split("\"env:").skip(1))
+        .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+        .collect();
+    let listed = readme_variables();
+    assert_eq!(listed, read, "README's variables vs config.toml's");
+    assert_eq!(read.len(), 10, "{read:?}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("plugins dir");
+    for name in ["codetest", "backcheck"] {
+        assay_tests::fixtures::install_plugin(
+            &plugins,
+            name,
+            &assay_tests::fixtures::example_plugin_path(name),
+        )
+        .expect("install the example plugin");
+    }
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let mut command = tokio::process::Command::new(ASSAY);
+    command
+        .env_clear()
+        .args(["serve", "--config", &format!("{ROOT}/config.toml")])
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--store")
+        .arg(dir.path().join("data/assay.db"))
+        .arg("--plugins-dir")
+        .arg(&plugins)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for name in &listed {
+        command.env(name, format!("test-value-of-{name}"));
+    }
+    let mut child = command.spawn().expect("start assay serve");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use tokio::io::AsyncReadExt as _;
+                let _ = e.read_to_string(&mut err).await;
+            }
+            panic!("assay exited with {status} before it was ready:\n{err}");
+        }
+        assert!(std::time::Instant::now() < deadline, "not ready in 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().await.expect("stop the host");
+}
