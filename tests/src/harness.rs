@@ -222,6 +222,62 @@ impl Deployment {
         }
     }
 
+    /// `GET /admin/orders/{id}` with the admin token: the order's JSON, or `None` while the
+    /// host does not have it (or cannot answer).
+    pub async fn order_detail(&self, id: &str) -> Option<serde_json::Value> {
+        reqwest::Client::new()
+            .get(format!("{}/admin/orders/{id}", self.url()))
+            .bearer_auth(self.secrets.admin.expose())
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()
+    }
+
+    /// Waits until order `id` has a dead letter, and returns its JSON.
+    pub async fn dead_lettered(&self, id: &str) -> serde_json::Value {
+        self.eventually_async("a dead letter", || async {
+            let detail = self.order_detail(id).await?;
+            (!detail["dead_letters"].as_array()?.is_empty()).then_some(detail)
+        })
+        .await
+    }
+
+    /// Sends order `sequence` of `product` with StackOne scripted to refuse its first result
+    /// (422, `message`), waits for the dead letter, and returns the order and Assay's number
+    /// of it: a dead letter to retry.
+    pub async fn dead_letter(
+        &self,
+        product: &str,
+        sequence: u64,
+        message: &str,
+    ) -> (OrderWebhook, i64) {
+        let order = self.order(product, sequence).await;
+        self.stackone.script(
+            assay_emulator::ScriptTarget::Order(order.order_id.clone()),
+            assay_emulator::ScriptedResponse::unprocessable(message),
+        );
+        assert_eq!(self.send(product, &order).await, 200);
+        let detail = self.dead_lettered(&order.order_id).await;
+        let id = detail["summary"]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no order number in {detail}"));
+        (order, id)
+    }
+
+    /// Waits until StackOne accepted a result of `order_id`, and returns its `result.value`.
+    pub async fn accepted_value(&self, order_id: &str) -> Option<String> {
+        let delivered = self
+            .stackone
+            .wait_for_accepted(order_id, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("no result of {order_id} reached StackOne: {e:?}"));
+        let json = delivered.json?;
+        json["result"]["value"].as_str().map(str::to_owned)
+    }
+
     /// The configuration file the host reads (and watches).
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("config.toml")
@@ -291,7 +347,7 @@ impl Stage {
 }
 
 /// The variables the test configuration's `env:` secrets name, with their values.
-pub(crate) fn secret_vars(s: &Secrets) -> [(&'static str, &Secret); 7] {
+pub fn secret_vars(s: &Secrets) -> [(&'static str, &Secret); 7] {
     [
         ("T_WHSEC", &s.whsec),
         ("T_WHSEC2", &s.whsec2),

@@ -41,16 +41,25 @@ impl HostProcess {
     /// Starts `binary` as the host with both example products and waits until `/readyz`
     /// answers 200.
     pub async fn start(binary: &Path) -> HostProcess {
-        Self::start_inner(binary, false).await
+        Self::start_inner(binary, false, &[]).await
+    }
+
+    /// Like [`HostProcess::start`], with `env` set for the host as well.
+    pub async fn start_with_env(binary: &Path, env: &[(&str, &std::ffi::OsStr)]) -> HostProcess {
+        Self::start_inner(binary, false, env).await
     }
 
     /// Like [`HostProcess::start`], with `server.admin_listen` on another loopback port:
     /// [`HostProcess::admin_url`].
     pub async fn start_with_admin_listener(binary: &Path) -> HostProcess {
-        Self::start_inner(binary, true).await
+        Self::start_inner(binary, true, &[]).await
     }
 
-    async fn start_inner(binary: &Path, admin: bool) -> HostProcess {
+    async fn start_inner(
+        binary: &Path,
+        admin: bool,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> HostProcess {
         // The child binds the addresses itself; a port stays free between reading it here
         // and the child binding it in practice (nothing else on loopback binds chosen ports).
         let admin_addr = match admin {
@@ -83,6 +92,7 @@ impl HostProcess {
         for (name, value) in secret_vars(&stage.secrets) {
             command.env(name, value.expose());
         }
+        command.envs(env.iter().copied());
         let child = command.spawn().expect("start assay serve");
         let mut host = HostProcess {
             child,

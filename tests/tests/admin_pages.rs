@@ -326,3 +326,73 @@ async fn the_page_lists_a_dead_letter_with_stackones_reason() {
         "the reason, escaped, and StackOne's status: {row}"
     );
 }
+
+#[tokio::test]
+async fn the_retry_button_needs_a_session_and_a_post_from_this_host() {
+    let d = Deployment::start().await;
+    let (url, client) = (d.url(), client());
+    let (order, id) = d.dead_letter("codetest", 11, "candidate is archived").await;
+    let (_, headers, _) = answer(login(&client, &url, d.secrets.admin.expose())).await;
+    let cookie = cookie_pair(&headers);
+    let retry = format!("{url}/admin/orders/{id}/retry");
+
+    let (status, headers, _) = answer(client.post(&retry)).await;
+    assert_eq!(status, 401, "no session, no token");
+    no_basic_challenge(&headers, "a retry without a session");
+    let cross_site = [
+        (
+            client
+                .post(&retry)
+                .header(header::COOKIE, &cookie)
+                .header("sec-fetch-site", "cross-site"),
+            "another site is refused (Sec-Fetch-Site: cross-site)",
+        ),
+        (
+            client
+                .post(&retry)
+                .header(header::COOKIE, &cookie)
+                .header(header::ORIGIN, "http://evil.example"),
+            "a form posted from http://evil.example is refused",
+        ),
+        (
+            client.post(&retry).header(header::COOKIE, &cookie),
+            "without Origin or Sec-Fetch-Site is refused",
+        ),
+    ];
+    for (request, says) in cross_site {
+        let (status, _, page) = answer(request).await;
+        assert_eq!(status, 403, "{page}");
+        assert!(page.contains(says), "`{says}` missing from {page}");
+    }
+    let detail = d.order_detail(&order.order_id).await.expect("the order");
+    assert!(
+        detail["redrives"].as_array().is_some_and(Vec::is_empty),
+        "a refused post changed nothing: {detail}"
+    );
+
+    // From the page itself: back to the page, and the result goes out again.
+    let (status, headers, _) = answer(
+        client
+            .post(&retry)
+            .header(header::COOKIE, &cookie)
+            .header(header::ORIGIN, &url),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(headers[header::LOCATION], "/admin");
+    assert_eq!(
+        d.accepted_value(&order.order_id).await.as_deref(),
+        Some("initiated")
+    );
+    // Nothing left to retry: the page says why, as a page.
+    let (status, headers, page) = answer(
+        client
+            .post(&retry)
+            .header(header::COOKIE, &cookie)
+            .header(header::ORIGIN, &url),
+    )
+    .await;
+    assert_eq!(status, 409, "{page}");
+    assert_header(&headers, header::CONTENT_TYPE, "text/html");
+    assert!(page.contains("only a failed order"), "{page}");
+}

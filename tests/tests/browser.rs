@@ -1,6 +1,7 @@
 //! The status page in a real browser: headless Chromium logs in through the form, sees the
 //! products and an order sent through the emulator with its candidate masked, reveals it,
-//! and logs out. Takes a screenshot of the page every run; with `ASSAY_UPDATE_SCREENSHOT=1`
+//! retries a result StackOne refused (a dead letter) with the page's button and sees it reach
+//! the emulator, and logs out. Takes a screenshot of the page every run; with `ASSAY_UPDATE_SCREENSHOT=1`
 //! it becomes `docs/status-page.png`, the README's picture (so an ordinary run leaves the tree
 //! as it was).
 //!
@@ -53,6 +54,8 @@ async fn an_operator_logs_in_sees_masked_orders_and_logs_out_in_chromium() {
         .json()
         .await
         .expect("json");
+    // A second order whose first result StackOne refuses: a dead letter to retry.
+    let (refused, dead_id) = d.dead_letter("codetest", 78, "candidate is archived").await;
     let label = status["recent_orders"]
         .as_array()
         .and_then(|o| o.iter().find(|o| o["order_id"] == order.order_id.as_str()))
@@ -63,13 +66,24 @@ async fn an_operator_logs_in_sees_masked_orders_and_logs_out_in_chromium() {
     let mut b = Browser::launch(&binary)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let result = drive(&mut b, &d, &order.order_id, &label).await;
+    let result = drive(&mut b, &d, &order.order_id, &label, dead_id).await;
     if let Err(e) = result {
         panic!("{e}\nchromium's log:\n{}", b.log());
     }
+    assert_eq!(
+        d.accepted_value(&refused.order_id).await.as_deref(),
+        Some("initiated"),
+        "the retried result reaches StackOne"
+    );
 }
 
-async fn drive(b: &mut Browser, d: &Deployment, order_id: &str, label: &str) -> Result<(), String> {
+async fn drive(
+    b: &mut Browser,
+    d: &Deployment,
+    order_id: &str,
+    label: &str,
+    dead: i64,
+) -> Result<(), String> {
     let url = d.url();
     b.goto(&format!("{url}/admin")).await?;
     b.wait_for(
@@ -130,6 +144,28 @@ async fn drive(b: &mut Browser, d: &Deployment, order_id: &str, label: &str) -> 
     if shot != Path::new(SCREENSHOT) {
         let _ = std::fs::remove_file(&shot);
     }
+
+    // The dead letter's button puts the result back in the queue; the page comes back with
+    // the letter marked as retried and no button.
+    let button = format!("#retry-{dead}");
+    b.wait_for(
+        &format!("!!document.querySelector('#dead-letters {button}')"),
+        "the dead letter's retry button",
+    )
+    .await?;
+    b.eval(&format!(
+        "document.querySelector('#dead-letters {button}').click(); true"
+    ))
+    .await?;
+    b.wait_for(
+        &format!(
+            "location.pathname === '/admin' && !!document.querySelector('#dead-letters') \
+             && !document.querySelector('#dead-letters {button}') \
+             && document.querySelector('#dead-letters').innerText.includes('retried')"
+        ),
+        "the status page with the dead letter retried",
+    )
+    .await?;
 
     b.eval("document.querySelector('#reveal').click(); true")
         .await?;

@@ -455,21 +455,7 @@ async fn a_422_is_dead_lettered_with_stackones_message() {
         ScriptedResponse::unprocessable("candidate is archived"),
     );
     assert_eq!(d.send("codetest", &order).await, 200);
-    let client = reqwest::Client::new();
-    let detail = d
-        .eventually_async("the dead letter", || async {
-            let v: Value = client
-                .get(format!("{}/admin/orders/{}", d.url(), order.order_id))
-                .bearer_auth(d.secrets.admin.expose())
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (!v["dead_letters"].as_array()?.is_empty()).then_some(v)
-        })
-        .await;
+    let detail = d.dead_lettered(&order.order_id).await;
     let message = detail["dead_letters"][0]["message"]
         .as_str()
         .expect("message");

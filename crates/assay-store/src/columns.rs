@@ -3,7 +3,7 @@
 
 use crate::{
     DeadLetterRecord, EventDisposition, EventRecord, OrderId, OrderKind, OrderState, OrderSummary,
-    OutboxRecord, OutboxState, PendingOrder, StoreError, Timestamp,
+    OutboxRecord, OutboxState, PendingOrder, RedriveKind, RedriveRecord, StoreError, Timestamp,
 };
 
 /// Typed reads of the columns of one row, with errors that name the column.
@@ -145,7 +145,13 @@ pub(crate) fn outbox_record(r: &impl Columns) -> Result<OutboxRecord, StoreError
     })
 }
 
-/// `id, outbox_id, http_status, message, created_at` of a dead letter.
+/// The columns of an order's [`DeadLetterRecord`]s, oldest first, for the order `$1`/`?1`.
+pub(crate) const DEAD_LETTERS: &str = "SELECT d.id, d.outbox_id, d.http_status, d.message,
+        d.created_at,
+        (SELECT MIN(r.created_at) FROM redrives r WHERE r.outbox_id = d.outbox_id)
+    FROM dead_letters d WHERE d.order_id = $1 ORDER BY d.id";
+
+/// A row of [`DEAD_LETTERS`].
 pub(crate) fn dead_letter_record(r: &impl Columns) -> Result<DeadLetterRecord, StoreError> {
     Ok(DeadLetterRecord {
         id: r.int(0)?,
@@ -153,6 +159,25 @@ pub(crate) fn dead_letter_record(r: &impl Columns) -> Result<DeadLetterRecord, S
         http_status: r.http_status(2)?,
         message: r.text(3)?,
         created_at: r.ts(4)?,
+        redriven_at: r.opt_ts(5)?,
+    })
+}
+
+/// The columns of an order's [`RedriveRecord`]s, oldest first, for the order `$1`/`?1`.
+pub(crate) const REDRIVES: &str =
+    "SELECT id, kind, from_state, reason, outbox_id, attempts, created_at
+    FROM redrives WHERE order_id = $1 ORDER BY id";
+
+/// A row of [`REDRIVES`].
+pub(crate) fn redrive_record(r: &impl Columns) -> Result<RedriveRecord, StoreError> {
+    Ok(RedriveRecord {
+        id: r.int(0)?,
+        kind: r.parsed(1, RedriveKind::parse)?,
+        from_state: r.state(2)?,
+        reason: r.opt_text(3)?,
+        outbox_id: r.opt_int(4)?,
+        attempts: r.count(5)?,
+        created_at: r.ts(6)?,
     })
 }
 

@@ -2,7 +2,7 @@
 //! drift apart: the SQL differs, what it means does not.
 
 use crate::{
-    OrderClaim, OrderId, OrderKind, OrderState, OutboxClaim, OutboxState, ResultBody,
+    OrderClaim, OrderId, OrderKind, OrderState, OutboxClaim, OutboxState, RedriveKind, ResultBody,
     ResultRecorded, ResultRejection, StoreError,
 };
 
@@ -132,5 +132,45 @@ pub(crate) fn settled(newest: OutboxState) -> OrderState {
         OrderState::ResultDelivered
     } else {
         OrderState::DeadLettered
+    }
+}
+
+/// What a redrive of `order` does, given the state of its newest outbox row (if any): put
+/// a failed order back to `received`, or queue a dead-lettered newest result again (a
+/// `dead_lettered` order then waits for it in `result_received`); anything else is refused.
+/// Returns the kind and the order's state afterwards.
+pub(crate) fn redrive(
+    order: &OrderRow,
+    newest: Option<OutboxState>,
+) -> Result<(RedriveKind, OrderState), StoreError> {
+    if order.state == OrderState::Failed {
+        return Ok((RedriveKind::Order, OrderState::Received));
+    }
+    if newest == Some(OutboxState::DeadLettered) {
+        let to = if order.state == OrderState::DeadLettered {
+            OrderState::ResultReceived
+        } else {
+            order.state
+        };
+        return Ok((RedriveKind::Result, to));
+    }
+    Err(StoreError::NotRedrivable {
+        order: order.id,
+        state: order.state,
+    })
+}
+
+/// What a redrive of `order` (decided by [`redrive`]) did, for the caller.
+pub(crate) fn redriven(
+    order: &OrderRow,
+    (kind, to): (RedriveKind, OrderState),
+    outbox_id: Option<i64>,
+) -> crate::Redriven {
+    crate::Redriven {
+        order: order.id,
+        kind,
+        from: order.state,
+        to,
+        outbox_id,
     }
 }

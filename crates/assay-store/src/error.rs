@@ -41,6 +41,19 @@ pub enum StoreError {
         /// The attempt number of the stale claim.
         attempt: u32,
     },
+    /// An operator asked to retry ([`Store::redrive`](super::Store::redrive)) an order that
+    /// has nothing to retry: it is neither parked as `failed` nor is its newest result
+    /// dead-lettered.
+    #[error(
+        "order {order} is {state}: only a failed order or one whose newest result is \
+         dead-lettered can be retried"
+    )]
+    NotRedrivable {
+        /// The order.
+        order: OrderId,
+        /// Its state.
+        state: OrderState,
+    },
     /// The request conflicts with stored data, e.g. a vendor external id already used by
     /// another order of the same product. Retrying will not help.
     #[error("conflict: {0}")]

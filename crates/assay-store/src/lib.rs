@@ -73,6 +73,7 @@ mod decide;
 mod error;
 mod model;
 pub mod postgres;
+mod redrive;
 pub mod render;
 pub mod sqlite;
 pub mod state;
@@ -94,7 +95,7 @@ mod tests;
 
 pub use view::{
     DeadLetterRecord, EventDisposition, EventRecord, MAX_LIST_LIMIT, OrderDetail, OrderFilter,
-    OrderSummary, OutboxBacklog, OutboxRecord, StoreCounts,
+    OrderSummary, OutboxBacklog, OutboxRecord, RedriveKind, RedriveRecord, Redriven, StoreCounts,
 };
 
 /// What wakes a host's workers when another host added work: a counter per kind of work,
@@ -218,6 +219,21 @@ pub trait Store: Send + Sync {
         http_status: Option<u16>,
         message: String,
     ) -> StoreFuture<'_, ()>;
+
+    /// An operator's retry ("redrive") of order `id`, in one transaction, keeping its history:
+    ///
+    /// - a `failed` order goes back to `received`, due at once, its failure reason moved to
+    ///   the redrive's record; its attempt count keeps growing (it is the claims' fencing
+    ///   token), so a redrive is one more attempt, and a retryable failure past the
+    ///   worker's budget parks it again with the new reason;
+    /// - an order whose newest result is dead-lettered gets that result queued again as a
+    ///   new outbox row (the dead row and its dead letter stay, marked as redriven), and a
+    ///   `dead_lettered` order goes back to `result_received`.
+    ///
+    /// Each redrive is recorded ([`OrderDetail::redrives`]). Refused with
+    /// [`StoreError::NotRedrivable`] for any other order, [`StoreError::OrderNotFound`]
+    /// for an unknown one.
+    fn redrive(&self, id: OrderId, now: Timestamp) -> StoreFuture<'_, Redriven>;
 
     /// Up to `limit` orders of `product` in `awaiting_result`, oldest first, for polling.
     fn pending_orders<'a>(

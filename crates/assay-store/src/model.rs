@@ -13,7 +13,9 @@ pub const FINAL_RESULT_VALUES: [&str; 5] =
 
 /// Assay's own id of an order (a database key, short enough for `assay orders show 42`).
 /// StackOne's order id is [`NewOrder::order_id`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct OrderId(pub i64);
 
 impl fmt::Display for OrderId {

@@ -57,6 +57,7 @@ mod ingest;
 mod notify;
 mod orders;
 mod outbox;
+mod redrive;
 mod schema;
 mod sql;
 #[cfg(any(test, feature = "testing"))]
@@ -69,9 +70,9 @@ pub use schema::SCHEMA_VERSION;
 
 use super::{
     ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter, OrderId,
-    OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody,
-    ResultRecorded, ResultRejection, Store, StoreCounts, StoreError, StoreFuture, Timestamp,
-    Wakeups, WriteStats,
+    OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, Redriven,
+    ResultBody, ResultRecorded, ResultRejection, Store, StoreCounts, StoreError, StoreFuture,
+    Timestamp, Wakeups, WriteStats,
 };
 
 /// The default number of pooled connections per host (the ingest collector and the
@@ -398,6 +399,10 @@ impl Store for PostgresStore {
                 Timestamp::now(),
             ))
         }))
+    }
+
+    fn redrive(&self, id: OrderId, now: Timestamp) -> StoreFuture<'_, Redriven> {
+        Box::pin(self.in_tx(move |tx| Box::pin(redrive::redrive(tx, id, now))))
     }
 
     fn pending_orders<'a>(

@@ -7,7 +7,9 @@
 
 use std::fmt::Display;
 
-use super::{DeadLetterRecord, EventRecord, OrderDetail, OrderSummary, OutboxRecord};
+use super::{
+    DeadLetterRecord, EventRecord, OrderDetail, OrderSummary, OutboxRecord, RedriveRecord,
+};
 
 /// What an empty cell shows.
 pub const NONE: &str = "-";
@@ -16,7 +18,7 @@ pub const NONE: &str = "-";
 pub const NO_ORDERS: &str = "(no orders)";
 
 /// The columns of [`order_table`].
-pub const ORDER_COLUMNS: [&str; 10] = [
+pub const ORDER_COLUMNS: [&str; 11] = [
     "ID",
     "PRODUCT",
     "STACKONE ORDER",
@@ -24,6 +26,7 @@ pub const ORDER_COLUMNS: [&str; 10] = [
     "STATE",
     "CANDIDATE",
     "ATTEMPTS",
+    "DEAD LETTERS",
     "EXTERNAL ID",
     "UPDATED",
     "CREATED",
@@ -43,6 +46,7 @@ pub fn order_table(orders: &[OrderSummary]) -> String {
                 o.state.as_str().to_owned(),
                 opt(o.candidate_label.as_ref()),
                 o.attempts.to_string(),
+                o.dead_letters.to_string(),
                 opt(o.external_id.as_ref()),
                 o.updated_at.to_string(),
                 o.created_at.to_string(),
@@ -58,7 +62,7 @@ pub fn order_table(orders: &[OrderSummary]) -> String {
 }
 
 /// One order as sections: the order, its events, its outbox rows (with each body), its
-/// dead letters and the order object as StackOne sent it. Event envelopes are left out (the
+/// dead letters, its redrives (if any) and the order object as StackOne sent it. Event envelopes are left out (the
 /// JSON view has them).
 pub fn order_detail(d: &OrderDetail) -> String {
     let s = &d.summary;
@@ -99,6 +103,10 @@ pub fn order_detail(d: &OrderDetail) -> String {
         &dead_letters(&d.dead_letters),
         d.dead_letters.is_empty(),
     );
+    // Most orders were never redriven: the section shows only for those that were.
+    if !d.redrives.is_empty() {
+        section(&mut out, "Redrives", &redrives(&d.redrives), false);
+    }
     out.push_str("\nStackOne order\n");
     for line in pretty_json(&d.order_json).lines() {
         out.push_str("  ");
@@ -177,13 +185,36 @@ fn dead_letters(rows: &[DeadLetterRecord]) -> String {
                 d.outbox_id.to_string(),
                 opt(d.http_status.as_ref()),
                 d.created_at.to_string(),
+                opt(d.redriven_at.as_ref()),
                 clean(&d.message),
             ]
         })
         .collect();
     table(
         "  ",
-        &["ID", "OUTBOX", "HTTP", "CREATED", "MESSAGE"],
+        &["ID", "OUTBOX", "HTTP", "CREATED", "REDRIVEN", "MESSAGE"],
+        &cells,
+    )
+}
+
+fn redrives(rows: &[RedriveRecord]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.created_at.to_string(),
+                r.kind.as_str().to_owned(),
+                r.from_state.as_str().to_owned(),
+                opt(r.outbox_id.as_ref()),
+                r.attempts.to_string(),
+                opt(r.reason.as_ref()),
+            ]
+        })
+        .collect();
+    table(
+        "  ",
+        &["ID", "AT", "WHAT", "FROM", "OUTBOX", "ATTEMPTS", "REASON"],
         &cells,
     )
 }

@@ -23,6 +23,7 @@ mod ingest;
 mod orders;
 mod outbox;
 mod read_pool;
+mod redrive;
 mod schema;
 mod sql_types;
 mod store_reader;
@@ -35,8 +36,9 @@ pub use writer::{WRITE_QUEUE_CAPACITY, WriteStats};
 
 use super::{
     ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter, OrderId,
-    OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody,
-    ResultRecorded, ResultRejection, Store, StoreCounts, StoreError, StoreFuture, Timestamp,
+    OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, Redriven,
+    ResultBody, ResultRecorded, ResultRejection, Store, StoreCounts, StoreError, StoreFuture,
+    Timestamp,
 };
 use read_pool::ReadPool;
 use writer::Writer;
@@ -323,6 +325,10 @@ impl Store for SqliteStore {
                 outbox::dead_letter(c, claim, http_status, &message, Timestamp::now())
             }),
         )
+    }
+
+    fn redrive(&self, id: OrderId, now: Timestamp) -> StoreFuture<'_, Redriven> {
+        Box::pin(self.writer.call(move |c| redrive::redrive(c, id, now)))
     }
 
     fn pending_orders<'a>(

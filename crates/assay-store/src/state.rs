@@ -9,7 +9,10 @@
 //!                         └── permanent error ──▶ failed       └──────────── a new final result ────────────┘
 //! ```
 //!
-//! `failed` is terminal. Every change goes through [`OrderState::check`], so a worker that
+//! `failed` is terminal for the workers. Only an operator's redrive
+//! ([`Store::redrive`](crate::Store::redrive)) takes an order out of it (back to `received`),
+//! or out of `dead_lettered` (back to `result_received`, its refused result queued again);
+//! a redrive is recorded with the order, so its history stays. Every change goes through [`OrderState::check`], so a worker that
 //! acts on a stale view gets an error instead of silently rewinding an order.
 
 use std::fmt;
@@ -18,7 +21,7 @@ use super::error::StoreError;
 use super::model::OrderId;
 
 /// Where an order is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     /// Committed from a webhook; waiting for the order worker (possibly until

@@ -21,6 +21,7 @@ use crate::{
 mod fulfilment;
 mod ingest;
 mod outbox;
+mod redrive;
 
 /// Where a test's store lives. [`Backend::open`] may be called again (after dropping the
 /// previous store, for SQLite) to reopen the same data, like a restarted host; on PostgreSQL

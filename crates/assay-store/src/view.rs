@@ -1,6 +1,6 @@
 //! Read-only views for operators: `assay orders list|show` and the status page.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::{OrderId, OrderKind};
 use super::state::{OrderState, OutboxState};
@@ -82,6 +82,8 @@ pub struct OrderDetail {
     pub outbox: Vec<OutboxRecord>,
     /// Its refused results, oldest first.
     pub dead_letters: Vec<DeadLetterRecord>,
+    /// The times an operator put it back in the queue, oldest first.
+    pub redrives: Vec<RedriveRecord>,
 }
 
 /// What the store made of a webhook event.
@@ -171,6 +173,71 @@ pub struct DeadLetterRecord {
     /// StackOne's message, or the relay's reason.
     pub message: String,
     /// When it was dead-lettered.
+    pub created_at: Timestamp,
+    /// When an operator queued the result again ([`Store::redrive`](super::Store::redrive)).
+    pub redriven_at: Option<Timestamp>,
+}
+
+/// What a redrive put back in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedriveKind {
+    /// A failed order, back to `received` for another fulfilment attempt.
+    Order,
+    /// A dead-lettered result, queued again as a new outbox row.
+    Result,
+}
+
+impl RedriveKind {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedriveKind::Order => "order",
+            RedriveKind::Result => "result",
+        }
+    }
+
+    /// Parses [`RedriveKind::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "order" => Some(RedriveKind::Order),
+            "result" => Some(RedriveKind::Result),
+            _ => None,
+        }
+    }
+}
+
+/// What [`Store::redrive`](super::Store::redrive) did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redriven {
+    /// The order.
+    pub order: OrderId,
+    /// A failed order or a dead-lettered result.
+    pub kind: RedriveKind,
+    /// The order's state before.
+    pub from: OrderState,
+    /// The order's state now.
+    pub to: OrderState,
+    /// For a result: the new outbox row carrying it.
+    pub outbox_id: Option<i64>,
+}
+
+/// One redrive of an order, kept with it for good: what the order had been through before.
+#[derive(Clone, Debug, Serialize)]
+pub struct RedriveRecord {
+    /// The row id.
+    pub id: i64,
+    /// What was put back.
+    pub kind: RedriveKind,
+    /// The order's state before.
+    pub from_state: OrderState,
+    /// Why it had stopped: the failure reason, or the dead letter's message.
+    pub reason: Option<String>,
+    /// For a result: the dead-lettered outbox row that was queued again.
+    pub outbox_id: Option<i64>,
+    /// Attempts so far: the order's fulfilment attempts, or the dead row's delivery attempts.
+    pub attempts: u32,
+    /// When.
     pub created_at: Timestamp,
 }
 

@@ -283,6 +283,7 @@ impl App {
             tracing::info!(%admin, "the operator's routes are served on the admin listener only");
         }
         tracing::info!(%addr, products = products.snapshot().products.len(), "assay is serving");
+        crate::sd_notify::ready();
         Ok(App {
             addr,
             admin_addr,

@@ -34,6 +34,11 @@ pub enum Command {
     /// receive the results and show what the recruiter would see.
     #[cfg(feature = "emulator")]
     Emulate(EmulateArgs),
+    /// Send one request as StackOne would, signed with a product's configured secrets, to a
+    /// running host, and print the answer (like `stripe trigger`).
+    #[cfg(feature = "emulator")]
+    #[command(subcommand)]
+    Send(SendCommand),
     /// The whole story on this machine: builds the example plugins, starts the host with an
     /// embedded store, the StackOne emulator and a demo vendor, and sends one order per product.
     #[cfg(feature = "emulator")]
@@ -155,12 +160,16 @@ pub struct DemoArgs {
 pub enum OrdersCommand {
     /// List recent orders.
     List {
-        /// The configuration (for `store.path`).
+        /// The configuration (for `store.url` or `store.path`).
         #[command(flatten)]
         config: ConfigArgs,
-        /// Only this product.
+        /// Only this product (one the configuration has).
         #[arg(long)]
         product: Option<String>,
+        /// Only orders in this state: received, fulfilling, awaiting_result, result_received,
+        /// result_delivered, failed or dead_lettered.
+        #[arg(long)]
+        state: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -168,9 +177,12 @@ pub enum OrdersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Put a failed order, or an order's dead-lettered result, back in the queue. Its
+    /// history (attempts, errors, dead letters) is kept and shown by `orders show`.
+    Retry(RetryArgs),
     /// Show one order: its events, results and dead letters.
     Show {
-        /// The configuration (for `store.path`).
+        /// The configuration (for `store.url` or `store.path`).
         #[command(flatten)]
         config: ConfigArgs,
         /// Assay's order number or StackOne's order id.
@@ -207,6 +219,57 @@ pub enum StoreCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+}
+
+/// Which product, and which host, `assay send` talks to.
+#[derive(Debug, Args, Clone)]
+pub struct SendTarget {
+    /// The configuration (the product's secrets, and the default host address).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The product (one the configuration has).
+    #[arg(long)]
+    pub product: String,
+    /// The host's base URL, e.g. `http://127.0.0.1:8080` (default: `server.listen`).
+    #[arg(long)]
+    pub url: Option<String>,
+}
+
+/// `assay send`.
+#[derive(Debug, Subcommand)]
+pub enum SendCommand {
+    /// The product's package list, as StackOne asks for it (Basic auth and signature), checked
+    /// against StackOne's schema.
+    Packages(SendTarget),
+    /// A signed order webhook for the product's first package, marked as a test order.
+    Order {
+        /// The product and host.
+        #[command(flatten)]
+        target: SendTarget,
+        /// Then follow the order (through the admin views, with the configured admin token)
+        /// until its first result is delivered to StackOne.
+        #[arg(long)]
+        follow: bool,
+        /// How long `--follow` waits, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+}
+
+/// Where `assay orders retry` sends its redrive.
+#[derive(Debug, Args, Clone)]
+pub struct RetryArgs {
+    /// The configuration (for `store.url` or `store.path`, and `server.admin_token` with `--url`).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Assay's order number (the ID column of `assay orders list`).
+    pub id: i64,
+    /// A running host's operator address (`server.admin_listen`, or `listen` without one),
+    /// e.g. `http://127.0.0.1:9091`: the retry goes through it, with the configured admin
+    /// token. Without it the store file is changed directly, which only works while no host
+    /// serves from it.
+    #[arg(long)]
+    pub url: Option<String>,
 }
 
 /// `assay plugin`.

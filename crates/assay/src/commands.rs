@@ -27,6 +27,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "emulator")]
         Command::Emulate(args) => crate::emulate::run(&args).await,
         #[cfg(feature = "emulator")]
+        Command::Send(cmd) => crate::send::run(cmd).await,
+        #[cfg(feature = "emulator")]
         Command::Demo(args) => crate::demo::run(&args).await,
         Command::Dev(args) => crate::dev::run(&args).await,
         Command::Orders(cmd) => orders(cmd).await,
@@ -99,30 +101,39 @@ pub(crate) async fn start_watching(
 }
 
 async fn orders(cmd: OrdersCommand) -> anyhow::Result<()> {
-    let config = match &cmd {
-        OrdersCommand::List { config, .. } | OrdersCommand::Show { config, .. } => config,
-    };
-    let reader = OrderReader::open(store_location(config)?).await?;
+    // Retry writes (through a host or into the store); the others read the store.
+    async fn reader(config: &ConfigArgs) -> anyhow::Result<OrderReader> {
+        OrderReader::open(store_location(config)?).await
+    }
     let text = match cmd {
         OrdersCommand::List {
+            config,
             product,
+            state,
             limit,
             json,
-            ..
         } => {
             let filter = OrderFilter {
-                product,
+                product: product
+                    .map(|p| crate::redrive::known_product(&config, p))
+                    .transpose()?,
+                state: state
+                    .as_deref()
+                    .map(crate::redrive::parse_state)
+                    .transpose()?,
                 limit,
                 ..Default::default()
             };
-            let orders = reader.list_orders(filter).await?;
+            let orders = reader(&config).await?.list_orders(filter).await?;
             if json {
                 serde_json::to_string_pretty(&orders)? + "\n"
             } else {
                 render::order_table(&orders)
             }
         }
-        OrdersCommand::Show { id, json, .. } => {
+        OrdersCommand::Retry(args) => return crate::redrive::retry(&args).await,
+        OrdersCommand::Show { config, id, json } => {
+            let reader = reader(&config).await?;
             let detail = find_order(&reader, &id).await?;
             if json {
                 serde_json::to_string_pretty(&detail)? + "\n"

@@ -50,5 +50,9 @@ pub mod package_cache;
 pub mod pipeline;
 pub mod plugin_build;
 pub mod products;
+pub mod redrive;
 pub mod reload;
+pub mod sd_notify;
+#[cfg(feature = "emulator")]
+pub mod send;
 pub mod telemetry;

@@ -1,6 +1,6 @@
 //! Moving up: a single host's SQLite store copied into PostgreSQL (`assay store copy`).
 //!
-//! Every order, event, outbox row and dead letter is copied with its id, in one PostgreSQL
+//! Every order, event, outbox row, dead letter and redrive is copied with its id, in one PostgreSQL
 //! transaction, so the copy is all or nothing and a row's references (an outbox row's order,
 //! a dead letter's outbox row) stay right. Rows already there are skipped
 //! (`ON CONFLICT DO NOTHING`), so running the copy again copies nothing new. Then every source
@@ -42,7 +42,7 @@ struct Table {
 }
 
 /// In the order references need them.
-const TABLES: [Table; 4] = [
+const TABLES: [Table; 5] = [
     Table {
         name: "orders",
         columns: &[
@@ -117,6 +117,20 @@ const TABLES: [Table; 4] = [
         ],
         identity: ["outbox_id", "message"],
     },
+    Table {
+        name: "redrives",
+        columns: &[
+            ("id", Ty::Int8),
+            ("order_id", Ty::Int8),
+            ("kind", Ty::Text),
+            ("from_state", Ty::Text),
+            ("reason", Ty::Text),
+            ("outbox_id", Ty::Int8),
+            ("attempts", Ty::Int4),
+            ("created_at", Ty::Int8),
+        ],
+        identity: ["order_id", "created_at"],
+    },
 ];
 
 /// Every row of every table of [`TABLES`], in its order: table, row, column.
@@ -180,7 +194,7 @@ impl Cell {
 /// How one table was copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableCopy {
-    /// `orders`, `events`, `outbox` or `dead_letters`.
+    /// `orders`, `events`, `outbox`, `dead_letters` or `redrives`.
     pub table: &'static str,
     /// Rows in the SQLite store.
     pub source: u64,
@@ -196,7 +210,7 @@ pub struct TableCopy {
 pub struct CopyReport {
     /// Where it went, as `host:port/database`.
     pub target: String,
-    /// Orders, events, outbox, dead letters.
+    /// Orders, events, outbox, dead letters, redrives.
     pub tables: Vec<TableCopy>,
 }
 
@@ -238,7 +252,7 @@ fn read_sqlite(path: &Path) -> Result<(SqliteStore, Rows), StoreError> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // One snapshot of all four tables.
+    // One snapshot of all the tables.
     conn.execute_batch("BEGIN")?;
     let mut all = Vec::new();
     for table in &TABLES {
@@ -382,8 +396,8 @@ mod tests {
     use super::*;
     use crate::postgres::testing;
     use crate::{
-        IncomingEvent, NewOrder, OrderFilter, OrderKind, PostgresStore, ResultBody, Store,
-        Timestamp,
+        IncomingEvent, NewOrder, OrderFilter, OrderId, OrderKind, PostgresStore, ResultBody,
+        Store, Timestamp,
     };
 
     fn event(n: u32) -> IncomingEvent {
@@ -426,6 +440,20 @@ mod tests {
                 .fulfilment_succeeded(claims[0].claim, "ext-1".into(), None, Some(body))
                 .await
                 .expect("fulfilled");
+            // Its result dead-lettered, then redriven: a second outbox row, a dead letter and
+            // a redrive that point at each other.
+            let sent = sqlite
+                .claim_outbox(1, Timestamp::now(), Duration::from_secs(60))
+                .await
+                .expect("claim outbox");
+            sqlite
+                .outbox_dead_letter(sent[0].claim, Some(404), "Order not found".into())
+                .await
+                .expect("dead letter");
+            sqlite
+                .redrive(claims[0].claim.order, Timestamp::now())
+                .await
+                .expect("redrive");
         }
         let url = server.create_database().await.expect("database");
         let first = copy_from_sqlite(&path, &url).await.expect("copy");
@@ -440,8 +468,9 @@ mod tests {
             [
                 ("orders", 3, 3, 3),
                 ("events", 3, 3, 3),
-                ("outbox", 1, 1, 1),
-                ("dead_letters", 0, 0, 0)
+                ("outbox", 2, 2, 2),
+                ("dead_letters", 1, 1, 1),
+                ("redrives", 1, 1, 1)
             ]
         );
         let again = copy_from_sqlite(&path, &url).await.expect("copy again");
@@ -450,8 +479,9 @@ mod tests {
             [
                 ("orders", 3, 0, 3),
                 ("events", 3, 0, 3),
-                ("outbox", 1, 0, 1),
-                ("dead_letters", 0, 0, 0)
+                ("outbox", 2, 0, 2),
+                ("dead_letters", 1, 0, 1),
+                ("redrives", 1, 0, 1)
             ]
         );
 
@@ -465,6 +495,9 @@ mod tests {
             .await
             .expect("claim outbox");
         assert_eq!(due.len(), 1);
+        let redriven = pg.get_order(OrderId(1)).await.expect("read").expect("order 1");
+        assert_eq!(redriven.redrives.len(), 1, "the redrive's record came along");
+        assert!(redriven.dead_letters[0].redriven_at.is_some());
         pg.record_event(event(4)).await.expect("a new order");
         let newest = pg.list_orders(OrderFilter::default()).await.expect("list");
         assert_eq!(newest.iter().map(|o| o.id.0).max(), Some(4));

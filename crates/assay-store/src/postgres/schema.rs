@@ -18,7 +18,8 @@ pub const MIGRATION_LOCK: i64 = 0x61_73_73_61_79;
 /// The same tables as SQLite's, in PostgreSQL's types: times are milliseconds since the Unix
 /// epoch (`BIGINT`), and `next_attempt_at` NULL means "due now", which keeps new rows due
 /// regardless of clock skew between hosts.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE orders (
     id                BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     product           TEXT    NOT NULL,
@@ -95,7 +96,23 @@ CREATE TABLE dead_letters (
     created_at  BIGINT  NOT NULL
 );
 CREATE INDEX dead_letters_by_order ON dead_letters (order_id);
-"#];
+"#,
+    // 2: operators' redrives of failed orders and dead-lettered results, kept with the order.
+    r#"
+CREATE TABLE redrives (
+    id         BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    order_id   BIGINT  NOT NULL REFERENCES orders (id),
+    kind       TEXT    NOT NULL CHECK (kind IN ('order', 'result')),
+    from_state TEXT    NOT NULL,
+    reason     TEXT,
+    outbox_id  BIGINT  REFERENCES outbox (id),
+    attempts   INTEGER NOT NULL,
+    created_at BIGINT  NOT NULL
+);
+CREATE INDEX redrives_by_order ON redrives (order_id);
+CREATE INDEX redrives_by_outbox ON redrives (outbox_id) WHERE outbox_id IS NOT NULL;
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -105,22 +105,23 @@ pub async fn get_order(
     .iter()
     .map(columns::outbox_record)
     .collect::<Result<_, StoreError>>()?;
-    let dead_letters = sql::rows(
-        tx,
-        "SELECT id, outbox_id, http_status, message, created_at
-         FROM dead_letters WHERE order_id = $1 ORDER BY id",
-        &[&id.0],
-    )
-    .await?
-    .iter()
-    .map(columns::dead_letter_record)
-    .collect::<Result<_, StoreError>>()?;
+    let dead_letters = sql::rows(tx, columns::DEAD_LETTERS, &[&id.0])
+        .await?
+        .iter()
+        .map(columns::dead_letter_record)
+        .collect::<Result<_, StoreError>>()?;
+    let redrives = sql::rows(tx, columns::REDRIVES, &[&id.0])
+        .await?
+        .iter()
+        .map(columns::redrive_record)
+        .collect::<Result<_, StoreError>>()?;
     Ok(Some(OrderDetail {
         summary,
         order_json,
         events,
         outbox,
         dead_letters,
+        redrives,
     }))
 }
 

@@ -1,5 +1,7 @@
 use super::*;
-use crate::{EventDisposition, OrderId, OrderKind, OrderState, OutboxState, Timestamp};
+use crate::{
+    EventDisposition, OrderId, OrderKind, OrderState, OutboxState, RedriveKind, Timestamp,
+};
 
 /// 2023-11-14T22:13:20.000Z plus `s` seconds.
 fn at(s: i64) -> Timestamp {
@@ -54,9 +56,9 @@ fn the_order_table_aligns_its_columns() {
     odd.candidate_label = Some("Eve\n\u{1b}[31m".into());
     let text = order_table(&[fulfilled(12, "stackone-order-12"), odd]);
     let expected = "\
-ID  PRODUCT   STACKONE ORDER     KIND              STATE          CANDIDATE        ATTEMPTS  EXTERNAL ID  UPDATED                   CREATED
-12  codetest  stackone-order-12  background_check  dead_lettered  Ada Lovelace     12        ext-42       2023-11-14T22:14:25.000Z  2023-11-14T22:13:20.000Z
-7   codetest  o-7                assessment        received       Eve\\n\\u{1b}[31m  0         -            2023-11-14T22:13:20.000Z  2023-11-14T22:13:20.000Z
+ID  PRODUCT   STACKONE ORDER     KIND              STATE          CANDIDATE        ATTEMPTS  DEAD LETTERS  EXTERNAL ID  UPDATED                   CREATED
+12  codetest  stackone-order-12  background_check  dead_lettered  Ada Lovelace     12        1             ext-42       2023-11-14T22:14:25.000Z  2023-11-14T22:13:20.000Z
+7   codetest  o-7                assessment        received       Eve\\n\\u{1b}[31m  0         0             -            2023-11-14T22:13:20.000Z  2023-11-14T22:13:20.000Z
 ";
     assert_eq!(text, expected);
 }
@@ -123,6 +125,16 @@ fn an_order_detail_has_every_section() {
             http_status: Some(422),
             message: "score out of range".into(),
             created_at: at(65),
+            redriven_at: Some(at(70)),
+        }],
+        redrives: vec![RedriveRecord {
+            id: 2,
+            kind: RedriveKind::Result,
+            from_state: OrderState::DeadLettered,
+            reason: Some("score out of range".into()),
+            outbox_id: Some(9),
+            attempts: 2,
+            created_at: at(70),
         }],
     };
     let expected = r#"Order 12 (codetest, StackOne order o-12)
@@ -157,8 +169,12 @@ Outbox
   body 9: {"result":{"value":"completed"}}
 
 Dead letters
-  ID  OUTBOX  HTTP  CREATED                   MESSAGE
-  1   9       422   2023-11-14T22:14:25.000Z  score out of range
+  ID  OUTBOX  HTTP  CREATED                   REDRIVEN                  MESSAGE
+  1   9       422   2023-11-14T22:14:25.000Z  2023-11-14T22:14:30.000Z  score out of range
+
+Redrives
+  ID  AT                        WHAT    FROM           OUTBOX  ATTEMPTS  REASON
+  2   2023-11-14T22:14:30.000Z  result  dead_lettered  9       2         score out of range
 
 StackOne order
   {
@@ -179,6 +195,7 @@ fn an_order_detail_without_history_says_none() {
         events: Vec::new(),
         outbox: Vec::new(),
         dead_letters: Vec::new(),
+        redrives: Vec::new(),
     };
     let text = order_detail(&detail);
     let tail = "

@@ -112,19 +112,19 @@ pub fn get_order(conn: &Connection, id: OrderId) -> Result<Option<OrderDetail>, 
         [id],
         |r| columns::outbox_record(r),
     )?;
-    let dead_letters = all(
-        conn,
-        "SELECT id, outbox_id, http_status, message, created_at
-         FROM dead_letters WHERE order_id = ?1 ORDER BY id",
-        [id],
-        |r| columns::dead_letter_record(r),
-    )?;
+    let dead_letters = all(conn, columns::DEAD_LETTERS, [id], |r| {
+        columns::dead_letter_record(r)
+    })?;
+    let redrives = all(conn, columns::REDRIVES, [id], |r| {
+        columns::redrive_record(r)
+    })?;
     Ok(Some(OrderDetail {
         summary,
         order_json,
         events,
         outbox,
         dead_letters,
+        redrives,
     }))
 }
 

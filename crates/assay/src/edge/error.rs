@@ -37,6 +37,10 @@ pub enum EdgeError {
     /// Refused whoever asks; the message says why (a cross-site form post).
     #[error("{0}")]
     Forbidden(String),
+    /// The request cannot be done in the current state of what it names (an order with
+    /// nothing to retry); the message says why.
+    #[error("{0}")]
+    Conflict(String),
     /// The request is malformed; the message names the field or problem.
     #[error("{0}")]
     BadRequest(String),
@@ -89,6 +93,7 @@ impl EdgeError {
             Self::Unauthorized(_) | Self::AdminUnauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
@@ -107,6 +112,7 @@ impl EdgeError {
             Self::Unauthorized(_) | Self::AdminUnauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::BadRequest(_) => "bad_request",
+            Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RequestTimeout(_) => "request_timeout",
             Self::OriginNotAllowed => "origin_not_allowed",

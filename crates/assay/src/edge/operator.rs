@@ -323,6 +323,80 @@ pub async fn status(products: &Products, store: &dyn Store) -> Result<Response<B
     ))
 }
 
+/// `POST /admin/orders/{id}/retry`: an operator's redrive of order `id` (Assay's number):
+/// a failed order back to `received`, or its dead-lettered newest result queued again
+/// ([`Store::redrive`]); the worker or the relay (`wake`) is woken to take it at once.
+///
+/// Two callers: a script with `Authorization: Bearer <admin token>` gets JSON (what was
+/// redriven, or the error: 404 unknown order, 409 nothing to retry); the status page's
+/// button posts with the session cookie, and is refused unless the post comes from this
+/// host's own page ([`session::check_same_origin`]: a cookie is sent along by the browser
+/// whichever site made it post, so the cookie alone would let another site retry orders);
+/// it is answered with the status page again, or an HTML page saying why not.
+pub async fn retry(
+    server: &ServerConfig,
+    parts: &http::request::Parts,
+    store: &dyn Store,
+    id: &str,
+    wake: (&tokio::sync::Notify, &tokio::sync::Notify),
+) -> Result<Response<Body>, EdgeError> {
+    authorize(server, &parts.headers)?;
+    let scripted = parts.headers.contains_key(header::AUTHORIZATION);
+    if !scripted {
+        session::check_same_origin(&parts.headers, host_of(parts)).map_err(EdgeError::Forbidden)?;
+    }
+    let answer = redrive(store, id, wake).await;
+    if scripted {
+        let redriven = answer?;
+        let value =
+            serde_json::to_value(redriven).map_err(|e| EdgeError::Internal(e.to_string()))?;
+        return Ok(json_response(StatusCode::OK, &value));
+    }
+    match answer {
+        Ok(_) => Ok(see_other("/admin")),
+        Err(e) => {
+            e.log(None, "admin");
+            Ok(e.into_html_response())
+        }
+    }
+}
+
+async fn redrive(
+    store: &dyn Store,
+    id: &str,
+    (worker, relay): (&tokio::sync::Notify, &tokio::sync::Notify),
+) -> Result<assay_store::Redriven, EdgeError> {
+    let order = id
+        .parse::<i64>()
+        .map(OrderId)
+        .map_err(|_| EdgeError::BadRequest(format!("`{id}` is not an order number")))?;
+    let redriven = store
+        .redrive(order, Timestamp::now())
+        .await
+        .map_err(|e| match e {
+            assay_store::StoreError::OrderNotFound(_) => EdgeError::NotFound,
+            e @ assay_store::StoreError::NotRedrivable { .. } => EdgeError::Conflict(e.to_string()),
+            e if e.is_unavailable() => EdgeError::Unavailable {
+                message: "the store is unavailable".into(),
+                cause: e.to_string(),
+                retry_after: Some(std::time::Duration::from_secs(1)),
+            },
+            e => EdgeError::Internal(e.to_string()),
+        })?;
+    match redriven.kind {
+        assay_store::RedriveKind::Order => worker.notify_one(),
+        assay_store::RedriveKind::Result => relay.notify_one(),
+    }
+    tracing::info!(
+        order = redriven.order.0,
+        what = redriven.kind.as_str(),
+        from = redriven.from.as_str(),
+        to = redriven.to.as_str(),
+        "an operator retried an order"
+    );
+    Ok(redriven)
+}
+
 /// `GET /admin/orders/{id}`: one order with its events, results and dead letters. `id` is
 /// Assay's number or StackOne's order id.
 pub async fn order(store: &dyn Store, id: &str) -> Result<Response<Body>, EdgeError> {

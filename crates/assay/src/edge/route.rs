@@ -12,6 +12,7 @@
 //! | `GET`, `POST` | `/admin/login` | the login form; posting the admin token starts a session |
 //! | `POST` | `/admin/logout` | ends the session |
 //! | `GET` | `/admin/status`, `/admin/orders/{id}` | operator views (JSON), behind the admin token |
+//! | `POST` | `/admin/orders/{id}/retry` | redrive a failed order or a dead-lettered result: JSON with the admin token, or the status page's button (session cookie, same origin) |
 //!
 //! With an admin listener (`server.admin_listen`), which listener serves a route is decided
 //! by [`hidden`]: the operator's routes only on the admin listener, StackOne's and the
@@ -65,6 +66,11 @@ pub enum Route<'a> {
         /// The order's row id or StackOne order id.
         id: &'a str,
     },
+    /// `POST /admin/orders/{id}/retry`.
+    AdminRetry {
+        /// The order's row id.
+        id: &'a str,
+    },
     /// A known path with a method it does not take.
     MethodNotAllowed {
         /// The value of the `Allow` header.
@@ -92,6 +98,7 @@ impl Route<'_> {
             Route::AdminLogout => "/admin/logout",
             Route::AdminStatus => "/admin/status",
             Route::AdminOrder { .. } => "/admin/orders/{id}",
+            Route::AdminRetry { .. } => "/admin/orders/{id}/retry",
             Route::MethodNotAllowed { .. } | Route::NotFound => "unmatched",
         }
     }
@@ -134,6 +141,10 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
         },
         ["admin", "status"] => only_get(method, Route::AdminStatus),
         ["admin", "orders", id] if !id.is_empty() => only_get(method, Route::AdminOrder { id }),
+        ["admin", "orders", id, "retry"] if !id.is_empty() => match *method {
+            Method::POST => Route::AdminRetry { id },
+            _ => Route::MethodNotAllowed { allow: "POST" },
+        },
         ["v1", "products", product, rest @ ..] if !product.is_empty() => {
             product_route(method, product, rest)
         }
@@ -276,6 +287,14 @@ mod tests {
             Route::AdminOrder { id: "42" }
         );
         assert_eq!(route(&Method::GET, "/admin/orders/"), Route::NotFound);
+        assert_eq!(
+            route(&Method::POST, "/admin/orders/42/retry"),
+            Route::AdminRetry { id: "42" }
+        );
+        assert_eq!(
+            route(&Method::GET, "/admin/orders/42/retry"),
+            Route::MethodNotAllowed { allow: "POST" }
+        );
         assert_eq!(route(&Method::GET, "/admin"), Route::AdminPage);
         assert_eq!(route(&Method::GET, "/admin/"), Route::AdminPage);
         assert_eq!(route(&Method::GET, "/admin/login"), Route::AdminLoginForm);

@@ -239,6 +239,17 @@ impl Edge {
                 operator::authorize(&self.products.config().server, request.headers())?;
                 operator::order(self.store.as_ref(), id).await
             }
+            Route::AdminRetry { id } => {
+                let (parts, _) = self.read(request).await?;
+                operator::retry(
+                    &self.products.config().server,
+                    &parts,
+                    self.store.as_ref(),
+                    id,
+                    (&self.wake_worker, &self.wake_relay),
+                )
+                .await
+            }
             Route::MethodNotAllowed { allow } => Err(EdgeError::MethodNotAllowed { allow }),
             Route::NotFound => Err(EdgeError::NotFound),
         }
@@ -336,7 +347,8 @@ fn describe<'a>(routed: &Route<'a>) -> (&'static str, Option<&'a str>) {
         | Route::AdminLogin
         | Route::AdminLogout
         | Route::AdminStatus
-        | Route::AdminOrder { .. } => ("admin", None),
+        | Route::AdminOrder { .. }
+        | Route::AdminRetry { .. } => ("admin", None),
         Route::MethodNotAllowed { .. } | Route::NotFound => ("unmatched", None),
     }
 }

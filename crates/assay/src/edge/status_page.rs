@@ -36,6 +36,15 @@ pub fn wants_reveal(query: Option<&str>) -> bool {
     query.is_some_and(|q| q.split('&').any(|pair| pair == "reveal=1"))
 }
 
+/// The button that posts a redrive of `order` (`POST /admin/orders/{id}/retry`).
+fn retry_button(order: &OrderSummary) -> String {
+    format!(
+        "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{id}/retry\">\
+         <button type=\"submit\" id=\"retry-{id}\">Retry</button></form>",
+        id = order.id.0
+    )
+}
+
 fn cell(text: &str) -> String {
     format!("<td>{}</td>", escape(text))
 }
@@ -155,12 +164,16 @@ impl StatusPage<'_> {
         }
         b.push_str(
             "<table id=\"dead-letters\"><tr><th>order</th><th>product</th>\
-             <th>StackOne order</th><th>status</th><th>reason</th><th>when</th></tr>\n",
+             <th>StackOne order</th><th>status</th><th>reason</th><th>when</th><th></th></tr>\n",
         );
         for (order, letter) in self.dead_letters {
+            let action = match letter.redriven_at {
+                Some(at) => format!("retried {}", escape(&at.to_string())),
+                None => retry_button(order),
+            };
             let _ = writeln!(
                 b,
-                "<tr><td>{}</td>{}{}<td>{}</td><td class=\"err\">{}</td>{}</tr>",
+                "<tr><td>{}</td>{}{}<td>{}</td><td class=\"err\">{}</td>{}<td>{action}</td></tr>",
                 order.id.0,
                 cell(&order.product),
                 cell(&order.order_id),
@@ -198,14 +211,19 @@ impl StatusPage<'_> {
                 .as_deref()
                 .or(o.last_error.as_deref())
                 .unwrap_or("");
+            // A failed order can be put back in the queue from here.
+            let state = if o.state == OrderState::Failed {
+                format!("<td>failed {}</td>", retry_button(o))
+            } else {
+                cell(o.state.as_str())
+            };
             let _ = writeln!(
                 b,
-                "<tr><td>{}</td>{}{}{}{}<td class=\"candidate\">{}</td><td>{}</td>{}<td class=\"err\">{}</td>{}</tr>",
+                "<tr><td>{}</td>{}{}{}{state}<td class=\"candidate\">{}</td><td>{}</td>{}<td class=\"err\">{}</td>{}</tr>",
                 o.id.0,
                 cell(&o.product),
                 cell(&o.order_id),
                 cell(o.kind.as_str()),
-                cell(o.state.as_str()),
                 escape(&candidate),
                 o.attempts,
                 cell(o.last_result.as_deref().unwrap_or("-")),

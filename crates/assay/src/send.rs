@@ -1,0 +1,222 @@
+//! `assay send packages|order`: one request as StackOne sends it, signed with a product's
+//! configured secrets, against any running host (`assay dev`'s or `assay serve`'s), and its
+//! answer printed, like `stripe trigger`. The requests are the StackOne emulator's
+//! (`assay_emulator::client`), so they are exactly what the emulator and the tests send.
+//!
+//! `send order --follow` then reads the order through the host's admin view
+//! (`GET /admin/orders/{id}`, with the configured admin token) until its first result is
+//! delivered to StackOne, or says where it stopped when the time is up.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use assay_emulator::{OrderBuilder, client};
+use serde_json::Value;
+
+use crate::cli::{SendCommand, SendTarget};
+use crate::config::{Config, ProductConfig};
+
+/// How often `--follow` looks at the order.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+/// The prefix of every order id `assay send order` makes, so a test order is recognisable
+/// in the store, the logs and StackOne.
+pub const TEST_ORDER_PREFIX: &str = "assay-send-test";
+
+/// Runs `assay send`.
+pub async fn run(cmd: SendCommand) -> anyhow::Result<()> {
+    match cmd {
+        SendCommand::Packages(target) => {
+            let (config, url) = load(&target)?;
+            let product = product(&config, &target.product)?;
+            let page = packages(&url, &target.product, product).await?;
+            println!("{}", serde_json::to_string_pretty(&page)?);
+            Ok(())
+        }
+        SendCommand::Order {
+            target,
+            follow,
+            timeout,
+        } => {
+            let (config, url) = load(&target)?;
+            let product = product(&config, &target.product)?;
+            let order_id = order(&url, &target.product, product).await?;
+            if follow {
+                let admin = config
+                    .server
+                    .admin_listen
+                    .map_or_else(|| url.clone(), |a| format!("http://{a}"));
+                let token = config.server.admin_token.as_ref().with_context(
+                    || "--follow reads the order through /admin, which needs server.admin_token",
+                )?;
+                follow_order(&admin, token, &order_id, Duration::from_secs(timeout)).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn load(target: &SendTarget) -> anyhow::Result<(Config, String)> {
+    let config = target.config.load()?;
+    let url = target
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.server.listen));
+    Ok((config, url.trim_end_matches('/').to_owned()))
+}
+
+fn product<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c ProductConfig> {
+    config.products.get(name).with_context(|| {
+        let names: Vec<&str> = config.products.keys().map(String::as_str).collect();
+        format!(
+            "unknown product `{name}`: the configuration has {}",
+            names.join(", ")
+        )
+    })
+}
+
+async fn packages(
+    url: &str,
+    name: &str,
+    product: &ProductConfig,
+) -> anyhow::Result<assay_emulator::PackagesPage> {
+    let key = product
+        .package_list_keys
+        .first()
+        .with_context(|| format!("product `{name}` has no package_list_keys"))?;
+    let secret = signing_secret(name, product)?;
+    client::fetch_packages(
+        url,
+        name,
+        assay_emulator::order::DEFAULT_ACCOUNT_ID,
+        assay_emulator::order::DEFAULT_PROVIDER,
+        key,
+        secret,
+    )
+    .await
+    .map_err(explain)
+}
+
+fn signing_secret<'p>(
+    name: &str,
+    product: &'p ProductConfig,
+) -> anyhow::Result<&'p assay_wire::secret::Secret> {
+    product
+        .webhook_secrets
+        .first()
+        .with_context(|| format!("product `{name}` has no webhook_secrets"))
+}
+
+/// Sends a test order for the product's first package; returns StackOne's order id.
+async fn order(url: &str, name: &str, product: &ProductConfig) -> anyhow::Result<String> {
+    let page = packages(url, name, product).await?;
+    let package = page
+        .data
+        .first()
+        .cloned()
+        .with_context(|| format!("product `{name}` lists no packages to order"))?;
+    let kind = match product.kind {
+        crate::config::OrderKind::Assessment => assay_emulator::OrderKind::Assessment,
+        crate::config::OrderKind::BackgroundCheck => assay_emulator::OrderKind::BackgroundCheck,
+    };
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let webhook = OrderBuilder::new(kind, package)
+        .run_id(format!("{TEST_ORDER_PREFIX}-{stamp}"))
+        .build();
+    let status = client::send_order(
+        url,
+        name,
+        &webhook,
+        signing_secret(name, product)?,
+        product.webhook_token.as_ref(),
+    )
+    .await
+    .map_err(explain)?;
+    println!(
+        "order {} ({}, package {}) sent to {url}: {status}",
+        webhook.order_id,
+        name,
+        webhook.package.id.as_deref().unwrap_or("-")
+    );
+    if !status.is_success() {
+        bail!("the host refused the order with {status}");
+    }
+    Ok(webhook.order_id)
+}
+
+async fn follow_order(
+    admin: &str,
+    token: &assay_wire::secret::Secret,
+    order_id: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let mut last_seen = None::<String>;
+    loop {
+        let answer = http
+            .get(format!("{admin}/admin/orders/{order_id}"))
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {admin} to follow the order"))?;
+        let status = answer.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            bail!("{admin} refused the admin token (401): check server.admin_token");
+        }
+        if status.is_success() {
+            let detail: Value = answer.json().await?;
+            let state = detail["summary"]["state"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned();
+            if last_seen.as_deref() != Some(state.as_str()) {
+                println!("order {order_id}: {state}");
+                last_seen = Some(state.clone());
+            }
+            let delivered = detail["outbox"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|r| r["state"] == "delivered").cloned());
+            if let Some(row) = delivered {
+                println!(
+                    "result {} delivered to StackOne (HTTP {})",
+                    row["result_value"].as_str().unwrap_or("?"),
+                    row["http_status"]
+                );
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let why = ["failure_reason", "last_error"]
+                    .iter()
+                    .find_map(|k| detail["summary"][k].as_str())
+                    .or_else(|| detail["dead_letters"][0]["message"].as_str())
+                    .unwrap_or("no error recorded");
+                bail!(
+                    "no result of order {order_id} reached StackOne within {}s: it is {state} ({why})",
+                    timeout.as_secs()
+                );
+            }
+        } else if Instant::now() >= deadline {
+            bail!(
+                "no result of order {order_id} reached StackOne within {}s: {admin} answers {status}",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(FOLLOW_POLL).await;
+    }
+}
+
+/// The client's error with its cause (connection refused, the status and body answered).
+fn explain(e: client::ClientError) -> anyhow::Error {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    anyhow::anyhow!(text)
+}
