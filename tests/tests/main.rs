@@ -10,6 +10,7 @@ mod cli;
 mod contract;
 mod example_plugins;
 mod fixtures_built;
+mod fulfilment_slots;
 mod hostile_input;
 mod operator;
 mod pipeline;
