@@ -23,6 +23,7 @@ use crate::harness::{
 /// demo vendor in this one. The child is killed when this is dropped.
 pub struct HostProcess {
     child: Child,
+    binary: PathBuf,
     url: String,
     admin_url: Option<String>,
     /// The child's standard error: its JSON log lines.
@@ -71,21 +72,10 @@ impl HostProcess {
         let config = stage.dir.path().join("config.toml");
         std::fs::write(&config, &stage.config_text).expect("write the configuration");
         let log = stage.dir.path().join("host.log");
-        let stderr = std::fs::File::create(&log).expect("log file");
-        let mut command = Command::new(binary);
-        command
-            .args(["--log-format", "json", "serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        for (name, value) in secret_vars(&stage.secrets) {
-            command.env(name, value.expose());
-        }
-        let child = command.spawn().expect("start assay serve");
+        let child = spawn(binary, &config, &log, &stage.secrets);
         let mut host = HostProcess {
             child,
+            binary: binary.to_owned(),
             url: format!("http://{addr}"),
             admin_url: admin_addr.map(|a| format!("http://{a}")),
             log,
@@ -96,6 +86,26 @@ impl HostProcess {
         };
         host.wait_ready().await;
         host
+    }
+
+    /// Kills the host with SIGKILL, as a crash or the OOM killer would: no shutdown runs.
+    pub fn kill(&mut self) {
+        // `Child::kill` sends SIGKILL on Unix.
+        self.child.kill().expect("kill the host");
+        self.child.wait().expect("reap the host");
+    }
+
+    /// Starts the host again on the same configuration, store and address (after
+    /// [`HostProcess::kill`]) and waits until it is ready; its log goes on in the same file.
+    pub async fn restart(&mut self) {
+        let config = self.dir.path().join("config.toml");
+        self.child = spawn(&self.binary, &config, &self.log, &self.secrets);
+        self.wait_ready().await;
+    }
+
+    /// The path of the host's store.
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("assay.db")
     }
 
     async fn wait_ready(&mut self) {
@@ -159,6 +169,28 @@ impl HostProcess {
     pub async fn send(&self, product: &str, webhook: &OrderWebhook) -> u16 {
         send_as_stackone(&self.url, &self.stackone, &self.secrets, product, webhook).await
     }
+}
+
+/// `assay serve --log-format json --config CONFIG` with the secrets in its environment,
+/// standard error appended to `log`.
+fn spawn(binary: &Path, config: &Path, log: &Path, secrets: &Secrets) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let mut command = Command::new(binary);
+    command
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    for (name, value) in secret_vars(secrets) {
+        command.env(name, value.expose());
+    }
+    command.spawn().expect("start assay serve")
 }
 
 impl Drop for HostProcess {

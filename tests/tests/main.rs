@@ -8,6 +8,7 @@ mod admin_pages;
 mod browser;
 mod cli;
 mod contract;
+mod crash;
 mod example_plugins;
 mod fixtures_built;
 mod fulfilment_slots;
