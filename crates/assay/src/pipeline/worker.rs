@@ -100,7 +100,7 @@ impl InFlight {
         }
     }
 
-    /// Counts `order` in flight until the returned guard is dropped.
+    /// Counts one order of `product` in flight until the returned guard is dropped.
     fn start(self: &Arc<Self>, product: &str) -> InFlightGuard {
         *self.lock().entry(product.to_owned()).or_insert(0) += 1;
         InFlightGuard {
