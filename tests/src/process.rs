@@ -23,6 +23,9 @@ use crate::harness::{
 /// demo vendor in this one. The child is killed when this is dropped.
 pub struct HostProcess {
     child: Child,
+    binary: PathBuf,
+    /// Variables set for the host besides the secrets (kept for [`HostProcess::restart`]).
+    env: Vec<(String, std::ffi::OsString)>,
     url: String,
     admin_url: Option<String>,
     /// The child's standard error: its JSON log lines.
@@ -80,22 +83,15 @@ impl HostProcess {
         let config = stage.dir.path().join("config.toml");
         std::fs::write(&config, &stage.config_text).expect("write the configuration");
         let log = stage.dir.path().join("host.log");
-        let stderr = std::fs::File::create(&log).expect("log file");
-        let mut command = Command::new(binary);
-        command
-            .args(["--log-format", "json", "serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        for (name, value) in secret_vars(&stage.secrets) {
-            command.env(name, value.expose());
-        }
-        command.envs(env.iter().copied());
-        let child = command.spawn().expect("start assay serve");
+        let env: Vec<(String, std::ffi::OsString)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = spawn(binary, &config, &log, &stage.secrets, &env);
         let mut host = HostProcess {
             child,
+            binary: binary.to_owned(),
+            env,
             url: format!("http://{addr}"),
             admin_url: admin_addr.map(|a| format!("http://{a}")),
             log,
@@ -106,6 +102,26 @@ impl HostProcess {
         };
         host.wait_ready().await;
         host
+    }
+
+    /// Kills the host with SIGKILL, as a crash or the OOM killer would: no shutdown runs.
+    pub fn kill(&mut self) {
+        // `Child::kill` sends SIGKILL on Unix.
+        self.child.kill().expect("kill the host");
+        self.child.wait().expect("reap the host");
+    }
+
+    /// Starts the host again on the same configuration, store and address (after
+    /// [`HostProcess::kill`]) and waits until it is ready; its log goes on in the same file.
+    pub async fn restart(&mut self) {
+        let config = self.dir.path().join("config.toml");
+        self.child = spawn(&self.binary, &config, &self.log, &self.secrets, &self.env);
+        self.wait_ready().await;
+    }
+
+    /// The path of the host's store.
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("assay.db")
     }
 
     async fn wait_ready(&mut self) {
@@ -177,6 +193,35 @@ pub(crate) async fn wait_ready(url: &str, child: &mut Child, log: &Path, who: &s
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// `assay serve --log-format json --config CONFIG` with the secrets and `env` in its
+/// environment, standard error appended to `log`.
+fn spawn(
+    binary: &Path,
+    config: &Path,
+    log: &Path,
+    secrets: &Secrets,
+    env: &[(String, std::ffi::OsString)],
+) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let mut command = Command::new(binary);
+    command
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    for (name, value) in secret_vars(secrets) {
+        command.env(name, value.expose());
+    }
+    command.envs(env.iter().cloned());
+    command.spawn().expect("start assay serve")
 }
 
 impl Drop for HostProcess {

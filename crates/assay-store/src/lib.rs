@@ -9,10 +9,11 @@
 //!
 //! - [`Store`] is the trait the edge and the workers hold as `Arc<dyn Store>`, with two
 //!   backends (see [Backends](#backends)). Work is handed out as *claims with a lease*
-//!   ([`Store::claim_orders_for_fulfilment`], [`Store::claim_outbox`]), and each claim
+//!   ([`Store::claim_due_orders`], [`Store::claim_outbox`]), and each claim
 //!   carries its attempt number as a fencing token ([`OrderClaim`], [`OutboxClaim`]): once
 //!   another worker took the row over, a stale claim's retry or failure is refused with
-//!   [`StoreError::LeaseLost`].
+//!   [`StoreError::LeaseLost`]. Orders are claimed fairly across products, each within its
+//!   own free slots ([`fair`]), so one product's backlog never holds every worker.
 //! - Callers pass "now" to everything that decides what is due, so time is controlled in
 //!   tests; the store stamps its own bookkeeping (`created_at`, `updated_at`) with the clock.
 //! - The order state machine is in [`state`]: every change is checked there, and a call that
@@ -71,6 +72,7 @@ use std::time::Duration;
 mod columns;
 mod decide;
 mod error;
+pub mod fair;
 mod model;
 pub mod postgres;
 mod redrive;
@@ -81,6 +83,7 @@ mod time;
 mod view;
 
 pub use error::StoreError;
+pub use fair::ClaimSlots;
 pub use model::{
     ClaimedOrder, FINAL_RESULT_VALUES, IncomingEvent, IngestOutcome, NewOrder, OrderClaim, OrderId,
     OrderKind, OrderRef, OutboxClaim, OutboxDelivery, PendingOrder, ResultBody, ResultRecorded,
@@ -122,15 +125,27 @@ pub trait Store: Send + Sync {
     /// edge answers 2xx only once this returned `Ok`; an error means nothing was stored.
     fn record_event(&self, event: IncomingEvent) -> StoreFuture<'_, IngestOutcome>;
 
-    /// Claims up to `limit` orders due for fulfilment at `now` (received and due, or
-    /// fulfilling with an expired lease, e.g. left by a crash), moving them to `fulfilling`
-    /// with a lease until `now + lease` and one more attempt counted. Oldest due first.
+    /// Claims orders due for fulfilment at `now` (received and due, or fulfilling with an
+    /// expired lease, e.g. left by a crash) within `slots`, moving them to `fulfilling` with a
+    /// lease until `now + lease` and one more attempt counted. Each product's oldest due
+    /// first, the products taken round robin (see [`fair`]).
+    fn claim_due_orders(
+        &self,
+        slots: ClaimSlots,
+        now: Timestamp,
+        lease: Duration,
+    ) -> StoreFuture<'_, Vec<ClaimedOrder>>;
+
+    /// Claims up to `limit` due orders of any products: [`Store::claim_due_orders`] with
+    /// no product bounded on its own.
     fn claim_orders_for_fulfilment(
         &self,
         limit: usize,
         now: Timestamp,
         lease: Duration,
-    ) -> StoreFuture<'_, Vec<ClaimedOrder>>;
+    ) -> StoreFuture<'_, Vec<ClaimedOrder>> {
+        self.claim_due_orders(ClaimSlots::uniform(limit), now, lease)
+    }
 
     /// The vendor accepted the order: records its external id and test link, queues
     /// `first_result` in the outbox, and moves the order to `awaiting_result` (or
@@ -192,7 +207,16 @@ pub trait Store: Send + Sync {
     /// When the next order falls due for fulfilment (a retry's `not_before`, an expiring
     /// lease, or now for a fresh order); `None` when no order waits. The worker sleeps until
     /// then instead of polling.
-    fn next_fulfilment_due(&self) -> StoreFuture<'_, Option<Timestamp>>;
+    fn next_fulfilment_due(&self) -> StoreFuture<'_, Option<Timestamp>> {
+        self.next_fulfilment_due_except(Vec::new())
+    }
+
+    /// [`Store::next_fulfilment_due`] leaving out the orders of `products` (those at their
+    /// bound, [`ClaimSlots::full_products`]): their orders are due but cannot be claimed now.
+    fn next_fulfilment_due_except(
+        &self,
+        products: Vec<String>,
+    ) -> StoreFuture<'_, Option<Timestamp>>;
 
     /// When the next outbox row falls due for delivery (only rows [`Store::claim_outbox`]
     /// could claim: the oldest pending row of each order); `None` when nothing waits.

@@ -69,8 +69,8 @@ pub use notify::{ORDERS_CHANNEL, OUTBOX_CHANNEL};
 pub use schema::SCHEMA_VERSION;
 
 use super::{
-    ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter, OrderId,
-    OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, Redriven,
+    ClaimSlots, ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter,
+    OrderId, OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, Redriven,
     ResultBody, ResultRecorded, ResultRejection, Store, StoreCounts, StoreError, StoreFuture,
     Timestamp, Wakeups, WriteStats,
 };
@@ -276,13 +276,13 @@ impl Store for PostgresStore {
         Box::pin(self.ingest.record(event))
     }
 
-    fn claim_orders_for_fulfilment(
+    fn claim_due_orders(
         &self,
-        limit: usize,
+        slots: ClaimSlots,
         now: Timestamp,
         lease: Duration,
     ) -> StoreFuture<'_, Vec<ClaimedOrder>> {
-        Box::pin(self.in_tx(move |tx| Box::pin(orders::claim(tx, limit, now, lease))))
+        Box::pin(self.in_tx(move |tx| Box::pin(orders::claim(tx, slots, now, lease))))
     }
 
     fn fulfilment_succeeded(
@@ -359,8 +359,11 @@ impl Store for PostgresStore {
         Box::pin(self.in_tx(move |tx| Box::pin(outbox::claim(tx, limit, now, lease))))
     }
 
-    fn next_fulfilment_due(&self) -> StoreFuture<'_, Option<Timestamp>> {
-        Box::pin(self.read(|tx| Box::pin(orders::next_due(tx))))
+    fn next_fulfilment_due_except(
+        &self,
+        products: Vec<String>,
+    ) -> StoreFuture<'_, Option<Timestamp>> {
+        Box::pin(self.read(move |tx| Box::pin(orders::next_due(tx, products))))
     }
 
     fn next_delivery_due(&self) -> StoreFuture<'_, Option<Timestamp>> {

@@ -35,8 +35,8 @@ pub use store_reader::StoreReader;
 pub use writer::{WRITE_QUEUE_CAPACITY, WriteStats};
 
 use super::{
-    ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter, OrderId,
-    OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, Redriven,
+    ClaimSlots, ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter,
+    OrderId, OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, Redriven,
     ResultBody, ResultRecorded, ResultRejection, Store, StoreCounts, StoreError, StoreFuture,
     Timestamp,
 };
@@ -207,15 +207,15 @@ impl Store for SqliteStore {
         )
     }
 
-    fn claim_orders_for_fulfilment(
+    fn claim_due_orders(
         &self,
-        limit: usize,
+        slots: ClaimSlots,
         now: Timestamp,
         lease: Duration,
     ) -> StoreFuture<'_, Vec<ClaimedOrder>> {
         Box::pin(
             self.writer
-                .call(move |c| orders::claim(c, limit, now, lease)),
+                .call(move |c| orders::claim(c, &slots, now, lease)),
         )
     }
 
@@ -287,8 +287,11 @@ impl Store for SqliteStore {
         )
     }
 
-    fn next_fulfilment_due(&self) -> StoreFuture<'_, Option<Timestamp>> {
-        Box::pin(self.read_pool.read(orders::next_due))
+    fn next_fulfilment_due_except(
+        &self,
+        products: Vec<String>,
+    ) -> StoreFuture<'_, Option<Timestamp>> {
+        Box::pin(self.read_pool.read(move |c| orders::next_due(c, &products)))
     }
 
     fn next_delivery_due(&self) -> StoreFuture<'_, Option<Timestamp>> {

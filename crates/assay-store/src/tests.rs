@@ -18,6 +18,7 @@ use crate::{
     Timestamp,
 };
 
+mod fairness;
 mod fulfilment;
 mod ingest;
 mod outbox;

@@ -84,6 +84,10 @@
 //! memory_limit_mb = 64             # memory of one plugin call; 1 to 4096
 //! max_concurrent_calls = 64        # plugin calls of this product at once; past it the edge
 //!                                  # answers 503 + Retry-After; 1 to 256 (the whole pool)
+//! max_concurrent_fulfilments = 8   # orders of this product fulfilled at once; its share of
+//!                                  # the worker's 16 slots, 1 to 16; the products' orders
+//!                                  # are claimed in turn, so one product's backlog or slow
+//!                                  # plugin never holds the slots the others need
 //! # stackone_api_key = "env:KEY"   # secret; this product's StackOne key instead of
 //!                                  # stackone.api_key (products of several StackOne projects)
 //! # poll_interval_s = 60           # run the plugin's poll-results this often, 1 s to 1 day;
@@ -290,6 +294,8 @@ pub struct ProductConfig {
     pub memory_limit_bytes: usize,
     /// Plugin calls of the product at once.
     pub max_concurrent_calls: usize,
+    /// Orders of the product the worker fulfils at once (its share of the worker's slots).
+    pub max_concurrent_fulfilments: usize,
     /// StackOne event name to order kind: [`default_events`] with the file's entries over it.
     pub events: BTreeMap<String, OrderKind>,
     /// The StackOne API key for this product's results: its own or `stackone.api_key`.

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //!
-//! - [`worker`]: runs `fulfil-order` for committed orders, with retries.
+//! - [`worker`]: runs `fulfil-order` for committed orders, with retries, each product within
+//!   its own slots.
 //! - [`poller`]: runs `poll-results` on each product's schedule.
 //! - [`results`]: plugin results into the outbox.
 //! - [`relay`]: the outbox relay that PATCHes results to StackOne.
@@ -16,3 +17,5 @@ pub mod poller;
 pub mod relay;
 pub mod results;
 pub mod worker;
+
+pub use worker::{DEFAULT_PRODUCT_FULFILMENTS, FULFIL_CONCURRENCY};

@@ -13,9 +13,10 @@ use super::outbox;
 use super::sql::{self, Col};
 use crate::columns::Columns;
 use crate::decide::{self, OrderRow};
+use crate::fair;
 use crate::{
-    ClaimedOrder, OrderClaim, OrderId, OrderRef, OrderState, ResultBody, ResultRecorded,
-    ResultRejection, StoreError, Timestamp,
+    ClaimSlots, ClaimedOrder, OrderClaim, OrderId, OrderRef, OrderState, ResultBody,
+    ResultRecorded, ResultRejection, StoreError, Timestamp,
 };
 
 const ORDER_ROW: &str =
@@ -80,50 +81,90 @@ pub async fn set_state(
     Ok(())
 }
 
-/// When [`claim`] will next find an order; see
-/// [`Store::next_fulfilment_due`](crate::Store::next_fulfilment_due).
-pub async fn next_due(tx: &Transaction<'_>) -> Result<Option<Timestamp>, StoreError> {
+/// The orders [`claim`] may take at `$1`: received and due, or fulfilling with a lease that
+/// ran out.
+const DUE: &str = "((state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= $1))
+     OR (state = 'fulfilling' AND (lease_until IS NULL OR lease_until <= $1)))";
+
+/// When [`claim`] will next find an order of a product not in `skip`; see
+/// [`Store::next_fulfilment_due_except`](crate::Store::next_fulfilment_due_except).
+pub async fn next_due(
+    tx: &Transaction<'_>,
+    skip: Vec<String>,
+) -> Result<Option<Timestamp>, StoreError> {
     sql::one_row(
         tx,
         "SELECT MIN(due) FROM (
-             SELECT COALESCE(next_attempt_at, 0) AS due FROM orders WHERE state = 'received'
+             SELECT COALESCE(next_attempt_at, 0) AS due, product FROM orders
+             WHERE state = 'received'
              UNION ALL
-             SELECT COALESCE(lease_until, 0) FROM orders WHERE state = 'fulfilling') AS d",
-        &[],
+             SELECT COALESCE(lease_until, 0), product FROM orders WHERE state = 'fulfilling') AS d
+         WHERE NOT (product = ANY($1))",
+        &[&skip],
     )
     .await?
     .opt_ts(0)
 }
 
-/// Claims due orders; see [`Store::claim_orders_for_fulfilment`](crate::Store::claim_orders_for_fulfilment).
+/// Claims due orders fairly across products (see [`crate::fair`]); see
+/// [`Store::claim_due_orders`](crate::Store::claim_due_orders).
 ///
 /// `SKIP LOCKED` lets hosts claim side by side: a row another host is claiming right now is
-/// passed over rather than waited for. Received and fulfilling orders may both become
-/// fulfilling, so the state machine allows every row the query can pick.
+/// passed over rather than waited for. Rows read for a product but left out by the round
+/// robin are only locked until the transaction ends. Received and fulfilling orders may both
+/// become fulfilling, so the state machine allows every row the queries can pick.
 pub async fn claim(
     tx: &Transaction<'_>,
-    limit: usize,
+    slots: ClaimSlots,
     now: Timestamp,
     lease: Duration,
 ) -> Result<Vec<ClaimedOrder>, StoreError> {
+    let now_ms = now.as_millis();
+    // Products with due orders, the one whose oldest due order is oldest first.
+    let products = sql::rows(
+        tx,
+        &format!("SELECT product FROM orders WHERE {DUE} GROUP BY product ORDER BY MIN(id)"),
+        &[&now_ms],
+    )
+    .await?;
+    let mut per_product = Vec::with_capacity(products.len());
+    for row in &products {
+        let product: String = row.col(0)?;
+        let free = slots.free(&product);
+        if free == 0 {
+            continue;
+        }
+        let due = sql::rows(
+            tx,
+            &format!(
+                "SELECT id FROM orders WHERE product = $2 AND {DUE}
+                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
+            ),
+            &[&now_ms, &product, &sql::limit(free)],
+        )
+        .await?;
+        per_product.push(
+            due.iter()
+                .map(|r| r.col::<i64>(0))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
+    let ids = fair::interleave(per_product, slots.total);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let lease_until = now.plus(lease);
     let rows = sql::rows(
         tx,
         "UPDATE orders o SET state = 'fulfilling', attempts = o.attempts + 1,
              lease_until = $2, updated_at = $3
-         FROM (SELECT id FROM orders
-               WHERE (state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= $1))
-                  OR (state = 'fulfilling' AND (lease_until IS NULL OR lease_until <= $1))
-               ORDER BY id LIMIT $4
-               FOR UPDATE SKIP LOCKED) AS due
-         WHERE o.id = due.id
+         WHERE o.id = ANY($1)
          RETURNING o.id, o.attempts, o.product, o.stackone_order_id, o.kind, o.account_id,
              o.provider, o.package_id, o.order_json, o.last_error, o.created_at",
         &[
-            &now.as_millis(),
+            &ids,
             &lease_until.as_millis(),
             &Timestamp::now().as_millis(),
-            &sql::limit(limit),
         ],
     )
     .await?;
@@ -148,8 +189,9 @@ pub async fn claim(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    // RETURNING follows no order; callers get the oldest first, as on SQLite.
-    claimed.sort_by_key(|c| c.claim.order);
+    // RETURNING follows no order; callers get the orders in the round robin's order, as on
+    // SQLite.
+    claimed.sort_by_key(|c| ids.iter().position(|id| *id == c.claim.order.0));
     Ok(claimed)
 }
 

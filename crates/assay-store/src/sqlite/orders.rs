@@ -6,9 +6,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::outbox;
 use crate::decide::{self, OrderRow};
+use crate::fair;
 use crate::{
-    ClaimedOrder, OrderClaim, OrderId, OrderRef, OrderState, ResultBody, ResultRecorded,
-    ResultRejection, StoreError, Timestamp,
+    ClaimSlots, ClaimedOrder, OrderClaim, OrderId, OrderRef, OrderState, ResultBody,
+    ResultRecorded, ResultRejection, StoreError, Timestamp,
 };
 
 const ORDER_ROW: &str =
@@ -60,37 +61,59 @@ pub fn set_state(
     Ok(())
 }
 
-/// When [`claim`] will next find an order; see
-/// [`Store::next_fulfilment_due`](crate::Store::next_fulfilment_due).
-pub fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
+/// The orders [`claim`] may take at `?1`: received and due, or fulfilling with a lease
+/// that ran out.
+const DUE: &str = "((state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
+     OR (state = 'fulfilling' AND (lease_until IS NULL OR lease_until <= ?1)))";
+
+/// When [`claim`] will next find an order of a product not in `skip`; see
+/// [`Store::next_fulfilment_due_except`](crate::Store::next_fulfilment_due_except).
+pub fn next_due(conn: &Connection, skip: &[String]) -> Result<Option<Timestamp>, StoreError> {
     // The same two conditions as `claim`, as times: a received order is due at its
     // `next_attempt_at` (at once when there is none), a fulfilling one when its lease ends.
+    let skip = serde_json::json!(skip).to_string();
     Ok(conn
         .prepare_cached(
             "SELECT MIN(due) FROM (
-                 SELECT COALESCE(next_attempt_at, 0) AS due FROM orders WHERE state = 'received'
+                 SELECT COALESCE(next_attempt_at, 0) AS due, product FROM orders
+                 WHERE state = 'received'
                  UNION ALL
-                 SELECT COALESCE(lease_until, 0) FROM orders WHERE state = 'fulfilling')",
+                 SELECT COALESCE(lease_until, 0), product FROM orders WHERE state = 'fulfilling')
+             WHERE product NOT IN (SELECT value FROM json_each(?1))",
         )?
-        .query_row([], |r| r.get::<_, Option<Timestamp>>(0))?)
+        .query_row([skip], |r| r.get::<_, Option<Timestamp>>(0))?)
 }
 
-/// Claims due orders; see [`Store::claim_orders_for_fulfilment`](crate::Store::claim_orders_for_fulfilment).
+/// Claims due orders fairly across products (see [`crate::fair`]); see
+/// [`Store::claim_due_orders`](crate::Store::claim_due_orders).
 pub fn claim(
     conn: &Connection,
-    limit: usize,
+    slots: &ClaimSlots,
     now: Timestamp,
     lease: Duration,
 ) -> Result<Vec<ClaimedOrder>, StoreError> {
-    let due: Vec<(OrderId, OrderState)> = conn
-        .prepare_cached(
-            "SELECT id, state FROM orders
-             WHERE (state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
-                OR (state = 'fulfilling' AND (lease_until IS NULL OR lease_until <= ?1))
-             ORDER BY id LIMIT ?2",
-        )?
-        .query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+    // Products with due orders, the one whose oldest due order is oldest first.
+    let products: Vec<String> = conn
+        .prepare_cached(&format!(
+            "SELECT product FROM orders WHERE {DUE} GROUP BY product ORDER BY MIN(id)"
+        ))?
+        .query_map(params![now], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    let mut per_product = Vec::with_capacity(products.len());
+    for product in products {
+        let free = slots.free(&product);
+        if free == 0 {
+            continue;
+        }
+        let due: Vec<(OrderId, OrderState)> = conn
+            .prepare_cached(&format!(
+                "SELECT id, state FROM orders WHERE product = ?2 AND {DUE} ORDER BY id LIMIT ?3"
+            ))?
+            .query_map(params![now, product, free], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        per_product.push(due);
+    }
+    let due = fair::interleave(per_product, slots.total);
     let lease_until = now.plus(lease);
     let mut claimed = Vec::with_capacity(due.len());
     for (id, state) in due {

@@ -88,6 +88,7 @@ pub(crate) struct RawProduct {
     pub timeout_ms: Option<Spanned<u64>>,
     pub memory_limit_mb: Option<Spanned<u64>>,
     pub max_concurrent_calls: Option<Spanned<u64>>,
+    pub max_concurrent_fulfilments: Option<Spanned<u64>>,
     #[serde(default)]
     pub events: BTreeMap<Spanned<String>, OrderKind>,
     pub stackone_api_key: Option<Spanned<SecretRef>>,

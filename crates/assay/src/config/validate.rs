@@ -399,6 +399,15 @@ impl Context<'_> {
                 u64::from(assay_runtime::POOL_INSTANCES),
             )? as usize,
         };
+        let max_concurrent_fulfilments = match &raw.max_concurrent_fulfilments {
+            None => crate::pipeline::DEFAULT_PRODUCT_FULFILMENTS,
+            Some(n) => self.bounded(
+                n,
+                &key("max_concurrent_fulfilments"),
+                1,
+                crate::pipeline::FULFIL_CONCURRENCY as u64,
+            )? as usize,
+        };
         // Only a 32-bit host could overflow here; it cannot use more than all of its memory.
         let memory_limit_bytes =
             usize::try_from(memory_limit_mb * 1024 * 1024).unwrap_or(usize::MAX);
@@ -485,6 +494,7 @@ impl Context<'_> {
             timeout,
             memory_limit_bytes,
             max_concurrent_calls,
+            max_concurrent_fulfilments,
             events,
             stackone_api_key,
             poll_interval,

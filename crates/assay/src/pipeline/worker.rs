@@ -13,13 +13,23 @@
 //! Traps, limits and misconfiguration are retried because a fixed plugin or configuration may
 //! be hot-reloaded meanwhile; the cap keeps a plugin that always traps from retrying forever.
 //!
+//! # Slots per product
+//!
+//! The worker fulfils [`FULFIL_CONCURRENCY`] orders at once, and each product at most its
+//! `max_concurrent_fulfilments` of them ([`DEFAULT_PRODUCT_FULFILMENTS`] unless configured).
+//! The store hands out due orders round robin across the products that still have a free
+//! slot ([`assay_store::fair`]), so a product whose plugin runs to its deadline, or whose
+//! backlog arrived first, queues only its own orders: the other products' orders are claimed
+//! as soon as a slot is free, not after the backlog.
+//!
 //! An order that fails for good must not stay "Pending" in the recruiter's ATS: the store
 //! parks it and queues its final result (status `failed`, or `cancelled`, with the plugin's
 //! message as `source_value`) in one transaction, and the relay delivers it like any other
 //! result. If StackOne refuses that result, it stays a dead letter for the operator; nothing
 //! further is sent about the order.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -32,11 +42,15 @@ use crate::pipeline::results::to_store;
 use crate::products::Products;
 use assay_runtime::CallError;
 use assay_runtime::types::{AssessmentResult, PluginError, ResultStatus, ResultValue};
-use assay_store::{ClaimedOrder, ResultBody, Store, Timestamp};
+use assay_store::{ClaimSlots, ClaimedOrder, ResultBody, Store, Timestamp};
 use assay_wire::metric;
 
-/// How many orders are fulfilled at once.
-pub const FULFIL_CONCURRENCY: usize = 8;
+/// How many orders are fulfilled at once, all products together.
+pub const FULFIL_CONCURRENCY: usize = 16;
+/// How many orders of one product are fulfilled at once unless its
+/// `max_concurrent_fulfilments` says otherwise: half the slots, so a product whose plugin
+/// runs to its deadline leaves the other half to the rest.
+pub const DEFAULT_PRODUCT_FULFILMENTS: usize = FULFIL_CONCURRENCY / 2;
 /// After this many failed attempts a retryable failure parks the order as failed.
 pub const MAX_FULFIL_ATTEMPTS: u32 = 12;
 /// Longest `source_value` of the result that tells StackOne an order failed; the reason in
@@ -50,6 +64,73 @@ pub struct Worker {
     products: Products,
     wake: Arc<Notify>,
     relay: Arc<Notify>,
+    in_flight: Arc<InFlight>,
+}
+
+/// Orders being fulfilled, by product: what each product has left of its slots.
+#[derive(Default)]
+struct InFlight(Mutex<BTreeMap<String, usize>>);
+
+impl InFlight {
+    /// The slots a claim of up to `total` orders may use: each configured product's bound
+    /// less its orders in flight; a product no longer configured gets the default bound.
+    fn slots(&self, total: usize, products: &Products) -> ClaimSlots {
+        let in_flight = self.lock();
+        let busy = |name: &str| in_flight.get(name).copied().unwrap_or(0);
+        let mut per_product: BTreeMap<String, usize> = products
+            .snapshot()
+            .products
+            .iter()
+            .map(|(name, p)| {
+                let bound = p.config.max_concurrent_fulfilments;
+                (name.clone(), bound.saturating_sub(busy(name)))
+            })
+            .collect();
+        for (name, n) in in_flight.iter() {
+            per_product
+                .entry(name.clone())
+                .or_insert_with(|| DEFAULT_PRODUCT_FULFILMENTS.saturating_sub(*n));
+        }
+        ClaimSlots {
+            total,
+            per_product,
+            others: DEFAULT_PRODUCT_FULFILMENTS,
+        }
+    }
+
+    /// Counts one order of `product` in flight until the returned guard is dropped.
+    fn start(self: &Arc<Self>, product: &str) -> InFlightGuard {
+        *self.lock().entry(product.to_owned()).or_insert(0) += 1;
+        InFlightGuard {
+            in_flight: Arc::clone(self),
+            product: product.to_owned(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, usize>> {
+        // The map stays consistent whatever panicked while it was held.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One order in flight; dropping it frees the product's slot.
+struct InFlightGuard {
+    in_flight: Arc<InFlight>,
+    product: String,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let mut map = self.in_flight.lock();
+        if let Some(n) = map.get_mut(&self.product) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.product);
+            }
+        }
+    }
 }
 
 enum Outcome {
@@ -130,6 +211,7 @@ impl Worker {
             products,
             wake: Arc::new(Notify::new()),
             relay,
+            in_flight: Arc::default(),
         }
     }
 
@@ -147,24 +229,45 @@ impl Worker {
             concurrency: FULFIL_CONCURRENCY,
             wake: Arc::clone(&self.wake),
             claim: move |n| {
-                let store = Arc::clone(&claimer.store);
-                // `store.fulfil_lease_ms`, as the configuration in force says.
-                let lease = claimer.products.config().store.fulfil_lease;
+                let worker = claimer.clone();
                 async move {
-                    store
-                        .claim_orders_for_fulfilment(n, Timestamp::now(), lease)
-                        .await
+                    let slots = worker.in_flight.slots(n, &worker.products);
+                    // `store.fulfil_lease_ms`, as the configuration in force says.
+                    let lease = worker.products.config().store.fulfil_lease;
+                    let claimed = worker
+                        .store
+                        .claim_due_orders(slots, Timestamp::now(), lease)
+                        .await?;
+                    // Counted before the next claim reads the slots.
+                    Ok(claimed
+                        .into_iter()
+                        .map(|order| (worker.in_flight.start(&order.product), order))
+                        .collect())
                 }
             },
             next_due: move || {
-                let store = Arc::clone(&scheduler.store);
-                async move { store.next_fulfilment_due().await }
+                let worker = scheduler.clone();
+                async move {
+                    // A product at its bound has due orders the claim cannot take: waiting
+                    // for them would spin; a finishing order wakes the loop instead.
+                    let full = worker
+                        .in_flight
+                        .slots(FULFIL_CONCURRENCY, &worker.products)
+                        .full_products();
+                    worker.store.next_fulfilment_due_except(full).await
+                }
             },
         }
-        .run(cancel, move |order| {
-            let worker = self.clone();
-            async move { worker.fulfil(order).await }
-        })
+        .run(
+            cancel,
+            move |(slot, order): (InFlightGuard, ClaimedOrder)| {
+                let worker = self.clone();
+                async move {
+                    worker.fulfil(order).await;
+                    drop(slot);
+                }
+            },
+        )
         .await;
     }
 

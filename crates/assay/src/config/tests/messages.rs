@@ -19,7 +19,8 @@ fn unknown_key_inside_a_product() {
         error(&text),
         "config.toml:8:1: unknown field `webhok_secrets`, expected one of `plugin`, `kind`, \
          `webhook_secrets`, `package_list_keys`, `webhook_token`, `cors_origins`, \
-         `allowed_hosts`, `timeout_ms`, `memory_limit_mb`, `max_concurrent_calls`, `events`, `stackone_api_key`, \
+         `allowed_hosts`, `timeout_ms`, `memory_limit_mb`, `max_concurrent_calls`, `max_concurrent_fulfilments`, \
+         `events`, `stackone_api_key`, \
          `poll_interval_s`, `source`, `settings`"
     );
 }
