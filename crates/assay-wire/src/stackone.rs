@@ -307,7 +307,7 @@ mod tests {
         // Serde fills a struct from an array by position: this body has no `event` key, yet
         // the edge used to read it as the event `ats_assessments.created` (the `envelope`
         // fuzz target's property that fields come from keys of the same name).
-        let positional = json!(["ats_assessments.created", "acc", "p", "r"]);
+        let positional = json!(["ats_assessments.created", "acc", "p", "r", null, null]);
         assert!(serde_json::from_value::<Envelope>(positional.clone()).is_ok());
         let e = Envelope::from_json(&positional).expect_err("an array is no envelope");
         assert_eq!(e.to_string(), "expected a JSON object, found an array");
