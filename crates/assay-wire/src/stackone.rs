@@ -123,6 +123,33 @@ pub struct Envelope {
     pub event_data: Option<Value>,
 }
 
+impl Envelope {
+    /// The envelope of a webhook body: a JSON object. Serde would also fill the fields from
+    /// an array, by position (`["ats_assessments.created"]` would name an event without an
+    /// `event` key), so anything but an object is refused here.
+    pub fn from_json(body: &Value) -> Result<Envelope, serde_json::Error> {
+        if !body.is_object() {
+            return Err(serde::de::Error::custom(format!(
+                "expected a JSON object, found {}",
+                json_kind(body)
+            )));
+        }
+        Envelope::deserialize(body)
+    }
+}
+
+/// The kind of a JSON value, for error messages that must not quote the value.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Where the order object sits in a webhook body: `data`, then `event_data`, then the top
 /// level (PROTOCOL.md leaves this open, so all three are accepted). Returns the place's name
 /// (`""` for the top level, for error messages) and the object.
@@ -273,6 +300,24 @@ mod tests {
         assert_eq!(locate_order(&in_event_data), Some(("event_data", &order)));
         assert_eq!(locate_order(&top), Some(("", &top)));
         assert_eq!(locate_order(&json!({"event": "x", "data": "s"})), None);
+    }
+
+    #[test]
+    fn an_envelope_is_an_object_never_an_array() {
+        // Serde fills a struct from an array by position: this body has no `event` key, yet
+        // the edge used to read it as the event `ats_assessments.created` (the `envelope`
+        // fuzz target's property that fields come from keys of the same name).
+        let positional = json!(["ats_assessments.created", "acc", "p", "r", null, null]);
+        assert!(serde_json::from_value::<Envelope>(positional.clone()).is_ok());
+        let e = Envelope::from_json(&positional).expect_err("an array is no envelope");
+        assert_eq!(e.to_string(), "expected a JSON object, found an array");
+        for other in [json!(null), json!(1), json!("event"), json!(true)] {
+            assert!(Envelope::from_json(&other).is_err(), "{other}");
+        }
+        let envelope =
+            Envelope::from_json(&json!({"event": "e", "account_id": "a"})).expect("an object");
+        assert_eq!(envelope.event.as_deref(), Some("e"));
+        assert_eq!(envelope.account_id.as_deref(), Some("a"));
     }
 
     #[test]

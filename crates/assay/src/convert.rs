@@ -453,6 +453,18 @@ mod tests {
     }
 
     #[test]
+    fn raw_json_is_the_order_received_even_for_large_numbers() {
+        // Found by the `envelope` fuzz target: without serde_json's `float_roundtrip` this
+        // number came back one unit in the last place off (7.777777777777779e40).
+        let body = r#"{"id": "o", "account_id": "a", "remote_id": 77777777777777777777777777777777777777777}"#;
+        let object: Value = serde_json::from_str(body).expect("json");
+        let order = order_from_json(OrderKind::Assessment, &object, "data", None, None)
+            .expect("valid order");
+        let raw: Value = serde_json::from_str(&order.raw_json).expect("raw json");
+        assert_eq!(raw, object);
+    }
+
+    #[test]
     fn result_body_maps_values() {
         let result = AssessmentResult {
             score: Some(Score {

@@ -19,7 +19,7 @@
 //! be recorded (so no later retry could place it either).
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Response, StatusCode, request::Parts};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, request::Parts};
 use tokio::sync::Notify;
 
 use super::error::EdgeError;
@@ -38,7 +38,7 @@ use assay_wire::metric;
 const CALLBACK_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Response headers a plugin may not set: they belong to the connection, not the message.
-const HOP_BY_HOP: [&str; 7] = [
+pub const HOP_BY_HOP: [&str; 7] = [
     "connection",
     "keep-alive",
     "transfer-encoding",
@@ -68,20 +68,7 @@ pub async fn handle(
             cause,
             retry_after: Some(std::time::Duration::from_secs(5)),
         })?;
-    let request = CallbackRequest {
-        method: parts.method.as_str().to_owned(),
-        path: rest.to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| Header {
-                name: name.as_str().to_owned(),
-                value: value.as_bytes().to_vec(),
-            })
-            .collect(),
-        body: body.to_vec(),
-    };
+    let request = callback_request(parts, rest, &body);
     let outcome = match plugin
         .handle_callback(&product.context, request)
         .await
@@ -127,7 +114,44 @@ pub async fn handle(
             outcome.response.status
         ))
     })?;
-    for h in outcome.response.headers {
+    let (headers, invalid) = response_headers(outcome.response.headers);
+    *response.headers_mut() = headers;
+    for header in invalid {
+        tracing::warn!(
+            product = product.config.name,
+            header,
+            "plugin response header is invalid; dropped"
+        );
+    }
+    Ok(response)
+}
+
+/// What the plugin is handed for a callback: the method, the path after `callbacks/`, the raw
+/// query, every request header (a repeated one once per value, in its order), the body.
+pub fn callback_request(parts: &Parts, rest: &str, body: &[u8]) -> CallbackRequest {
+    CallbackRequest {
+        method: parts.method.as_str().to_owned(),
+        path: rest.to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| Header {
+                name: name.as_str().to_owned(),
+                value: value.as_bytes().to_vec(),
+            })
+            .collect(),
+        body: body.to_vec(),
+    }
+}
+
+/// The response headers a plugin set, as sent to the vendor: names lower-cased, hop-by-hop
+/// headers left out silently, and the names of those that are not valid HTTP returned apart
+/// (for the log) instead of being sent.
+pub fn response_headers(headers: Vec<Header>) -> (HeaderMap, Vec<String>) {
+    let mut map = HeaderMap::new();
+    let mut invalid = Vec::new();
+    for h in headers {
         let lower = h.name.to_ascii_lowercase();
         if HOP_BY_HOP.contains(&lower.as_str()) {
             continue;
@@ -137,16 +161,12 @@ pub async fn handle(
             HeaderValue::from_bytes(&h.value),
         ) {
             (Ok(name), Ok(value)) => {
-                response.headers_mut().append(name, value);
+                map.append(name, value);
             }
-            _ => tracing::warn!(
-                product = product.config.name,
-                header = h.name,
-                "plugin response header is invalid; dropped"
-            ),
+            _ => invalid.push(h.name),
         }
     }
-    Ok(response)
+    (map, invalid)
 }
 
 /// The 404 for a callback that names nothing known; logged here, once, since the vendor is

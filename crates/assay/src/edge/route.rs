@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `POST`, `OPTIONS` | `/v1/products/{product}/packages` | StackOne's Package's List Endpoint |
 //! | `POST` | `/v1/products/{product}/webhooks` | StackOne's order webhooks |
-//! | any | `/v1/products/{product}/callbacks/{rest…}` | the vendor's system calling the plugin |
+//! | any | `/v1/products/{product}/callbacks/{rest…}` | the vendor's system calling the plugin (`rest` not starting with `/`) |
 //! | `GET` | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus |
 //! | `GET` | `/admin` | the status page (HTML), behind a login session or the admin token |
 //! | `GET`, `POST` | `/admin/login` | the login form; posting the admin token starts a session |
@@ -117,12 +117,12 @@ impl Route<'_> {
 /// Routes a request. `path` is the URI path without the query.
 pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
     // One leading slash only: `//v1/products/…` is not `/v1/products/…` (a proxy or a
-    // signature computed over the path would see two different requests).
-    let segments: Vec<&str> = path
-        .strip_prefix('/')
-        .unwrap_or(path)
-        .splitn(5, '/')
-        .collect();
+    // signature computed over the path would see two different requests). A path without
+    // one (`*`, an authority) names no route.
+    let Some(relative) = path.strip_prefix('/') else {
+        return Route::NotFound;
+    };
+    let segments: Vec<&str> = relative.splitn(5, '/').collect();
     match segments.as_slice() {
         ["healthz"] => only_get(method, Route::Healthz),
         ["readyz"] => only_get(method, Route::Readyz),
@@ -187,7 +187,9 @@ fn product_route<'a>(method: &Method, product: &'a str, rest: &[&'a str]) -> Rou
             _ => Route::MethodNotAllowed { allow: "POST" },
         },
         ["callbacks"] => Route::Callback { product, rest: "" },
-        ["callbacks", rest] => Route::Callback { product, rest },
+        // The plugin is handed `rest` without a leading slash (the contract says so):
+        // `callbacks//x` is no more `callbacks/x` than `//v1/…` is `/v1/…`.
+        ["callbacks", rest] if !rest.starts_with('/') => Route::Callback { product, rest },
         _ => Route::NotFound,
     }
 }
@@ -273,6 +275,29 @@ mod tests {
         assert_eq!(
             route(&Method::GET, "/v2/products/x/packages"),
             Route::NotFound
+        );
+    }
+
+    #[test]
+    fn a_routed_path_is_the_path_its_route_names() {
+        // The `route` fuzz target's round-trip property: each of these used to be routed, and
+        // the path rebuilt from its route was not the path received.
+        assert_eq!(route(&Method::GET, "healthz"), Route::NotFound);
+        assert_eq!(
+            route(&Method::POST, "v1/products/x/webhooks"),
+            Route::NotFound
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/products/x/callbacks//a"),
+            Route::NotFound,
+            "the plugin would be handed `/a`"
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/products/x/callbacks/a//b"),
+            Route::Callback {
+                product: "x",
+                rest: "a//b"
+            }
         );
     }
 

@@ -177,7 +177,7 @@ pub async fn webhook(
     verify_signature(product, &parts.headers, &body)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| EdgeError::BadRequest(format!("the body is not JSON: {e}")))?;
-    let envelope: Envelope = serde_json::from_value(value.clone())
+    let envelope = Envelope::from_json(&value)
         .map_err(|e| EdgeError::BadRequest(format!("invalid webhook envelope: {e}")))?;
     let event = envelope
         .event
