@@ -414,10 +414,14 @@ async fn store_migrate_copy_and_orders_work_on_postgres_from_the_command_line() 
     std::fs::write(&config, "[store]\nurl = \"env:T_DB\"\n").expect("config");
     let config = config.display().to_string();
 
+    let version = format!(
+        "PostgreSQL store at schema version {}\n",
+        assay_store::postgres::SCHEMA_VERSION
+    );
     let migrate = assay(&["store", "migrate", "--config", &config], &url);
     assert_eq!(
         (migrate.0, migrate.1.as_str()),
-        (true, "PostgreSQL store at schema version 1\n"),
+        (true, version.as_str()),
         "{}",
         migrate.2
     );
