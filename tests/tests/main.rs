@@ -6,10 +6,11 @@ const ASSAY: &str = env!("CARGO_BIN_EXE_assay-under-test");
 
 mod admin_pages;
 mod browser;
+mod check;
 mod cli;
 mod contract;
-mod deploy;
 mod crash;
+mod deploy;
 mod example_plugins;
 mod fixtures_built;
 mod fulfilment_slots;

@@ -70,9 +70,9 @@ pub use schema::SCHEMA_VERSION;
 
 use super::{
     ClaimSlots, ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter,
-    OrderId, OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, Redriven,
-    ResultBody, ResultRecorded, ResultRejection, Store, StoreCounts, StoreError, StoreFuture,
-    Timestamp, Wakeups, WriteStats,
+    OrderId, OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder,
+    Redriven, ResultBody, ResultRecorded, ResultRejection, Store, StoreCounts, StoreError,
+    StoreFuture, Timestamp, Wakeups, WriteStats,
 };
 
 /// The default number of pooled connections per host (the ingest collector and the

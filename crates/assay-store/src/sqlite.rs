@@ -36,9 +36,9 @@ pub use writer::{WRITE_QUEUE_CAPACITY, WriteStats};
 
 use super::{
     ClaimSlots, ClaimedOrder, IncomingEvent, IngestOutcome, OrderClaim, OrderDetail, OrderFilter,
-    OrderId, OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder, Redriven,
-    ResultBody, ResultRecorded, ResultRejection, Store, StoreCounts, StoreError, StoreFuture,
-    Timestamp,
+    OrderId, OrderRef, OrderSummary, OutboxBacklog, OutboxClaim, OutboxDelivery, PendingOrder,
+    Redriven, ResultBody, ResultRecorded, ResultRejection, Store, StoreCounts, StoreError,
+    StoreFuture, Timestamp,
 };
 use read_pool::ReadPool;
 use writer::Writer;

@@ -396,8 +396,8 @@ mod tests {
     use super::*;
     use crate::postgres::testing;
     use crate::{
-        IncomingEvent, NewOrder, OrderFilter, OrderId, OrderKind, PostgresStore, ResultBody,
-        Store, Timestamp,
+        IncomingEvent, NewOrder, OrderFilter, OrderId, OrderKind, PostgresStore, ResultBody, Store,
+        Timestamp,
     };
 
     fn event(n: u32) -> IncomingEvent {
@@ -495,8 +495,16 @@ mod tests {
             .await
             .expect("claim outbox");
         assert_eq!(due.len(), 1);
-        let redriven = pg.get_order(OrderId(1)).await.expect("read").expect("order 1");
-        assert_eq!(redriven.redrives.len(), 1, "the redrive's record came along");
+        let redriven = pg
+            .get_order(OrderId(1))
+            .await
+            .expect("read")
+            .expect("order 1");
+        assert_eq!(
+            redriven.redrives.len(),
+            1,
+            "the redrive's record came along"
+        );
         assert!(redriven.dead_letters[0].redriven_at.is_some());
         pg.record_event(event(4)).await.expect("a new order");
         let newest = pg.list_orders(OrderFilter::default()).await.expect("list");
