@@ -134,6 +134,33 @@ async fn a_missing_required_setting_is_refused_at_load_naming_product_key_and_li
 }
 
 #[tokio::test]
+async fn a_plugin_that_does_not_serve_its_products_kind_is_refused_at_load() {
+    // The background-check plugin configured for an assessment product: its orders would
+    // reach a plugin that cannot fulfil them.
+    let d = Deployment::start_with(|c| {
+        *c = c.replacen("kind = \"background_check\"", "kind = \"assessment\"", 1);
+    })
+    .await;
+    let ready = readyz(&d).await;
+    let backcheck = product(&ready, "backcheck");
+    assert_eq!(backcheck["ready"], false, "{ready}");
+    let error = backcheck["error"].as_str().expect("an error");
+    assert!(
+        error.contains("product `backcheck`")
+            && error.contains(
+                "the product's kind is `assessment` but the plugin serves only background_check"
+            ),
+        "{error}"
+    );
+    assert_eq!(product(&ready, "codetest")["ready"], true, "{ready}");
+    let client = reqwest::Client::new();
+    assert_eq!(
+        list(&d, &client, "backcheck").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
 async fn a_secret_written_as_a_literal_is_refused_at_load() {
     let d = Deployment::start_with(|c| {
         *c = c.replacen(

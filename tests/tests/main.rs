@@ -6,6 +6,7 @@ const ASSAY: &str = env!("CARGO_BIN_EXE_assay-under-test");
 
 mod admin_pages;
 mod browser;
+mod check;
 mod cli;
 mod contract;
 mod crash;

@@ -54,6 +54,9 @@ pub enum Command {
         doc = "results go to the configured `stackone.base_url` (this build has no emulator)."
     )]
     Dev(ConfigArgs),
+    /// Check a configuration and, with `--url`, a running host against StackOne's testing
+    /// checklist; each line passes or says how to fix it. Exit code 0 only when all pass.
+    Check(CheckArgs),
     /// Read the orders in the store (works while a host is serving).
     #[command(subcommand)]
     Orders(OrdersCommand),
@@ -270,6 +273,30 @@ pub struct RetryArgs {
     /// serves from it.
     #[arg(long)]
     pub url: Option<String>,
+}
+
+/// `assay check`.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The configuration to check.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A running host's base URL (e.g. `http://127.0.0.1:8080`): also run StackOne's testing
+    /// checklist against it (package list, CORS, a test order and its result).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// StackOne's base URL for the connector meta (default: `stackone.base_url`).
+    #[arg(long)]
+    pub stackone: Option<String>,
+    /// The provider whose connector meta describes the result payload.
+    #[arg(long, default_value = "recruitee")]
+    pub provider: String,
+    /// Check only these products (repeatable; default: all).
+    #[arg(long = "product")]
+    pub products: Vec<String>,
+    /// How long each test order may take to reach StackOne, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
 }
 
 /// `assay plugin`.

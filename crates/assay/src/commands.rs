@@ -31,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "emulator")]
         Command::Demo(args) => crate::demo::run(&args).await,
         Command::Dev(args) => crate::dev::run(&args).await,
+        Command::Check(args) => crate::check::run(&args).await,
         Command::Orders(cmd) => orders(cmd).await,
         Command::Store(StoreCommand::Migrate { config }) => migrate(&config).await,
         Command::Store(StoreCommand::Copy { from, to, config }) => {

@@ -103,7 +103,7 @@
 //! ```
 //!
 //! The configuration alone cannot know which settings a plugin needs: a 0.2.0 plugin declares
-//! them, and [`crate::products::check_settings`] holds `[products.NAME.settings]` against the
+//! them, and [`crate::products::check_plugin`] holds `[products.NAME.settings]` against the
 //! declaration once the plugin is loaded, with the places [`ProductConfig::setting_sources`]
 //! recorded here.
 
@@ -128,7 +128,7 @@ use assay_wire::stackone::BaseUrl;
 pub use assay_wire::http_server::ConnectionLimits;
 pub use assay_wire::order_kind::OrderKind;
 pub use error::{ConfigError, Location};
-pub use secret_ref::{SecretRef, SecretRefError};
+pub use secret_ref::{ENV_PREFIX, FILE_PREFIX, SecretRef, SecretRefError};
 
 /// Default of `server.listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

@@ -35,6 +35,7 @@
 
 pub mod app;
 pub mod build_info;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -6,11 +6,11 @@
 //! to load stays in the table with its error, so its routes answer 503 naming the problem
 //! instead of 404.
 //!
-//! A plugin of contract 0.2.0 declares its settings; [`check_settings`] holds the product's
-//! `[settings]` against them whenever a product is built (at start, on a plugin reload, on a
-//! configuration reload), and a product that fails the check is not served by that plugin: at
-//! start its routes answer 503 with the reason, on a reload the previous generation keeps
-//! serving.
+//! A plugin says which order kinds it serves and (contract 0.2.0 on) which settings it reads;
+//! [`check_plugin`] holds the product's `kind` and `[settings]` against them whenever a
+//! product is built (at start, on a plugin reload, on a configuration reload), and a product
+//! that fails the check is not served by that plugin: at start its routes answer 503 with the
+//! reason, on a reload the previous generation keeps serving.
 //!
 //! Each product keeps two things across calls: its package list cache (per `Product` value,
 //! so any reload starts it afresh) and its plugin state ([`ProductContext::state`], which
@@ -177,43 +177,17 @@ pub fn redactor_for(config: &ProductConfig) -> Redactor {
     )
 }
 
-/// Holds the product's `[settings]` against what its plugin declares (contract 0.2.0 on; a
-/// 0.1.0 plugin declares nothing and is not checked): every required setting present and not
-/// empty, every secret written as an `env:` or `file:` reference. The error names the
-/// product, each key and where in the configuration file to look. Settings the plugin does not
-/// declare are allowed (it may read keys of its own choosing) and logged once, since they are
-/// often typos.
-pub fn check_settings(config: &ProductConfig, plugin: &Plugin) -> Result<(), String> {
-    let declared = &plugin.metadata().settings;
-    if declared.is_empty() {
-        return Ok(());
-    }
-    let mut problems = Vec::new();
-    for spec in declared {
-        let value = config.settings.get(&spec.name);
-        let source = config.setting_sources.get(&spec.name);
-        match (value, source) {
-            (Some(v), _) if spec.required && v.expose().is_empty() => problems.push(format!(
-                "the setting `{}` is required and empty at {}",
-                spec.name,
-                source.map_or_else(|| config.defined_at.to_string(), |s| s.at.to_string())
-            )),
-            (Some(_), Some(s)) if spec.secret && s.literal => problems.push(format!(
-                "the setting `{}` is a secret but is written as a literal at {}; write                  \"env:NAME\" or \"file:/path\" instead",
-                spec.name, s.at
-            )),
-            (None, _) if spec.required => problems.push(format!(
-                "the setting `{}` ({}) is required and missing from                  [products.{}.settings] (the product is at {})",
-                spec.name,
-                spec.description,
-                config.name,
-                config.defined_at
-            )),
-            _ => {}
-        }
-    }
+/// Holds a loaded plugin against its product: the plugin serves the product's `kind`, and the
+/// product's `[settings]` fit what the plugin declares (contract 0.2.0 on; a 0.1.0 plugin
+/// declares none and its settings are not checked): every required setting present and not
+/// empty, every secret written as an `env:` or `file:` reference. The error names the product,
+/// the plugin, each problem and where in the configuration file to look. Settings the plugin
+/// does not declare are allowed (it may read keys of its own choosing) and logged once, since
+/// they are often typos. `assay check` reports the same problems.
+pub fn check_plugin(config: &ProductConfig, plugin: &Plugin) -> Result<(), String> {
+    let problems = plugin_problems(config, plugin);
     for key in config.settings.keys() {
-        if !declared.iter().any(|s| &s.name == key) {
+        if !plugin.metadata().settings.iter().any(|s| &s.name == key) {
             tracing::warn!(
                 product = config.name,
                 setting = key,
@@ -226,11 +200,54 @@ pub fn check_settings(config: &ProductConfig, plugin: &Plugin) -> Result<(), Str
         return Ok(());
     }
     Err(format!(
-        "product `{}`: {} refuses its settings: {}",
+        "product `{}`: {} does not fit it: {}",
         config.name,
         plugin.label(),
         problems.join("; ")
     ))
+}
+
+/// Each way `plugin` does not fit the product `config` ([`check_plugin`]), in words.
+pub fn plugin_problems(config: &ProductConfig, plugin: &Plugin) -> Vec<String> {
+    let metadata = plugin.metadata();
+    let mut problems = Vec::new();
+    let kinds: Vec<assay_wire::order_kind::OrderKind> =
+        metadata.kinds.iter().map(|k| (*k).into()).collect();
+    if !kinds.contains(&config.kind) {
+        let serves: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        problems.push(format!(
+            "the product's kind is `{}` but the plugin serves only {} (set kind = \"{}\" at {}, \
+             or use a plugin that serves {})",
+            config.kind.as_str(),
+            serves.join(", "),
+            serves.first().copied().unwrap_or("?"),
+            config.defined_at,
+            config.kind.as_str()
+        ));
+    }
+    for spec in &metadata.settings {
+        let value = config.settings.get(&spec.name);
+        let source = config.setting_sources.get(&spec.name);
+        match (value, source) {
+            (Some(v), _) if spec.required && v.expose().is_empty() => problems.push(format!(
+                "the setting `{}` is required and empty at {}",
+                spec.name,
+                source.map_or_else(|| config.defined_at.to_string(), |s| s.at.to_string())
+            )),
+            (Some(_), Some(s)) if spec.secret && s.literal => problems.push(format!(
+                "the setting `{}` is a secret but is written as a literal at {}; write \
+                 \"env:NAME\" or \"file:/path\" instead",
+                spec.name, s.at
+            )),
+            (None, _) if spec.required => problems.push(format!(
+                "the setting `{}` ({}) is required and missing from \
+                 [products.{}.settings] (the product is at {})",
+                spec.name, spec.description, config.name, config.defined_at
+            )),
+            _ => {}
+        }
+    }
+    problems
 }
 
 /// Loads every product of `config`. A plugin that fails to load is recorded with its error;
@@ -252,7 +269,7 @@ pub async fn load_all(runtime: &Runtime, config: Arc<Config>) -> ProductTable {
     }
 }
 
-/// Loads one product's plugin and checks the product's settings against it; `previous` is
+/// Loads one product's plugin and checks the product against it ([`check_plugin`]); `previous` is
 /// the generation it replaces, if any.
 pub async fn load_one(
     runtime: &Runtime,
@@ -266,7 +283,7 @@ pub async fn load_one(
         .await
         // The whole chain: the compiler's or linker's reason is a source of the error.
         .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
-        .and_then(|plugin| check_settings(config, &plugin).map(|()| plugin));
+        .and_then(|plugin| check_plugin(config, &plugin).map(|()| plugin));
     let plugin = match loaded {
         Ok(plugin) => {
             let m = plugin.metadata();

@@ -328,7 +328,7 @@ impl Reloader {
                             .is_ok_and(|p| products::unchanged(p, &product.plugin)) =>
                 {
                     let plugin = old.plugin.as_ref().map(Arc::clone).ok();
-                    match plugin.map(|p| products::check_settings(product, &p)) {
+                    match plugin.map(|p| products::check_plugin(product, &p)) {
                         Some(Err(e)) => {
                             tracing::error!(
                                 product = name,

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use assay_emulator::{OrderBuilder, client};
+use assay_emulator::{OrderBuilder, OrderWebhook, client};
 use serde_json::Value;
 
 use crate::cli::{SendCommand, SendTarget};
@@ -49,7 +49,19 @@ pub async fn run(cmd: SendCommand) -> anyhow::Result<()> {
                 let token = config.server.admin_token.as_ref().with_context(
                     || "--follow reads the order through /admin, which needs server.admin_token",
                 )?;
-                follow_order(&admin, token, &order_id, Duration::from_secs(timeout)).await?;
+                let delivered = follow_order(
+                    &admin,
+                    token,
+                    &order_id,
+                    Duration::from_secs(timeout),
+                    &mut |state| println!("order {order_id}: {state}"),
+                )
+                .await?;
+                println!(
+                    "result {} delivered to StackOne (HTTP {})",
+                    delivered["result_value"].as_str().unwrap_or("?"),
+                    delivered["http_status"]
+                );
             }
             Ok(())
         }
@@ -75,7 +87,7 @@ fn product<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c ProductConf
     })
 }
 
-async fn packages(
+pub(crate) async fn packages(
     url: &str,
     name: &str,
     product: &ProductConfig,
@@ -97,7 +109,7 @@ async fn packages(
     .map_err(explain)
 }
 
-fn signing_secret<'p>(
+pub(crate) fn signing_secret<'p>(
     name: &str,
     product: &'p ProductConfig,
 ) -> anyhow::Result<&'p assay_wire::secret::Secret> {
@@ -107,8 +119,29 @@ fn signing_secret<'p>(
         .with_context(|| format!("product `{name}` has no webhook_secrets"))
 }
 
-/// Sends a test order for the product's first package; returns StackOne's order id.
+/// Sends a test order for the product's first package and prints the host's answer; returns
+/// StackOne's order id.
 async fn order(url: &str, name: &str, product: &ProductConfig) -> anyhow::Result<String> {
+    let (webhook, status) = send_test_order(url, name, product).await?;
+    println!(
+        "order {} ({}, package {}) sent to {url}: {status}",
+        webhook.order_id,
+        name,
+        webhook.package.id.as_deref().unwrap_or("-")
+    );
+    if !status.is_success() {
+        bail!("the host refused the order with {status}");
+    }
+    Ok(webhook.order_id)
+}
+
+/// Sends a signed test order (its id starts with [`TEST_ORDER_PREFIX`]) for the product's
+/// first package; returns it and the host's status.
+pub(crate) async fn send_test_order(
+    url: &str,
+    name: &str,
+    product: &ProductConfig,
+) -> anyhow::Result<(OrderWebhook, reqwest::StatusCode)> {
     let page = packages(url, name, product).await?;
     let package = page
         .data
@@ -134,24 +167,19 @@ async fn order(url: &str, name: &str, product: &ProductConfig) -> anyhow::Result
     )
     .await
     .map_err(explain)?;
-    println!(
-        "order {} ({}, package {}) sent to {url}: {status}",
-        webhook.order_id,
-        name,
-        webhook.package.id.as_deref().unwrap_or("-")
-    );
-    if !status.is_success() {
-        bail!("the host refused the order with {status}");
-    }
-    Ok(webhook.order_id)
+    Ok((webhook, status))
 }
 
-async fn follow_order(
+/// Reads the order through `admin`'s `GET /admin/orders/{id}` until a result of it is
+/// delivered to StackOne, telling `progress` each state it passes; returns that outbox row
+/// (`result_value`, `http_status`, `body_json`), or says where the order stopped.
+pub(crate) async fn follow_order(
     admin: &str,
     token: &assay_wire::secret::Secret,
     order_id: &str,
     timeout: Duration,
-) -> anyhow::Result<()> {
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Value> {
     let deadline = Instant::now() + timeout;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -175,19 +203,14 @@ async fn follow_order(
                 .unwrap_or("?")
                 .to_owned();
             if last_seen.as_deref() != Some(state.as_str()) {
-                println!("order {order_id}: {state}");
+                progress(&state);
                 last_seen = Some(state.clone());
             }
             let delivered = detail["outbox"]
                 .as_array()
                 .and_then(|rows| rows.iter().find(|r| r["state"] == "delivered").cloned());
             if let Some(row) = delivered {
-                println!(
-                    "result {} delivered to StackOne (HTTP {})",
-                    row["result_value"].as_str().unwrap_or("?"),
-                    row["http_status"]
-                );
-                return Ok(());
+                return Ok(row);
             }
             if Instant::now() >= deadline {
                 let why = ["failure_reason", "last_error"]
@@ -211,7 +234,7 @@ async fn follow_order(
 }
 
 /// The client's error with its cause (connection refused, the status and body answered).
-fn explain(e: client::ClientError) -> anyhow::Error {
+pub(crate) fn explain(e: client::ClientError) -> anyhow::Error {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
