@@ -1,10 +1,11 @@
-//! `assay send packages|order` against a running host, signed with the configuration's
-//! secrets: the answers printed, an order followed until its result reaches the emulator, and
-//! a clear failure for an unknown product, a host that is down and a wrong secret.
+//! `assay send packages|order|callback` against a running host, signed with the
+//! configuration's secrets: the answers printed, an order followed until its result reaches the
+//! emulator, a vendor's callback carrying a final result to StackOne, and a clear failure for
+//! an unknown product, a host that is down, a wrong secret and a forged or unsigned callback.
 
 use std::process::Output;
 
-use assay_tests::harness::{Deployment, secret_vars};
+use assay_tests::harness::{Deployment, WAIT, secret_vars};
 use tokio::process::Command;
 
 use crate::ASSAY;
@@ -139,4 +140,100 @@ async fn send_fails_clearly_on_bad_input() {
     assert!(!wrong.status.success());
     let said = text(&wrong.stderr);
     assert!(said.contains("401"), "the host's 401 is shown: {said}");
+}
+
+#[tokio::test]
+async fn send_callback_signs_as_the_vendor_and_its_result_reaches_stackone() {
+    let d = Deployment::start().await;
+    let url = d.url();
+    let order = d.order("codetest", 1).await;
+    assert_eq!(d.send("codetest", &order).await, 200);
+    let invitation = d
+        .eventually("the vendor's invitation", || {
+            d.vendor
+                .invitations()
+                .into_iter()
+                .find(|i| i.reference == order.order_id)
+        })
+        .await;
+    d.stackone
+        .wait_for_accepted(&order.order_id, WAIT)
+        .await
+        .expect("initiated delivered");
+    let event = serde_json::json!({
+        "event": "attempt.completed",
+        "invitation_id": invitation.id,
+        "reference": order.order_id,
+        "score": 40,
+        "max_score": 50,
+        "started_at": invitation.created_at,
+        "submitted_at": invitation.created_at,
+        "report_url": format!("{}/reports/{}", d.vendor.base_url(), invitation.id),
+    })
+    .to_string();
+    let base = [
+        "callback",
+        "--product",
+        "codetest",
+        "--url",
+        &url,
+        "--path",
+        "attempts",
+    ];
+
+    // Forged and unsigned: the plugin's 401, shown, and a failing exit code.
+    for (extra, overrides) in [
+        (vec!["--unsigned"], vec![]),
+        (vec![], vec![("T_VENDOR_SECRET", "not-the-vendor-secret")]),
+    ] {
+        let args: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(["--data", event.as_str()])
+            .chain(extra)
+            .collect();
+        let refused = send(&d, &args, &overrides).await;
+        assert!(!refused.status.success());
+        let out = text(&refused.stdout);
+        assert!(
+            out.contains("401") && out.contains("bad signature"),
+            "{out}"
+        );
+    }
+    assert_eq!(d.stackone.deliveries_for(&order.order_id).len(), 1);
+
+    // From a file, signed with the product's webhook_secret: the final result reaches StackOne.
+    let file = d.dir.path().join("attempt.json");
+    std::fs::write(&file, &event).expect("write the event");
+    let data = format!("@{}", file.display());
+    let args: Vec<&str> = base.iter().copied().chain(["--data", &data]).collect();
+    let sent = send(&d, &args, &[]).await;
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    assert!(
+        text(&sent.stdout).contains(": 200 OK"),
+        "{}",
+        text(&sent.stdout)
+    );
+    d.stackone
+        .wait_for_accepted_count(&order.order_id, 2, WAIT)
+        .await
+        .expect("final result delivered");
+    let json = d
+        .stackone
+        .deliveries_for(&order.order_id)
+        .pop()
+        .and_then(|x| x.json)
+        .expect("JSON");
+    assert_eq!(json["score"]["value"], "80", "40 of 50: {json}");
+
+    // A setting the product does not have is named.
+    let args: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--data", "{}", "--signature-setting", "nope"])
+        .collect();
+    let missing = send(&d, &args, &[]).await;
+    assert!(!missing.status.success());
+    let said = text(&missing.stderr);
+    assert!(said.contains("no setting `nope`"), "{said}");
 }

@@ -257,6 +257,33 @@ pub enum SendCommand {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// A vendor's callback to the product's callback route, signed as the plugin SDK's
+    /// `webhook` helpers check it: hex HMAC-SHA256 of the raw body, keyed with one of the
+    /// product's settings, in a header.
+    Callback(CallbackArgs),
+}
+
+/// `assay send callback`.
+#[derive(Debug, Args, Clone)]
+pub struct CallbackArgs {
+    /// The product and host.
+    #[command(flatten)]
+    pub target: SendTarget,
+    /// The route after `callbacks/`, e.g. `attempts`.
+    #[arg(long)]
+    pub path: String,
+    /// The body: JSON text, or `@FILE` to read it from a file.
+    #[arg(long)]
+    pub data: String,
+    /// The header the signature goes in (default: `x-PRODUCT-signature`).
+    #[arg(long)]
+    pub signature_header: Option<String>,
+    /// The product setting holding the secret the vendor signs with.
+    #[arg(long, default_value = "webhook_secret")]
+    pub signature_setting: String,
+    /// Send it without a signature (to see the plugin refuse it).
+    #[arg(long, conflicts_with = "signature_header")]
+    pub unsigned: bool,
 }
 
 /// Where `assay orders retry` sends its redrive.

@@ -1,7 +1,10 @@
-//! `assay send packages|order`: one request as StackOne sends it, signed with a product's
-//! configured secrets, against any running host (`assay dev`'s or `assay serve`'s), and its
-//! answer printed, like `stripe trigger`. The requests are the StackOne emulator's
-//! (`assay_emulator::client`), so they are exactly what the emulator and the tests send.
+//! `assay send packages|order|callback`: one request as StackOne (or, for `callback`, the
+//! vendor) sends it, signed with a product's configured secrets, against any running host
+//! (`assay dev`'s or `assay serve`'s), and its answer printed, like `stripe trigger`. The
+//! StackOne requests are the StackOne emulator's (`assay_emulator::client`), so they are
+//! exactly what the emulator and the tests send. A callback is signed the way the plugin SDK's
+//! `webhook` helpers check it (hex HMAC-SHA256 of the raw body): a plugin with a scheme of its
+//! own needs `--unsigned` and its own tools.
 //!
 //! `send order --follow` then reads the order through the host's admin view
 //! (`GET /admin/orders/{id}`, with the configured admin token) until its first result is
@@ -13,7 +16,7 @@ use anyhow::{Context as _, bail};
 use assay_emulator::{OrderBuilder, OrderWebhook, client};
 use serde_json::Value;
 
-use crate::cli::{SendCommand, SendTarget};
+use crate::cli::{CallbackArgs, SendCommand, SendTarget};
 use crate::config::{Config, ProductConfig};
 
 /// How often `--follow` looks at the order.
@@ -65,7 +68,56 @@ pub async fn run(cmd: SendCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        SendCommand::Callback(args) => callback(&args).await,
     }
+}
+
+/// Sends the vendor's callback `args` describes and prints the host's answer; fails unless it
+/// is 2xx.
+async fn callback(args: &CallbackArgs) -> anyhow::Result<()> {
+    let (config, url) = load(&args.target)?;
+    let name = &args.target.product;
+    let product = product(&config, name)?;
+    let body = match args.data.strip_prefix('@') {
+        Some(file) => std::fs::read(file).with_context(|| format!("reading --data @{file}"))?,
+        None => args.data.clone().into_bytes(),
+    };
+    let path = args.path.trim_start_matches('/');
+    let endpoint = format!("{url}/v1/products/{name}/callbacks/{path}");
+    let mut request = reqwest::Client::new()
+        .post(&endpoint)
+        .header("content-type", "application/json")
+        .timeout(Duration::from_secs(30));
+    if !args.unsigned {
+        let setting = &args.signature_setting;
+        let secret = product.settings.get(setting).with_context(|| {
+            format!(
+                "product `{name}` has no setting `{setting}` to sign the callback with \
+                 (name another with --signature-setting, or send it --unsigned)"
+            )
+        })?;
+        let header = args
+            .signature_header
+            .clone()
+            .unwrap_or_else(|| format!("x-{name}-signature"));
+        let signature = assay_emulator::vendor::codetest::sign_hex(secret.expose(), &body);
+        request = request.header(header, signature);
+    }
+    let answer = request
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the host at {url}"))?;
+    let status = answer.status();
+    let text = answer.text().await.unwrap_or_default();
+    println!("callback sent to {endpoint}: {status}");
+    if !text.is_empty() {
+        println!("{text}");
+    }
+    if !status.is_success() {
+        bail!("the host answered the callback with {status}");
+    }
+    Ok(())
 }
 
 fn load(target: &SendTarget) -> anyhow::Result<(Config, String)> {
