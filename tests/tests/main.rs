@@ -14,6 +14,7 @@ mod deploy;
 mod example_plugins;
 mod fixtures_built;
 mod fulfilment_slots;
+mod full_disk;
 mod hostile_input;
 mod operator;
 mod pipeline;
