@@ -42,8 +42,8 @@ const DEFAULT_CYCLES: usize = 4;
 const SENDERS: u64 = 8;
 /// How long the host runs under load between two kills (varied within this range).
 const UPTIME_MS: std::ops::Range<u64> = 300..1200;
-/// How long the ledger may take to settle after the last restart.
-const SETTLE: Duration = Duration::from_secs(120);
+/// How long settling may go without one more order reaching its final result.
+const STALL: Duration = Duration::from_secs(30);
 
 fn cycles() -> usize {
     std::env::var("ASSAY_CRASH_CYCLES")
@@ -186,23 +186,37 @@ async fn kill_9_under_load_loses_no_acknowledged_order_and_delivers_every_result
         .unwrap_or_else(|e| e.into_inner())
         .acknowledged
         .clone();
-    let deadline = Instant::now() + SETTLE;
+    // Settling takes longer the more orders a run acknowledged: the wait goes on while orders
+    // keep reaching their final result, and ends when none has for STALL.
+    let mut missing: BTreeSet<String> = acknowledged.clone();
+    let mut progressed = Instant::now();
+    let settle_started = Instant::now();
     let missing_result = loop {
-        let missing: Vec<&String> = acknowledged
-            .iter()
-            .filter(|id| {
-                !host
-                    .stackone
-                    .accepted_values(id)
-                    .iter()
-                    .any(|v| assay_store::FINAL_RESULT_VALUES.contains(&v.as_str()))
+        let finished: BTreeSet<String> = host
+            .stackone
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.accepted())
+            .filter(|d| {
+                d.json
+                    .as_ref()
+                    .and_then(|j| j.pointer("/result/value"))
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|v| assay_store::FINAL_RESULT_VALUES.contains(&v))
             })
+            .map(|d| d.order_id)
             .collect();
-        if missing.is_empty() || Instant::now() > deadline {
+        let before = missing.len();
+        missing.retain(|id| !finished.contains(id));
+        if missing.len() < before {
+            progressed = Instant::now();
+        }
+        if missing.is_empty() || progressed.elapsed() > STALL {
             break missing.len();
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    let settle_time = settle_started.elapsed();
     stop_completing.store(true, Ordering::Relaxed);
     completer.await.expect("completer");
 
@@ -261,13 +275,14 @@ async fn kill_9_under_load_loses_no_acknowledged_order_and_delivers_every_result
 
     let l = ledger.lock().unwrap_or_else(|e| e.into_inner());
     eprintln!(
-        "crash harness: {cycles} kill -9 cycles in {:.1} s; {} webhook requests ({} duplicates \
+        "crash harness: {cycles} kill -9 cycles in {:.1} s, settled in {:.1} s; {} webhook requests ({} duplicates \
          after a 2xx), not acknowledged: {:?} (0 = no answer); {} orders acknowledged, {} \
          stored, lost {}, stored twice {stored_twice}; vendor invitations {}, twice \
          {invited_twice}, missing {not_invited}; results accepted by StackOne {results}, \
          delivered twice {duplicate_deliveries} ({:.2}%), orders without their final \
          result {missing_result}",
         load_time.as_secs_f64(),
+        settle_time.as_secs_f64(),
         l.requests,
         l.duplicates,
         l.not_acknowledged,

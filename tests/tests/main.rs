@@ -17,6 +17,7 @@ mod fulfilment_slots;
 mod full_disk;
 mod hostile_input;
 mod operator;
+mod outage;
 mod pipeline;
 mod readiness;
 mod redrive;

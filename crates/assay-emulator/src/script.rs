@@ -1,7 +1,9 @@
 //! Scripted failures: answers the emulated StackOne gives instead of its normal one, so tests
-//! can drive the host's retry and dead-letter paths (429 with `Retry-After`, 503, 422, 408).
+//! can drive the host's retry and dead-letter paths (429 with `Retry-After`, 503, 422, 408, a
+//! request held past the host's timeout).
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
 use http::StatusCode;
 
@@ -15,6 +17,9 @@ pub struct ScriptedResponse {
     pub message: String,
     /// The `Retry-After` header value, if any (seconds, or an HTTP date).
     pub retry_after: Option<String>,
+    /// How long to hold the request before answering: past the host's PATCH timeout, this is
+    /// a StackOne that hangs.
+    pub hold: Option<Duration>,
 }
 
 impl ScriptedResponse {
@@ -24,6 +29,7 @@ impl ScriptedResponse {
             status,
             message: message.into(),
             retry_after: None,
+            hold: None,
         }
     }
 
@@ -42,6 +48,15 @@ impl ScriptedResponse {
     /// `503 Service Unavailable`.
     pub fn unavailable() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+    }
+
+    /// A request held for `hold`, then answered `503`: a StackOne that hangs, when `hold` is
+    /// longer than the host waits.
+    pub fn hang(hold: Duration) -> Self {
+        Self {
+            hold: Some(hold),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "Held, then unavailable")
+        }
     }
 
     /// `500 Internal Server Error`.

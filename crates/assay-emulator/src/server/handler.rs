@@ -85,6 +85,7 @@ where
                 order_id,
                 body.ok(),
             )
+            .await
         }
         Route::ConnectorMeta { provider } => {
             if !authorized(parts.headers.get(AUTHORIZATION), &state.api_keys) {
@@ -108,7 +109,7 @@ where
 
 /// The checks StackOne makes on a result update, in its order: credentials, account,
 /// media type, JSON, the order itself, the schema. `body` is `None` when it could not be read.
-fn result_update(
+async fn result_update(
     state: &State,
     path: &str,
     headers: &HeaderMap,
@@ -184,6 +185,9 @@ fn result_update(
         status,
         scripted: scripted.is_some(),
     });
+    if let Some(hold) = scripted.and_then(|s| s.hold) {
+        tokio::time::sleep(hold).await;
+    }
     answer(status, &message, retry_after.as_deref())
 }
 
