@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod contract;
 mod crash;
+mod demo;
 mod deploy;
 mod example_plugins;
 mod fixtures_built;

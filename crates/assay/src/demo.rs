@@ -7,7 +7,9 @@
 //! finishes (the demo vendor calls back, or the check is polled), and the result reaches
 //! StackOne, which shows what the recruiter would see. The host keeps serving until Ctrl-C.
 //!
-//! Everything it writes goes under `target/assay-demo/`, fresh each run.
+//! Everything it writes goes under `target/assay-demo/`, fresh each run: the store, the
+//! plugins, and its configuration (`config.toml`, with each secret in a file of `secrets/`),
+//! so `assay check --config target/assay-demo/config.toml --url …` can check the running demo.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -31,6 +33,8 @@ pub const PRODUCTS: [(&str, &str); 2] = [
     ("codetest", "assessment"),
     ("backcheck", "background_check"),
 ];
+/// The folder of the demo's secret files, beside its configuration.
+pub const SECRETS_DIR: &str = "secrets";
 /// How long the demo's simulated candidate takes to finish a test or a check.
 pub const CANDIDATE_DELAY: Duration = Duration::from_millis(800);
 
@@ -72,29 +76,25 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         &vendor.base_url(),
         &format!("http://{host_addr}"),
     );
-    let env = {
-        let mut vars = vec![
-            ("DEMO_STACKONE_KEY".to_owned(), stackone_key.clone()),
-            ("DEMO_VENDOR_TOKEN".to_owned(), vendor_token.clone()),
-            ("DEMO_VENDOR_SECRET".to_owned(), vendor_secret.clone()),
-        ];
-        for ((name, _), (whsec, key)) in PRODUCTS.iter().zip(&product_secrets) {
-            vars.push((format!("DEMO_{}_WHSEC", name.to_uppercase()), whsec.clone()));
-            vars.push((format!("DEMO_{}_KEY", name.to_uppercase()), key.clone()));
-        }
-        move |name: &str| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.expose().to_owned())
-        }
-    };
-    let config = Config::from_str_with(
-        &config_text,
-        &work.join("config.toml"),
-        &Overrides::default(),
-        env,
-    )
-    .context("the demo configuration")?;
+    // The secrets go into files beside the configuration (`file:` references), so the
+    // configuration on disk is complete: `assay check`, `assay send` and `assay orders` read it
+    // as they would a production one.
+    let mut secrets = vec![
+        ("DEMO_STACKONE_KEY".to_owned(), stackone_key.clone()),
+        ("DEMO_VENDOR_TOKEN".to_owned(), vendor_token.clone()),
+        ("DEMO_VENDOR_SECRET".to_owned(), vendor_secret.clone()),
+        ("DEMO_ADMIN_TOKEN".to_owned(), secret()),
+    ];
+    for ((name, _), (whsec, key)) in PRODUCTS.iter().zip(&product_secrets) {
+        secrets.push((format!("DEMO_{}_WHSEC", name.to_uppercase()), whsec.clone()));
+        secrets.push((format!("DEMO_{}_KEY", name.to_uppercase()), key.clone()));
+    }
+    write_secrets(&work.join(SECRETS_DIR), &secrets)?;
+    let config_path = work.join("config.toml");
+    std::fs::write(&config_path, &config_text)
+        .with_context(|| format!("writing {}", config_path.display()))?;
+    let config = Config::load(&config_path, &Overrides::default(), |_| None)
+        .context("the demo configuration")?;
     let host = App::start(
         config,
         host_listener,
@@ -113,7 +113,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     println!("Demo vendor on {}", vendor.base_url());
 
     let candidate = tokio::spawn(play_candidate(Arc::new(vendor)));
-    let emulator = Emulator::new(vec![stackone_key])
+    let stackone = Emulator::new(vec![stackone_key]);
+    // Unlike StackOne, the demo's StackOne takes results of orders it did not send itself, so
+    // the test orders of `assay check --url` and `assay send order` complete here too.
+    stackone.set_reject_unknown_orders(false);
+    let emulator = stackone
         .start_on(emulator_listener)
         .context("starting the StackOne emulator")?;
     println!("StackOne emulator on {}", emulator.base_url());
@@ -130,24 +134,49 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     let story = assay_emulator::run_story(&emulator, &options, &mut out).await;
     out.flush()?;
-    candidate.abort();
     match story {
         Ok(_) => println!("\nEvery order reached its final result."),
         Err(e) => {
+            candidate.abort();
             host.shutdown().await?;
             return Err(e).context("the demo story did not finish");
         }
     }
     if !args.exit {
         println!(
-            "\nAssay keeps serving on {}: try `curl {}/readyz`. Ctrl-C to stop.",
+            "\nAssay keeps serving on {}: try `curl {}/readyz`, or check the setup with\n  \
+             assay check --config {} --url {}\nCtrl-C to stop.",
             host.base_url(),
+            host.base_url(),
+            config_path.display(),
             host.base_url()
         );
         shutdown_signal().await;
     }
+    // The vendor and its candidates stay while the host serves: orders sent to it later
+    // (`assay send order`, `assay check --url`) are fulfilled and finished too.
+    candidate.abort();
     let _ = emulator.stop().await;
     host.shutdown().await?;
+    Ok(())
+}
+
+/// Writes each secret to a file of its own (readable by this user only) in `dir`.
+fn write_secrets(dir: &Path, secrets: &[(String, Secret)]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, value) in secrets {
+        let path = dir.join(name);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        file.write_all(value.expose().as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 
@@ -177,17 +206,19 @@ async fn install_plugins(root: &Path, dest: &Path, no_build: bool) -> anyhow::Re
     Ok(())
 }
 
-/// The demo's configuration: both example products, secrets as `env:` references.
+/// The demo's configuration: both example products, secrets as `file:` references into
+/// [`SECRETS_DIR`].
 fn config_text(work: &Path, plugins: &Path, stackone: &str, vendor: &str, host: &str) -> String {
     let vendor_host = vendor.to_owned();
     let mut text = format!(
         r#"[server]
 listen = "{listen}"
+admin_token = "file:secrets/DEMO_ADMIN_TOKEN"
 [store]
 path = "{store}"
 [stackone]
 base_url = "{stackone}"
-api_key = "env:DEMO_STACKONE_KEY"
+api_key = "file:secrets/DEMO_STACKONE_KEY"
 [plugins]
 dir = "{plugins}"
 "#,
@@ -207,13 +238,13 @@ dir = "{plugins}"
 [products.{name}]
 plugin = "{name}.wasm"
 kind = "{kind}"
-webhook_secrets = ["env:DEMO_{upper}_WHSEC"]
-package_list_keys = ["env:DEMO_{upper}_KEY"]
+webhook_secrets = ["file:secrets/DEMO_{upper}_WHSEC"]
+package_list_keys = ["file:secrets/DEMO_{upper}_KEY"]
 allowed_hosts = ["{vendor_host}"]
 {poll}[products.{name}.settings]
 base_url = "{vendor_host}"
-api_token = "env:DEMO_VENDOR_TOKEN"
-webhook_secret = "env:DEMO_VENDOR_SECRET"
+api_token = "file:secrets/DEMO_VENDOR_TOKEN"
+webhook_secret = "file:secrets/DEMO_VENDOR_SECRET"
 callback_url = "{host}/v1/products/{name}/callbacks/attempts"
 "#
         ));

@@ -222,6 +222,25 @@ pub(crate) async fn send_test_order(
     Ok((webhook, status))
 }
 
+/// Where a followed order stopped when the time was up.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct Stopped {
+    /// The order's state then (`received`, `awaiting_result`, …).
+    pub state: String,
+    message: String,
+}
+
+impl Stopped {
+    /// The order stopped in `state`; `message` says so to a person.
+    pub(crate) fn new(state: &str, message: String) -> Self {
+        Self {
+            state: state.to_owned(),
+            message,
+        }
+    }
+}
+
 /// Reads the order through `admin`'s `GET /admin/orders/{id}` until a result of it is
 /// delivered to StackOne, telling `progress` each state it passes; returns that outbox row
 /// (`result_value`, `http_status`, `body_json`), or says where the order stopped.
@@ -270,10 +289,15 @@ pub(crate) async fn follow_order(
                     .find_map(|k| detail["summary"][k].as_str())
                     .or_else(|| detail["dead_letters"][0]["message"].as_str())
                     .unwrap_or("no error recorded");
-                bail!(
-                    "no result of order {order_id} reached StackOne within {}s: it is {state} ({why})",
-                    timeout.as_secs()
-                );
+                return Err(Stopped::new(
+                    &state,
+                    format!(
+                        "no result of order {order_id} reached StackOne within {}s: it is \
+                         {state} ({why})",
+                        timeout.as_secs()
+                    ),
+                )
+                .into());
             }
         } else if Instant::now() >= deadline {
             bail!(

@@ -32,6 +32,10 @@ const PACKAGE_LIST_FIX: &str = "Check Package's List Endpoint URL implementation
 const WEBHOOK_FIX: &str = "Verify webhook URL and enable the expected events as mentioned in the \
      StackOne Configuration (the product's webhook_secrets must include StackOne's signing \
      secret)";
+/// What to do when the test order is not fulfilled.
+const FULFIL_FIX: &str = "The plugin did not fulfil the test order: the reason above is the \
+     plugin's; check that the vendor's API answers from this host (allowed_hosts, `assay check` \
+     without --url) and the product's settings (`assay orders show ID` shows every attempt)";
 /// The guide's fix for a result update that fails.
 const RESULT_FIX: &str = "Check Connector Meta API endpoint for payload format (`assay orders \
      show ID` shows the body sent and StackOne's answer)";
@@ -234,10 +238,13 @@ async fn order_round_trip(
         &mut |_| {},
     )
     .await;
+    // Where the order stopped says what to fix: its fulfilment (the plugin, the vendor) or
+    // the result's delivery (StackOne).
+    let fix = followed.as_ref().err().map_or(RESULT_FIX, fix_for);
     let row = report.outcome(
         format!("{what} (in {} ms)", started.elapsed().as_millis()),
         followed,
-        RESULT_FIX,
+        fix,
     )?;
     let body = row["body_json"]
         .as_str()
@@ -250,6 +257,15 @@ async fn order_round_trip(
         );
     }
     body
+}
+
+/// The fix for a test order that did not reach StackOne, by where it stopped: its fulfilment
+/// (the plugin, the vendor) or the result's delivery (StackOne).
+fn fix_for(e: &anyhow::Error) -> &'static str {
+    match e.downcast_ref::<send::Stopped>().map(|s| s.state.as_str()) {
+        Some("received" | "fulfilling" | "failed") => FULFIL_FIX,
+        _ => RESULT_FIX,
+    }
 }
 
 /// Every leaf of the delivered result `body` is a field StackOne's connector meta lists for
@@ -366,6 +382,21 @@ fn leaves_of(value: &Value, prefix: &str, out: &mut Vec<(String, Value)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fix_follows_where_the_order_stopped() {
+        let stopped = |state: &str| {
+            anyhow::Error::new(send::Stopped::new(state, format!("it is {state}")))
+                .context("following the order")
+        };
+        for state in ["received", "fulfilling", "failed"] {
+            assert_eq!(fix_for(&stopped(state)), FULFIL_FIX, "{state}");
+        }
+        for state in ["awaiting_result", "result_received", "dead_lettered"] {
+            assert_eq!(fix_for(&stopped(state)), RESULT_FIX, "{state}");
+        }
+        assert_eq!(fix_for(&anyhow::anyhow!("admin answered 401")), RESULT_FIX);
+    }
 
     #[test]
     fn leaves_are_named_as_the_connector_meta_names_fields() {
