@@ -3,12 +3,16 @@
 //!
 //! For that the SDK carries the WIT its bindings are generated from (`plugins/sdk/wit/`, a copy
 //! of the repository's `wit/`) and inherits nothing from the plugins workspace. These tests keep
-//! the copy exact, and build and load a plugin crate created in a temporary folder.
+//! the copy exact, and build and load a plugin crate created in a temporary folder: once
+//! depending on `plugins/sdk` by path, once on a copy of the SDK's folder alone, which proves
+//! the SDK needs nothing outside that folder (a git dependency builds the same folder, from
+//! cargo's checkout of the repository).
 //!
-//! The plugin crate builds into `plugins/target` (the example plugins' own target directory,
+//! The plugin crates build into `plugins/target` (the example plugins' own target directory,
 //! which `build.rs` has filled before these tests run) with the example plugins' release
 //! profile and their `Cargo.lock`, so the SDK's dependencies are already compiled and cargo
-//! needs no network: a run compiles the SDK once for this layout, then only the small crate.
+//! needs no network: a run compiles the SDK (and, the first time, the SDK as depended on from
+//! outside) and the two small crates, a few seconds each.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -20,9 +24,7 @@ use assay_runtime::types::PackageQuery;
 use assay_runtime::{ProductContext, Runtime, RuntimeOptions};
 use assay_tests::fixtures::{repo_dir, sdk_dir};
 use assay_wire::secret::Secret;
-
-/// The vendor's plugin crate's package name.
-const PACKAGE: &str = "standalone-plugin";
+use tempfile::TempDir;
 
 /// Its `src/lib.rs`: lists one package per name in its `tests` setting, each id prefixed with
 /// the asking account, so the answer proves the settings and the query reached the plugin.
@@ -128,24 +130,65 @@ fn the_sdk_inherits_nothing_from_the_plugins_workspace() {
 
 #[tokio::test]
 async fn a_plugin_crate_outside_the_checkout_builds_with_the_sdk_and_loads() {
+    let folder = outside_folder();
+    let sdk = sdk_dir().canonicalize().expect("the SDK");
+    let sdk = sdk.to_str().expect("a UTF-8 path to the SDK");
+    write_plugin_crate(
+        folder.path(),
+        "standalone-plugin",
+        &format!("{{ path = {sdk:?} }}"),
+        "",
+    );
+    build_load_and_list(folder.path(), "standalone-plugin").await;
+}
+
+/// The SDK's folder alone, copied into the vendor's repository (as `cargo vendor` or a
+/// generated project would hold it): nothing it needs may lie outside that folder, neither the
+/// WIT nor a workspace to inherit from.
+#[tokio::test]
+async fn a_copy_of_the_sdk_folder_alone_builds_a_plugin_that_loads() {
+    let folder = outside_folder();
+    for (file, bytes) in files_under(&sdk_dir()) {
+        let path = folder.path().join("assay-plugin-sdk").join(file);
+        fs::create_dir_all(path.parent().expect("a parent")).expect("a folder");
+        fs::write(&path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    }
+    // The copy is a member of the vendor's workspace: cargo then names its build by its place
+    // in the workspace, so each run reuses (and overwrites) the same files in the shared
+    // target directory.
+    write_plugin_crate(
+        folder.path(),
+        "vendored-sdk-plugin",
+        r#"{ path = "assay-plugin-sdk" }"#,
+        "[workspace]\nmembers = [\"assay-plugin-sdk\"]\n",
+    );
+    build_load_and_list(folder.path(), "vendored-sdk-plugin").await;
+}
+
+/// A fresh temporary folder, checked to lie outside the checkout.
+fn outside_folder() -> TempDir {
     let folder = tempfile::Builder::new()
         .prefix("assay-vendor-plugin-")
         .tempdir()
         .expect("a temporary folder");
-    let crate_dir = folder.path().canonicalize().expect("the temporary folder");
+    let at = folder.path().canonicalize().expect("the temporary folder");
     let repo = repo_dir().canonicalize().expect("the checkout");
     assert!(
-        !crate_dir.starts_with(&repo),
+        !at.starts_with(&repo),
         "the temporary folder {} is inside the checkout {}; set TMPDIR elsewhere",
-        crate_dir.display(),
+        at.display(),
         repo.display()
     );
-    write_plugin_crate(&crate_dir, &sdk_dir().canonicalize().expect("the SDK"));
+    folder
+}
 
-    let manifest = crate_dir.join("Cargo.toml");
-    let target_dir = repo.join("plugins").join("target");
+/// Builds the plugin crate `package` in `dir` for wasm32-wasip2, loads it in the host's
+/// runtime and checks its metadata and its `list-packages` answer.
+async fn build_load_and_list(dir: &Path, package: &'static str) {
+    let manifest = dir.join("Cargo.toml");
+    let target_dir = repo_dir().join("plugins").join("target");
     let built = tokio::task::spawn_blocking(move || {
-        plugin_build::build(&manifest, &target_dir, &[PACKAGE])
+        plugin_build::build(&manifest, &target_dir, &[package])
     })
     .await
     .expect("the build thread")
@@ -183,14 +226,14 @@ async fn a_plugin_crate_outside_the_checkout_builds_with_the_sdk_and_loads() {
     assert!(list.freshness.is_none(), "an uncached list has no hint");
 }
 
-/// Writes the vendor's plugin crate into `dir`: a manifest depending on the SDK at `sdk` by
-/// path, [`PLUGIN_SOURCE`], and the pins a vendor would keep in their repository (the example
-/// plugins' `Cargo.lock` and the checkout's `rust-toolchain.toml`).
-fn write_plugin_crate(dir: &Path, sdk: &Path) {
-    let sdk = sdk.to_str().expect("a UTF-8 path to the SDK");
+/// Writes the vendor's plugin crate `package` into `dir`: a manifest depending on the SDK as
+/// `sdk` says, with `workspace` (a `[workspace]` table or nothing) appended, [`PLUGIN_SOURCE`],
+/// and the pins a vendor would keep in their repository (the example plugins' `Cargo.lock` and
+/// the checkout's `rust-toolchain.toml`).
+fn write_plugin_crate(dir: &Path, package: &str, sdk: &str, workspace: &str) {
     let manifest = format!(
         r#"[package]
-name = "{PACKAGE}"
+name = "{package}"
 version = "0.1.0"
 edition = "2024"
 
@@ -198,9 +241,10 @@ edition = "2024"
 crate-type = ["cdylib"]
 
 [dependencies]
-assay-plugin-sdk = {{ path = {sdk:?} }}
+assay-plugin-sdk = {sdk}
 
-{profile}"#,
+{profile}
+{workspace}"#,
         profile = release_profile()
     );
     let write = |file: &str, contents: &[u8]| {
