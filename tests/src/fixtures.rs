@@ -51,6 +51,19 @@ pub const LOADABLE_FIXTURES: [&str; 7] = [
     "wellbehaved",
 ];
 
+/// The root folder of this checkout.
+pub fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the repository root")
+        .to_owned()
+}
+
+/// The Rust SDK's crate folder (`plugins/sdk`).
+pub fn sdk_dir() -> PathBuf {
+    repo_dir().join("plugins").join("sdk")
+}
+
 /// The built component of the fixture `name` (one of [`FIXTURE_NAMES`]), e.g. `trap`.
 pub fn fixture_path(name: &str) -> PathBuf {
     // The fixture crates are named `fixture-<name>`, and cargo names a library's file after the

@@ -26,6 +26,7 @@ mod reload;
 mod runtime;
 mod scale_out;
 mod sdk_docs;
+mod sdk_standalone;
 mod send;
 mod supervision;
 mod vendor_flows;

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use assay_tests::fixtures::sdk_dir as sdk;
+
 /// One number of the SDK's prose and the constant it copies.
 struct Copy {
     /// The file, relative to `plugins/sdk`.
@@ -191,14 +193,6 @@ fn the_scanner_finds_quantities_and_skips_other_numbers() {
     .map(|(_, q)| q)
     .collect();
     assert_eq!(found, ["up to 7", "30 s", "250 ms", "2 MiB"]);
-}
-
-/// `plugins/sdk`.
-fn sdk() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("plugins")
-        .join("sdk")
 }
 
 /// The documentation of a Rust file (`//!` and `///` lines, markers removed) as one line of

@@ -24,7 +24,10 @@
 //!
 //! ## A whole plugin
 //!
-//! A new crate, a library of type `cdylib`:
+//! A new crate in your own repository, a library of type `cdylib`. This crate needs nothing
+//! else of Assay's checkout: it carries the contract it binds to (its `wit/` folder, an exact
+//! copy of the repository's `wit/`) and inherits nothing from the workspace it sits in, so a
+//! path or a git dependency works from any folder:
 //!
 //! ```toml
 //! # Cargo.toml
@@ -37,7 +40,11 @@
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! assay-plugin-sdk = { path = "../sdk" }
+//! # From Assay's repository (the URL you clone it from), pinned to the commit (`rev`) or
+//! # `tag` of the host you deploy; Cargo finds the crate by its name, in `plugins/sdk`.
+//! assay-plugin-sdk = { git = "https://github.com/your-org/assay", rev = "<commit>" }
+//! # or from a clone next to your repository:
+//! # assay-plugin-sdk = { path = "../assay/plugins/sdk" }
 //! serde = { version = "1", features = ["derive"] }
 //! serde_json = "1"
 //!
@@ -53,7 +60,18 @@
 //! target = "wasm32-wasip2"
 //! ```
 //!
-//! and `src/lib.rs` (this is `examples/quiz.rs` of this crate, which is compiled with it):
+//! ```toml
+//! # rust-toolchain.toml: rustup installs the toolchain and the plugin target on first use
+//! [toolchain]
+//! channel = "1.95"
+//! targets = ["wasm32-wasip2"]
+//! ```
+//!
+//! Take the SDK from the Assay version you run, or an older one: a host serves plugins built
+//! for its own contract version and every version before it, not a newer one.
+//!
+//! The plugin itself, `src/lib.rs` (this is `examples/quiz.rs` of this crate, which is
+//! compiled with it):
 //!
 #![doc = concat!("```ignore\n", include_str!("../examples/quiz.rs"), "```")]
 //!
@@ -310,7 +328,9 @@ pub mod webhook;
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        // The vendored copy (`wit/` of this crate, identical to the repository's `wit/`), so
+        // the crate builds wherever it is checked out or copied.
+        path: "wit",
         // Both contract versions are in one WIT resolve (0.1.0 under `wit/deps`), so the world
         // names its version, and the package's modules are named with it (`plugin0_2_0`).
         world: "assay:plugin/plugin@0.2.0",
