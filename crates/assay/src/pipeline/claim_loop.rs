@@ -132,3 +132,50 @@ impl<C, N> ClaimLoop<C, N> {
         while tasks.join_next().await.is_some() {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// A store call that is unavailable `outage` times, then answers `Ok(attempt)`.
+    fn flaky(outage: u32, tries: &AtomicU32) -> impl Future<Output = Result<u32, StoreError>> {
+        let attempt = tries.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            if attempt <= outage {
+                Err(StoreError::Unavailable("connection closed".into()))
+            } else {
+                Ok(attempt)
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outcome_is_recorded_again_while_the_store_is_briefly_unavailable() {
+        let tries = AtomicU32::new(0);
+        let recorded = record_outcome(Duration::from_secs(60), || flaky(2, &tries)).await;
+        assert_eq!(recorded.expect("recorded on the third try"), 3);
+    }
+
+    #[tokio::test]
+    async fn a_short_lease_gives_up_rather_than_outlive_it() {
+        // Half of a 2 s lease leaves no room for a pause of STORE_ERROR_PAUSE: one try.
+        let tries = AtomicU32::new(0);
+        let recorded = record_outcome(Duration::from_secs(2), || flaky(5, &tries)).await;
+        assert!(recorded.expect_err("still unavailable").is_unavailable());
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn other_errors_are_not_tried_again() {
+        let tries = AtomicU32::new(0);
+        let recorded = record_outcome(Duration::from_secs(60), || {
+            tries.fetch_add(1, Ordering::SeqCst);
+            async { Err::<(), _>(StoreError::Conflict("the claim was taken over".into())) }
+        })
+        .await;
+        assert!(matches!(recorded, Err(StoreError::Conflict(_))));
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+    }
+}

@@ -293,9 +293,11 @@ impl Relay {
                     reason = message,
                     "result dead-lettered"
                 );
-                self.store
-                    .outbox_dead_letter(row.claim, None, message)
-                    .await
+                record_outcome(self.lease, || {
+                    self.store
+                        .outbox_dead_letter(row.claim, None, message.clone())
+                })
+                .await
             }
             Outcome::Retry { error, retry_after } => {
                 let delay = DELIVERY_BACKOFF.delay(row.claim.attempt, retry_after);
@@ -323,9 +325,11 @@ impl Relay {
                     reason = message,
                     "StackOne refused the result; dead-lettered"
                 );
-                self.store
-                    .outbox_dead_letter(row.claim, status, message)
-                    .await
+                record_outcome(self.lease, || {
+                    self.store
+                        .outbox_dead_letter(row.claim, status, message.clone())
+                })
+                .await
             }
         };
         if let Err(e) = result {

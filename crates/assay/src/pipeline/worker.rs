@@ -326,9 +326,12 @@ impl Worker {
         } else {
             "failed"
         };
-        self.store
-            .fulfilment_failed(order.claim, failure.reason, Some(result))
-            .await?;
+        let lease = self.products.config().store.fulfil_lease;
+        record_outcome(lease, || {
+            self.store
+                .fulfilment_failed(order.claim, failure.reason.clone(), Some(result.clone()))
+        })
+        .await?;
         metrics::counter!(metric::ORDERS_FAILED_TOTAL, "product" => order.product.clone(), "status" => status).increment(1);
         self.relay.notify_one();
         Ok(())
