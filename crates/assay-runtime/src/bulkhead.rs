@@ -94,7 +94,7 @@ impl MemoryBudget {
     }
 
     /// A quarter of the machine's memory (`MemTotal` of `/proc/meminfo`), or
-    /// [`FALLBACK_MEMORY_BUDGET`] where that cannot be read.
+    /// `FALLBACK_MEMORY_BUDGET` (2 GiB) where that cannot be read.
     pub fn default_limit() -> u64 {
         std::fs::read_to_string("/proc/meminfo")
             .ok()

@@ -13,7 +13,7 @@
 //!    accepts its settings ([`crate::products::plugin_problems`]).
 //! 5. **Allowed hosts**: each `allowed_hosts` origin answers an HTTP request from this
 //!    machine (a DNS, TCP or TLS failure is named).
-//! 6. **A running host** (`--url`, [`host`]): StackOne's testing checklist from its
+//! 6. **A running host** (`--url`, `check/host.rs`): StackOne's testing checklist from its
 //!    integration guide, request by request as StackOne sends them.
 //!
 //! Each line starts with ✓ or ✗; a ✗ says what to do, in the words of the guide's

@@ -19,7 +19,7 @@
 //! - [`edge`]: the HTTP edge: routing, authentication, error responses.
 //! - [`convert`]: the plugin contract's types to and from StackOne's wire types.
 //! - [`products`]: the product table (configuration, plugin, context), swapped atomically,
-//!   and the check of a product's settings against what its plugin declares.
+//!   and the check of a product's kind and settings against what its plugin declares.
 //! - [`package_cache`]: package lists a plugin allows to reuse, per generation and account.
 //! - [`pipeline`]: the order path after the edge: fulfilment, polling, results, delivery.
 //! - [`reload`]: hot reload of plugins and configuration.
@@ -28,6 +28,11 @@
 //! - `demo`: `assay demo`, the whole story on loopback (with the `emulator` feature).
 //! - `emulate`: `assay emulate`, StackOne played against a running host (with the `emulator`
 //!   feature).
+//! - `send`: `assay send packages|order|callback`, one request as StackOne or the vendor
+//!   sends it (with the `emulator` feature).
+//! - [`check`]: `assay check`, the configuration and deployment doctor.
+//! - [`redrive`]: `assay orders retry`, a failed order or dead letter back in the queue.
+//! - [`sd_notify`]: readiness for systemd's `Type=notify`.
 //! - [`dev`]: `assay dev`, the plugin author's rebuild-and-reload loop.
 //! - [`build_info`]: version, commit, contract and wasmtime versions of this build.
 //! - [`cli`], [`commands`]: the command line and what each subcommand does.

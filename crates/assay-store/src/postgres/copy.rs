@@ -215,7 +215,7 @@ pub struct CopyReport {
 }
 
 /// Copies the SQLite store at `sqlite` into the PostgreSQL database at `url` (migrated
-/// first); see the [module docs](self).
+/// first); see the module docs of `postgres::copy`.
 pub async fn copy_from_sqlite(sqlite: &Path, url: &str) -> Result<CopyReport, StoreError> {
     let path = sqlite.to_owned();
     let (source, rows) = tokio::task::spawn_blocking(move || read_sqlite(&path))

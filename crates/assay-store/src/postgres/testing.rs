@@ -66,7 +66,7 @@ pub struct PgServer {
 const BINARIES: [&str; 4] = ["initdb", "pg_ctl", "postgres", "pg_isready"];
 
 /// The directory holding `initdb` and friends, if PostgreSQL is installed: the first
-/// directory on `PATH` that has all of [`BINARIES`], else the newest
+/// directory on `PATH` that has all of `BINARIES`, else the newest
 /// `/usr/lib/postgresql/<version>/bin`. (Debian puts only some of them, as wrappers, on
 /// `PATH`; a mix from two directories could be two versions.)
 pub fn find_binaries() -> Option<PathBuf> {

@@ -2,7 +2,7 @@
 //! and the JSON views behind the admin token.
 //!
 //! Who may see what: `/healthz` and `/readyz` answer anyone (`/readyz` at the [`Detail`] its
-//! listener allows, [`readiness`]); everything under `/admin` needs the admin token, sent as
+//! listener allows, [`readiness`](fn@readiness)); everything under `/admin` needs the admin token, sent as
 //! `Authorization: Bearer` (scripts) or proven once at the login form and carried in the
 //! session cookie ([`session`]). No answer ever carries a `Basic` challenge, so a browser
 //! never shows its own password dialog: `/admin` sends it to the login form instead.
