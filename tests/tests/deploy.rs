@@ -254,3 +254,31 @@ async fn the_readme_lists_every_variable_the_example_config_reads_and_it_starts(
     }
     child.kill().await.expect("stop the host");
 }
+
+/// The probe behind `assay check`: with nothing set, `assay serve` named one missing variable
+/// per start (the README's setup took a start per variable to get right); `assay check` names
+/// every one the README lists, in one run, each with its fix.
+#[tokio::test]
+async fn assay_check_names_every_variable_the_readme_lists_in_one_run() {
+    let out = tokio::process::Command::new(ASSAY)
+        .env_clear()
+        .args(["check", "--config", &format!("{ROOT}/config.toml")])
+        .output()
+        .await
+        .expect("run assay check");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let named: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter(|l| l.starts_with("✗ secret "))
+        .filter_map(|l| l.split("(env:").nth(1))
+        .filter_map(|rest| rest.split(')').next().map(str::to_owned))
+        .collect();
+    assert_eq!(named, readme_variables(), "{text}");
+    for name in &named {
+        assert!(
+            text.contains(&format!("fix: set {name} in the host's environment")),
+            "{text}"
+        );
+    }
+}
