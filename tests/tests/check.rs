@@ -329,3 +329,110 @@ async fn check_fails_a_webhook_the_host_refuses() {
     );
     assert!(whole.contains("Verify webhook URL"), "{whole}");
 }
+
+#[tokio::test]
+async fn check_reads_the_store_and_names_one_it_cannot_use() {
+    let d = Deployment::start().await;
+    let text = config_text(&d);
+    let store = d.store_path().display().to_string();
+
+    // The deployment's own store, read while its host serves from it.
+    let out = check(&d, &d.config_path(), &["--product", "codetest"], &[], &[]).await;
+    let passed = lines(&out, '✓');
+    assert!(
+        passed
+            .iter()
+            .any(|l| l.contains(&format!("store: SQLite {store} is at schema version"))),
+        "{}",
+        said(&out)
+    );
+
+    // A store file written by a newer Assay.
+    let newer = d.dir.path().join("newer.db");
+    {
+        let conn = rusqlite::Connection::open(&newer).expect("create");
+        conn.pragma_update(None, "user_version", 999)
+            .expect("version");
+    }
+    let config = other_config(&d, &text.replace(&store, &newer.display().to_string()));
+    let out = check(&d, &config, &["--product", "codetest"], &[], &[]).await;
+    assert!(
+        lines(&out, '✗')
+            .iter()
+            .any(|l| l.contains("its schema version 999 is newer than this build's")),
+        "{}",
+        said(&out)
+    );
+    let version: u32 = rusqlite::Connection::open(&newer)
+        .expect("open")
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 999, "the check changed nothing");
+
+    // PostgreSQL where nothing listens.
+    let nowhere = format!("postgres://assay@{}/assay", free_port());
+    let pg = text.replace(
+        &format!("path = \"{store}\""),
+        "url = \"env:T_CHECK_DATABASE_URL\"",
+    );
+    let config = other_config(&d, &pg);
+    let out = check(
+        &d,
+        &config,
+        &["--product", "codetest"],
+        &[("T_CHECK_DATABASE_URL", &nowhere)],
+        &[],
+    )
+    .await;
+    let whole = said(&out);
+    assert!(
+        lines(&out, '✗')
+            .iter()
+            .any(|l| l.starts_with("✗ store: PostgreSQL (store.url)")),
+        "{whole}"
+    );
+    assert!(whole.contains("fix: check store.url"), "{whole}");
+
+    // A real PostgreSQL that no host migrated yet, then migrated.
+    let Some(server) = assay_store::postgres::testing::shared() else {
+        return;
+    };
+    let url = server.create_database().await.expect("database");
+    let out = check(
+        &d,
+        &config,
+        &["--product", "codetest"],
+        &[("T_CHECK_DATABASE_URL", &url)],
+        &[],
+    )
+    .await;
+    assert!(
+        lines(&out, '✓')
+            .iter()
+            .any(|l| l.contains("answers; no schema yet")),
+        "{}",
+        said(&out)
+    );
+    assay_store::PostgresStore::migrate(&url)
+        .await
+        .expect("migrate");
+    let out = check(
+        &d,
+        &config,
+        &["--product", "codetest"],
+        &[("T_CHECK_DATABASE_URL", &url)],
+        &[],
+    )
+    .await;
+    let expected = format!(
+        "is at schema version {}",
+        assay_store::postgres::SCHEMA_VERSION
+    );
+    assert!(
+        lines(&out, '✓')
+            .iter()
+            .any(|l| l.starts_with("✓ store: PostgreSQL at") && l.contains(&expected)),
+        "{}",
+        said(&out)
+    );
+}

@@ -155,6 +155,41 @@ impl PostgresStore {
             .map_err(|e| naming_target(e, &target))
     }
 
+    /// Where the database at `url` is (`host:port/database`, no credentials) and its schema
+    /// version, read without migrating anything: `None` for a database no host has migrated
+    /// yet. For `assay check`.
+    pub async fn schema_version(url: &str) -> Result<(String, Option<u32>), StoreError> {
+        let config = parse(url)?;
+        let target = describe(&config);
+        let naming = |e: StoreError| naming_target(e, &target);
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| naming(e.into()))?;
+        let driver = tokio::spawn(connection);
+        let version = async {
+            let exists: bool = client
+                .query_one(
+                    "SELECT to_regclass('assay_schema_version') IS NOT NULL",
+                    &[],
+                )
+                .await?
+                .get(0);
+            if !exists {
+                return Ok(None);
+            }
+            let row = client
+                .query_opt("SELECT version FROM assay_schema_version", &[])
+                .await?;
+            Ok::<_, StoreError>(row.map(|r| u32::try_from(r.get::<_, i32>(0)).unwrap_or(0)))
+        }
+        .await
+        .map_err(naming)?;
+        drop(client);
+        let _ = driver.await;
+        Ok((target.clone(), version))
+    }
+
     /// Where this store connects, as `host:port/database` (no credentials).
     pub fn target(&self) -> &str {
         &self.target

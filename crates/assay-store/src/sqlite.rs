@@ -30,7 +30,7 @@ mod store_reader;
 mod views;
 pub(crate) mod writer;
 
-pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION, version_of};
 pub use store_reader::StoreReader;
 pub use writer::{WRITE_QUEUE_CAPACITY, WriteStats};
 

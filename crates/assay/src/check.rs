@@ -9,11 +9,14 @@
 //!    each one that does not resolve is a line of its own.
 //! 3. **Values**: the configuration is loaded as the host loads it, with a stand-in for each
 //!    secret that did not resolve, so that the values' own problems show as well.
-//! 4. **Plugins**: each product's plugin file exists, loads, serves the product's `kind` and
+//! 4. **The store**: the SQLite file's schema is one this build can migrate (or the file can
+//!    be created), or PostgreSQL answers at `store.url` with such a schema; read only, never
+//!    migrated here.
+//! 5. **Plugins**: each product's plugin file exists, loads, serves the product's `kind` and
 //!    accepts its settings ([`crate::products::plugin_problems`]).
-//! 5. **Allowed hosts**: each `allowed_hosts` origin answers an HTTP request from this
+//! 6. **Allowed hosts**: each `allowed_hosts` origin answers an HTTP request from this
 //!    machine (a DNS, TCP or TLS failure is named).
-//! 6. **A running host** (`--url`, `check/host.rs`): StackOne's testing checklist from its
+//! 7. **A running host** (`--url`, `check/host.rs`): StackOne's testing checklist from its
 //!    integration guide, request by request as StackOne sends them.
 //!
 //! Each line starts with ✓ or ✗; a ✗ says what to do, in the words of the guide's
@@ -97,6 +100,7 @@ pub async fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let config = configuration(args, &mut report);
     if let Some(config) = &config {
         let selected = selected(config, &args.products, &mut report);
+        store(config, &mut report).await;
         plugins(config, &selected, &mut report).await;
         allowed_hosts(config, &selected, &mut report).await;
         match &args.url {
@@ -293,7 +297,90 @@ fn collect_references(value: &toml::Value, key: &str, out: &mut Vec<(String, Str
     }
 }
 
-/// Step 4: each product's plugin.
+/// Step 4: the store, read only.
+async fn store(config: &Config, report: &mut Report) {
+    match &config.store.url {
+        Some(url) if url.expose() == STAND_IN => {
+            report.note("store.url does not resolve (above), so PostgreSQL is not checked");
+        }
+        Some(url) => {
+            let fix = "check store.url (host, port, database, user), that PostgreSQL runs and \
+                       that this machine may reach it";
+            match assay_store::PostgresStore::schema_version(url.expose()).await {
+                Ok((target, version)) => schema_line(
+                    report,
+                    &format!("store: PostgreSQL at {target}"),
+                    version,
+                    assay_store::postgres::SCHEMA_VERSION,
+                ),
+                Err(e) => report.fail("store: PostgreSQL (store.url)", e, fix),
+            }
+        }
+        None => {
+            let path = &config.store.path;
+            let what = format!("store: SQLite {}", path.display());
+            if path.exists() {
+                let read = {
+                    let path = path.clone();
+                    tokio::task::spawn_blocking(move || assay_store::sqlite::version_of(&path))
+                        .await
+                };
+                match read {
+                    Ok(Ok(version)) => schema_line(
+                        report,
+                        &what,
+                        Some(version),
+                        assay_store::sqlite::SCHEMA_VERSION,
+                    ),
+                    Ok(Err(e)) => report.fail(
+                        what,
+                        e,
+                        "point store.path at an Assay store file (or a new path)",
+                    ),
+                    Err(e) => report.fail(what, e, "try again"),
+                }
+            } else {
+                let folder = path.parent().unwrap_or(Path::new("."));
+                let existing = folder.ancestors().find(|a| a.exists());
+                match existing.map(std::fs::metadata) {
+                    Some(Ok(m)) if !m.permissions().readonly() => report.pass(format!(
+                        "{what} does not exist yet; the host creates it (and {})",
+                        folder.display()
+                    )),
+                    _ => report.fail(
+                        what,
+                        format!("it cannot be created in {}", folder.display()),
+                        "point store.path at a folder the host may write to",
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// A store's schema `version` against the `newest` this build writes.
+fn schema_line(report: &mut Report, what: &str, version: Option<u32>, newest: u32) {
+    match version {
+        None => report.pass(format!(
+            "{what} answers; no schema yet (the first host, or `assay store migrate`, creates it)"
+        )),
+        Some(v) if v <= newest => report.pass(format!(
+            "{what} is at schema version {v}{}",
+            if v < newest {
+                format!("; the host migrates it to {newest} when it starts")
+            } else {
+                String::new()
+            }
+        )),
+        Some(v) => report.fail(
+            what,
+            format!("its schema version {v} is newer than this build's {newest}"),
+            "run the Assay version that wrote it (or newer); this build refuses to serve from it",
+        ),
+    }
+}
+
+/// Step 5: each product's plugin.
 async fn plugins(config: &Config, products: &[String], report: &mut Report) {
     let runtime = match Runtime::new(RuntimeOptions {
         pooling: false,
@@ -359,7 +446,7 @@ async fn plugins(config: &Config, products: &[String], report: &mut Report) {
     }
 }
 
-/// Step 5: whether each `allowed_hosts` origin answers from here.
+/// Step 6: whether each `allowed_hosts` origin answers from here.
 async fn allowed_hosts(config: &Config, products: &[String], report: &mut Report) {
     let client = match reqwest::Client::builder()
         .timeout(REACH_TIMEOUT)

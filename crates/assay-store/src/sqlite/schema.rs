@@ -121,6 +121,17 @@ CREATE INDEX redrives_by_outbox ON redrives (outbox_id) WHERE outbox_id IS NOT N
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
+/// The schema version of the store file at `path`, read without writing to it or taking its
+/// lock (a host may be serving from it): what `assay check` reports before a host migrates.
+pub fn version_of(path: &Path) -> Result<u32, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
 /// Opens the write connection: WAL, `synchronous=FULL` (a commit returns only once the WAL
 /// is fsynced), foreign keys on; then migrates.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
