@@ -376,14 +376,18 @@ async fn check_reads_the_store_and_names_one_it_cannot_use() {
         "url = \"env:T_CHECK_DATABASE_URL\"",
     );
     let config = other_config(&d, &pg);
-    let out = check(
-        &d,
-        &config,
-        &["--product", "codetest"],
-        &[("T_CHECK_DATABASE_URL", &nowhere)],
-        &[],
-    )
-    .await;
+    // `assay check` of that configuration with store.url set to `url`.
+    let with_database = async |url: &str| {
+        check(
+            &d,
+            &config,
+            &["--product", "codetest"],
+            &[("T_CHECK_DATABASE_URL", url)],
+            &[],
+        )
+        .await
+    };
+    let out = with_database(&nowhere).await;
     let whole = said(&out);
     assert!(
         lines(&out, '✗')
@@ -398,14 +402,7 @@ async fn check_reads_the_store_and_names_one_it_cannot_use() {
         return;
     };
     let url = server.create_database().await.expect("database");
-    let out = check(
-        &d,
-        &config,
-        &["--product", "codetest"],
-        &[("T_CHECK_DATABASE_URL", &url)],
-        &[],
-    )
-    .await;
+    let out = with_database(&url).await;
     assert!(
         lines(&out, '✓')
             .iter()
@@ -416,14 +413,7 @@ async fn check_reads_the_store_and_names_one_it_cannot_use() {
     assay_store::PostgresStore::migrate(&url)
         .await
         .expect("migrate");
-    let out = check(
-        &d,
-        &config,
-        &["--product", "codetest"],
-        &[("T_CHECK_DATABASE_URL", &url)],
-        &[],
-    )
-    .await;
+    let out = with_database(&url).await;
     let expected = format!(
         "is at schema version {}",
         assay_store::postgres::SCHEMA_VERSION
