@@ -279,7 +279,7 @@ async fn check_fails_each_host_step_with_its_fix() {
             "codetest",
             "--timeout",
             "2",
-            "--stackone",
+            "--stackone-base-url",
             &nowhere,
         ],
         &[],

@@ -312,9 +312,6 @@ pub struct CheckArgs {
     /// checklist against it (package list, CORS, a test order and its result).
     #[arg(long)]
     pub url: Option<String>,
-    /// StackOne's base URL for the connector meta (default: `stackone.base_url`).
-    #[arg(long)]
-    pub stackone: Option<String>,
     /// The provider whose connector meta describes the result payload.
     #[arg(long, default_value = "recruitee")]
     pub provider: String,

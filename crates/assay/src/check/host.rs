@@ -278,10 +278,8 @@ async fn result_payload(
     body: &Value,
     report: &mut Report,
 ) {
-    let base = args
-        .stackone
-        .clone()
-        .unwrap_or_else(|| config.stackone.base_url.to_string());
+    // `stackone.base_url`, or `--stackone-base-url`.
+    let base = config.stackone.base_url.to_string();
     let base = base.trim_end_matches('/');
     let provider = &args.provider;
     let what = format!("product `{name}`: the result fits {provider}'s connector meta");
@@ -292,8 +290,8 @@ async fn result_payload(
             report.fail(
                 format!("StackOne's connector meta for {provider} at {base}"),
                 format!("{e:#}"),
-                "pass StackOne's base URL with --stackone and check the product's StackOne \
-                 API key",
+                "check stackone.base_url (or pass --stackone-base-url) and the product's \
+                 StackOne API key",
             );
             return;
         }
