@@ -4,6 +4,10 @@
 //!   (a source tarball); a dirty work tree is not marked, the commit is what was checked out.
 //! - `ASSAY_WASMTIME_VERSION`: the wasmtime the workspace's `Cargo.lock` resolved, or
 //!   `unknown` without a lock file (wasmtime exports no version constant of its own).
+//!
+//! And it embeds what `assay plugin new` writes into a vendor's project: every file of the
+//! Rust SDK (`plugins/sdk`, its WIT included), the example plugins' `Cargo.lock` and release
+//! profile, and the toolchain pin, listed in `$OUT_DIR/scaffold_files.rs`.
 
 use std::path::Path;
 use std::process::Command;
@@ -41,7 +45,69 @@ fn main() {
         .and_then(|text| locked_version(&text, "wasmtime"))
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=ASSAY_WASMTIME_VERSION={wasmtime}");
+    scaffold_files(manifest);
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// Writes `$OUT_DIR/scaffold_files.rs`: `SDK_FILES`, each file of `plugins/sdk` (but its
+/// `target/`) as `(relative path, include_bytes!)`, sorted; `PLUGINS_LOCK`; `TOOLCHAIN`.
+fn scaffold_files(manifest: &Path) {
+    let root = manifest.join("../..");
+    let sdk = root.join("plugins/sdk");
+    let mut files = Vec::new();
+    collect(&sdk, &sdk, &mut files);
+    files.sort();
+    let mut out = String::from("/// Every file of the Rust SDK, by its path inside it.\n");
+    out.push_str("pub const SDK_FILES: &[(&str, &[u8])] = &[\n");
+    for file in &files {
+        let relative = file.strip_prefix(&sdk).unwrap_or(file);
+        out.push_str(&format!(
+            "    ({:?}, include_bytes!({:?})),\n",
+            relative.to_string_lossy(),
+            file.canonicalize()
+                .unwrap_or(file.clone())
+                .to_string_lossy()
+        ));
+    }
+    out.push_str("];\n");
+    for (name, path) in [
+        ("PLUGINS_LOCK", root.join("plugins/Cargo.lock")),
+        ("PLUGINS_MANIFEST", root.join("plugins/Cargo.toml")),
+        ("TOOLCHAIN", root.join("rust-toolchain.toml")),
+    ] {
+        println!("cargo:rerun-if-changed={}", path.display());
+        out.push_str(&format!(
+            "pub const {name}: &str = include_str!({:?});\n",
+            path.canonicalize()
+                .unwrap_or(path.clone())
+                .to_string_lossy()
+        ));
+    }
+    println!("cargo:rerun-if-changed={}", sdk.display());
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()))
+        .join("scaffold_files.rs");
+    if let Err(e) = std::fs::write(&dest, out) {
+        panic!("writing {}: {e}", dest.display());
+    }
+}
+
+/// Every file under `dir` but `target/` folders, each folder watched for changes.
+fn collect(base: &Path, dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "target") && dir == base {
+                continue;
+            }
+            collect(base, &path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {

@@ -130,6 +130,28 @@ fn with_path(error: io::Error, action: &str, path: &Path) -> io::Error {
     )
 }
 
+/// Builds the plugin crate `package` of the project at `dir` (a vendor's, outside the
+/// checkout) for wasm32-wasip2 into `plugins/target`, whose dependencies the example plugins'
+/// build compiled with the same profile and lock, and loads it in a fresh runtime.
+pub async fn build_and_load(
+    dir: &Path,
+    package: &'static str,
+) -> std::sync::Arc<assay_runtime::Plugin> {
+    let manifest = dir.join("Cargo.toml");
+    let target = repo_dir().join("plugins").join("target");
+    let built = tokio::task::spawn_blocking(move || {
+        assay::plugin_build::build(&manifest, &target, &[package])
+    })
+    .await
+    .expect("the build thread")
+    .unwrap_or_else(|e| panic!("the plugin crate {package} builds: {e}"));
+    assay_runtime::Runtime::new(assay_runtime::RuntimeOptions::default())
+        .expect("runtime")
+        .load(&built[0])
+        .await
+        .unwrap_or_else(|e| panic!("{} loads: {e:#}", built[0].display()))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -20,6 +20,7 @@ mod hostile_input;
 mod operator;
 mod outage;
 mod pipeline;
+mod plugin_new;
 mod readiness;
 mod redrive;
 mod reload;

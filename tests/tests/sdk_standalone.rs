@@ -19,10 +19,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use assay::plugin_build;
+use assay_runtime::ProductContext;
 use assay_runtime::types::PackageQuery;
-use assay_runtime::{ProductContext, Runtime, RuntimeOptions};
-use assay_tests::fixtures::{repo_dir, sdk_dir};
+use assay_tests::fixtures::{build_and_load, repo_dir, sdk_dir};
 use assay_wire::secret::Secret;
 use tempfile::TempDir;
 
@@ -185,20 +184,7 @@ fn outside_folder() -> TempDir {
 /// Builds the plugin crate `package` in `dir` for wasm32-wasip2, loads it in the host's
 /// runtime and checks its metadata and its `list-packages` answer.
 async fn build_load_and_list(dir: &Path, package: &'static str) {
-    let manifest = dir.join("Cargo.toml");
-    let target_dir = repo_dir().join("plugins").join("target");
-    let built = tokio::task::spawn_blocking(move || {
-        plugin_build::build(&manifest, &target_dir, &[package])
-    })
-    .await
-    .expect("the build thread")
-    .unwrap_or_else(|e| panic!("the plugin crate outside the checkout builds: {e}"));
-
-    let plugin = Runtime::new(RuntimeOptions::default())
-        .expect("runtime")
-        .load(&built[0])
-        .await
-        .unwrap_or_else(|e| panic!("{} loads: {e:#}", built[0].display()));
+    let plugin = build_and_load(dir, package).await;
     assert_eq!(plugin.metadata().name, "standalone");
     assert_eq!(plugin.contract_version(), "0.2.0");
 
@@ -245,7 +231,7 @@ assay-plugin-sdk = {sdk}
 
 {profile}
 {workspace}"#,
-        profile = release_profile()
+        profile = assay::scaffold::release_profile()
     );
     let write = |file: &str, contents: &[u8]| {
         let path = dir.join(file);
@@ -262,20 +248,6 @@ assay-plugin-sdk = {sdk}
         "rust-toolchain.toml",
         &read(repo_dir().join("rust-toolchain.toml")),
     );
-}
-
-/// The `[profile.release]` table of `plugins/Cargo.toml`, verbatim: the same profile lets the
-/// plugin crate reuse the dependencies the example plugins' build compiled.
-fn release_profile() -> String {
-    let path = repo_dir().join("plugins/Cargo.toml");
-    let text =
-        fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let start = text
-        .find("[profile.release]")
-        .unwrap_or_else(|| panic!("{} has no [profile.release]", path.display()));
-    let table = &text[start..];
-    let end = table[1..].find("\n[").map_or(table.len(), |at| at + 2);
-    table[..end].to_owned()
 }
 
 /// The keys of the manifest `text` whose value comes from a workspace (`key.workspace = true`,

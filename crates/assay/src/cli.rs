@@ -323,6 +323,13 @@ pub struct CheckArgs {
     pub timeout: u64,
 }
 
+/// The languages `assay plugin new` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PluginLanguage {
+    /// Rust, with the Rust SDK.
+    Rust,
+}
+
 /// `assay plugin`.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
@@ -330,6 +337,18 @@ pub enum PluginCommand {
     Inspect {
         /// The `.wasm` file.
         file: PathBuf,
+    },
+    /// Write a new plugin project, with the SDK and the contract this binary serves, into a
+    /// folder of its own (no Assay checkout needed).
+    New {
+        /// The plugin's name (lower-case letters, digits, `-`, `_`).
+        name: String,
+        /// The language.
+        #[arg(long, value_enum, default_value_t = PluginLanguage::Rust)]
+        lang: PluginLanguage,
+        /// Where to write it (default: a folder called NAME here); new or empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 

@@ -38,6 +38,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             copy_store(&from, &to, &config).await
         }
         Command::Plugin(PluginCommand::Inspect { file }) => inspect(&file).await,
+        Command::Plugin(PluginCommand::New { name, lang, dir }) => {
+            let dir = dir.unwrap_or_else(|| std::path::PathBuf::from(&name));
+            let crate::cli::PluginLanguage::Rust = lang;
+            let written = crate::scaffold::new_rust_plugin(&name, &dir)?;
+            println!(
+                "wrote the plugin project {name} to {} ({} files); build it with\n  cd {} && \
+                 cargo build --release --target wasm32-wasip2",
+                dir.display(),
+                written.len(),
+                dir.display()
+            );
+            Ok(())
+        }
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "assay", &mut script);

@@ -33,6 +33,7 @@
 //! - [`check`]: `assay check`, the configuration and deployment doctor.
 //! - [`redrive`]: `assay orders retry`, a failed order or dead letter back in the queue.
 //! - [`sd_notify`]: readiness for systemd's `Type=notify`.
+//! - [`scaffold`]: `assay plugin new`, a plugin project with the SDK this binary carries.
 //! - [`dev`]: `assay dev`, the plugin author's rebuild-and-reload loop.
 //! - [`build_info`]: version, commit, contract and wasmtime versions of this build.
 //! - [`cli`], [`commands`]: the command line and what each subcommand does.
@@ -58,6 +59,7 @@ pub mod plugin_build;
 pub mod products;
 pub mod redrive;
 pub mod reload;
+pub mod scaffold;
 pub mod sd_notify;
 #[cfg(feature = "emulator")]
 pub mod send;
