@@ -426,3 +426,109 @@ async fn check_reads_the_store_and_names_one_it_cannot_use() {
         said(&out)
     );
 }
+
+#[tokio::test]
+async fn check_fails_the_remaining_lines_each_with_its_fix() {
+    let d = Deployment::start().await;
+    d.stackone.set_reject_unknown_orders(false);
+    let text = config_text(&d);
+
+    // A value out of bounds, named with its place.
+    let config = other_config(
+        &d,
+        &text.replacen(
+            "kind = \"assessment\"\n",
+            "kind = \"assessment\"\ntimeout_ms = 0\n",
+            1,
+        ),
+    );
+    let out = check(&d, &config, &[], &[], &[]).await;
+    assert!(
+        lines(&out, '✗')
+            .iter()
+            .any(|l| l.starts_with("✗ configuration values") && l.contains("timeout_ms")),
+        "{}",
+        said(&out)
+    );
+
+    // A plugin file that is not a component.
+    std::fs::write(d.plugins_dir().join("garbage.wasm"), b"not wasm").expect("write");
+    let config = other_config(
+        &d,
+        &text.replacen(
+            "plugin = \"codetest.wasm\"",
+            "plugin = \"garbage.wasm\"",
+            1,
+        ),
+    );
+    let out = check(&d, &config, &["--product", "codetest"], &[], &[]).await;
+    let whole = said(&out);
+    assert!(
+        lines(&out, '✗')
+            .iter()
+            .any(|l| l.contains("garbage.wasm") && !l.contains("no such file")),
+        "{whole}"
+    );
+    assert!(whole.contains("assay plugin inspect"), "{whole}");
+
+    // A product the configuration does not have.
+    let out = check(&d, &d.config_path(), &["--product", "nope"], &[], &[]).await;
+    assert!(
+        lines(&out, '✗')
+            .iter()
+            .any(|l| l.contains("product `nope`") && l.contains("no such product")),
+        "{}",
+        said(&out)
+    );
+
+    // --url at something that is not the host: it does not refuse a request without
+    // credentials (nor list packages).
+    let not_the_host = d.stackone.base_url();
+    let out = check(
+        &d,
+        &d.config_path(),
+        &["--url", &not_the_host, "--product", "codetest"],
+        &[],
+        &[],
+    )
+    .await;
+    assert!(
+        lines(&out, '✗').iter().any(|l| l
+            .contains("the package list refuses a request without credentials: it answered 404")),
+        "{}",
+        said(&out)
+    );
+
+    // StackOne's connector meta out of reach: the result arrives, its payload cannot be
+    // checked.
+    let nowhere = format!("http://{}", free_port());
+    let out = check(
+        &d,
+        &d.config_path(),
+        &[
+            "--url",
+            &d.url(),
+            "--product",
+            "codetest",
+            "--stackone-base-url",
+            &nowhere,
+        ],
+        &[],
+        &[],
+    )
+    .await;
+    let whole = said(&out);
+    assert!(
+        lines(&out, '✓')
+            .iter()
+            .any(|l| l.contains("the test order's first result reaches StackOne")),
+        "{whole}"
+    );
+    assert!(
+        lines(&out, '✗')
+            .iter()
+            .any(|l| l.starts_with("✗ StackOne's connector meta for recruitee")),
+        "{whole}"
+    );
+    assert!(whole.contains("fix: check stackone.base_url"), "{whole}");
+}
