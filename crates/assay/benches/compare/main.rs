@@ -11,7 +11,9 @@
 //!    the same bytes, at concurrency 1, 16 and 64: a product whose list is in the host's cache
 //!    (warm), and one that runs the plugin on every request;
 //! 2. durable webhook ingest with group commit against the same binary committing each write
-//!    on its own (`store.max_batch = 1`), at the same concurrencies;
+//!    on its own (`store.max_batch = 1`), at the same concurrencies; then at the highest
+//!    concurrency with the store on PostgreSQL (`fsync` and `synchronous_commit` on), one
+//!    host and two hosts on one database (module `postgres`);
 //! 3. 50 plugin swaps while the package list is under load: failed requests and the time from
 //!    rename to the new generation;
 //! 4. start to ready with 1 and 10 products, artifact cache cold and warm;
@@ -19,15 +21,18 @@
 //! 6. orders per second end to end: webhook, fulfilment against the demo vendor, the vendor's
 //!    callback, result delivery to the StackOne emulator.
 //!
-//! The example plugin `codetest` is built from source first. `wrk` comes from the machine and
-//! is never installed by the benchmark: without it the full run stops and says what to
-//! install, and the smoke run skips items 1 to 3 (and the peak memory of item 5) with one line
-//! saying so, unless `ASSAY_REQUIRE_ALL=1`, which makes a missing tool a failure (CI sets it).
+//! The example plugin `codetest` is built from source first. `wrk` and PostgreSQL's server
+//! binaries come from the machine and are never installed by the benchmark: without one the
+//! full run stops and says what to install, and the smoke run skips what needs it (without
+//! wrk items 1 to 3 and the peak memory of item 5; without PostgreSQL item 2's PostgreSQL
+//! runs) with one line saying so, unless `ASSAY_REQUIRE_ALL=1`, which makes a missing tool a
+//! failure (CI sets it).
 //! Everything else is this repository's code. Environment: `ASSAY_BENCH_SECS` (seconds per
 //! load run, default 5), `ASSAY_BENCH_EVENTS` (distinct webhooks prepared per ingest run),
 //! `ASSAY_BENCH_DIR` (where the deployments go; a real disk, default `target/assay-bench`),
 //! `ASSAY_WRK` (the wrk program, default `wrk` on the PATH).
 
+mod postgres;
 mod process;
 mod report;
 mod scenarios;
@@ -123,17 +128,33 @@ async fn run(smoke: bool) -> anyhow::Result<()> {
         );
         eprintln!("skipping the load scenarios 1-3: wrk is not installed (`{install}` runs them)");
     }
+    let postgres = postgres::installed();
+    if !postgres {
+        let install = postgres::INSTALL;
+        anyhow::ensure!(
+            smoke && !require_all(),
+            "webhook ingest on PostgreSQL needs PostgreSQL's server binaries, which are not \
+             installed: `{install}`"
+        );
+        eprintln!(
+            "skipping webhook ingest on PostgreSQL: PostgreSQL is not installed (`{install}` runs it)"
+        );
+    }
     eprintln!("building the example plugin codetest…");
     let plugin = setup::build_codetest()?;
     let began = Instant::now();
 
     let step = |what: &str| eprintln!("[{:>5.1}s] {what}", began.elapsed().as_secs_f64());
-    let (mut package_list, mut ingest, mut reload) = (None, None, None);
+    let (mut package_list, mut ingest, mut ingest_postgres, mut reload) = (None, None, None, None);
     if let Some(wrk) = &wrk {
         step("1. package list: bare hyper vs assay serve");
         package_list = Some(scenarios::package_list(&settings, wrk, &work, &plugin).await?);
         step("2. webhook ingest: per-event commits vs group commit");
         ingest = Some(scenarios::ingest(&settings, wrk, &work, &plugin).await?);
+        if postgres {
+            step("2. webhook ingest on PostgreSQL: one host, two hosts");
+            ingest_postgres = Some(postgres::ingest(&settings, wrk, &work, &plugin).await?);
+        }
         step("3. reload under load");
         reload = Some(scenarios::reload_under_load(&settings, wrk, &work, &plugin).await?);
     }
@@ -149,6 +170,7 @@ async fn run(smoke: bool) -> anyhow::Result<()> {
     let figures = report::Figures {
         package_list,
         ingest,
+        ingest_postgres,
         reload,
         starts,
         pipeline,
@@ -201,6 +223,23 @@ fn smoke_checks(f: &report::Figures) -> anyhow::Result<()> {
             ingest.stored
         );
     }
+    for run in f.ingest_postgres.iter().flat_map(|p| &p.runs) {
+        anyhow::ensure!(
+            run.failed() == 0 && run.acknowledged() > 0,
+            "ingest on PostgreSQL with {} host(s): {} failed webhooks, {} acknowledged",
+            run.hosts,
+            run.failed(),
+            run.acknowledged()
+        );
+        anyhow::ensure!(
+            run.stored >= run.acknowledged(),
+            "ingest on PostgreSQL with {} host(s): {} webhooks acknowledged but only {} orders \
+             stored",
+            run.hosts,
+            run.acknowledged(),
+            run.stored
+        );
+    }
     if let Some(reload) = &f.reload {
         anyhow::ensure!(
             reload.load.failed == 0 && reload.swaps_under_load == reload.swaps.len(),
@@ -217,10 +256,10 @@ fn smoke_checks(f: &report::Figures) -> anyhow::Result<()> {
         "pipeline: {} result updates broke StackOne's schema",
         f.pipeline.invalid
     );
-    let ran = if f.package_list.is_some() {
-        "every scenario ran"
-    } else {
-        "scenarios 4-6 ran (1-3 need wrk)"
+    let ran = match (&f.package_list, &f.ingest_postgres) {
+        (Some(_), Some(_)) => "every scenario ran",
+        (Some(_), None) => "every scenario ran but ingest on PostgreSQL (not installed)",
+        (None, _) => "scenarios 4-6 ran (1-3 need wrk)",
     };
     println!("smoke run: {ran}; no request failed, no order lost");
     Ok(())

@@ -136,23 +136,7 @@ impl Server {
 
     /// CPU time the process has used so far, user and system, all threads.
     pub fn cpu(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .context("reading /proc/<pid>/stat (the CPU figures need Linux)")?;
-        // Fields after the command name, which is in parentheses and may hold spaces:
-        // state is the 3rd field of the line, utime the 14th, stime the 15th.
-        let rest = stat
-            .rsplit_once(')')
-            .context("no `)` in /proc/<pid>/stat")?
-            .1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| -> anyhow::Result<u64> {
-            fields
-                .get(i)
-                .and_then(|f| f.parse().ok())
-                .context("short /proc/<pid>/stat")
-        };
-        let total = ticks(11)? + ticks(12)?;
-        Ok(Duration::from_secs_f64(total as f64 / clock_ticks()))
+        Ok(proc_stat(self.child.id())?.cpu)
     }
 
     /// Resident memory now and its peak so far (`VmRSS`, `VmHWM`), in bytes.
@@ -194,6 +178,36 @@ impl Profile {
         self.0.wait()?;
         Ok(())
     }
+}
+
+/// What `/proc/<pid>/stat` says of a process: its parent and the CPU time it has used so far
+/// (user and system, all threads).
+pub struct ProcStat {
+    pub parent: u32,
+    pub cpu: Duration,
+}
+
+/// Reads `/proc/<pid>/stat` (Linux).
+pub fn proc_stat(pid: u32) -> anyhow::Result<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .context("reading /proc/<pid>/stat (the CPU figures need Linux)")?;
+    // Fields after the command name, which is in parentheses and may hold spaces: state is
+    // the 3rd field of the line, the parent the 4th, utime the 14th, stime the 15th.
+    let rest = stat
+        .rsplit_once(')')
+        .context("no `)` in /proc/<pid>/stat")?
+        .1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let number = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .context("short /proc/<pid>/stat")
+    };
+    Ok(ProcStat {
+        parent: u32::try_from(number(1)?)?,
+        cpu: Duration::from_secs_f64((number(11)? + number(12)?) as f64 / clock_ticks()),
+    })
 }
 
 /// Clock ticks per second of `/proc` CPU times (`getconf CLK_TCK`; 100 on Linux).

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::postgres::PgIngest;
 use crate::scenarios::{Ingest, PackageList, Pipeline, Reload, Start};
 use crate::wrk::Load;
 
@@ -11,6 +12,8 @@ use crate::wrk::Load;
 pub struct Figures {
     pub package_list: Option<PackageList>,
     pub ingest: Option<Ingest>,
+    /// Item 2 on PostgreSQL; `None` where PostgreSQL (or wrk) is not installed (smoke run only).
+    pub ingest_postgres: Option<PgIngest>,
     pub reload: Option<Reload>,
     pub starts: Vec<Start>,
     pub pipeline: Pipeline,
@@ -130,6 +133,23 @@ pub fn targets(f: &Figures) -> Vec<Target> {
             met: top.group.p99 < Duration::from_millis(50),
         });
     }
+    for run in f.ingest_postgres.iter().flat_map(|p| &p.runs) {
+        let (hosts, c) = (run.hosts, run.concurrency);
+        let on = format!(
+            "webhook ingest on PostgreSQL, {hosts} host{}",
+            plural(hosts)
+        );
+        out.push(Target {
+            what: format!("{on}: ≥ 2,000 durable webhooks/s at concurrency {c}"),
+            measured: format!("{}/s", rate(run.rate())),
+            met: run.rate() >= 2000.0,
+        });
+        out.push(Target {
+            what: format!("{on}: p99 < 50 ms at concurrency {c}"),
+            measured: ms(run.p99()),
+            met: run.p99() < Duration::from_millis(50),
+        });
+    }
     if let Some(r) = &f.reload {
         out.push(Target {
             what: format!(
@@ -159,6 +179,9 @@ pub fn markdown(f: &Figures) -> String {
     match &f.ingest {
         Some(ing) => ingest(&mut s, ing),
         None => not_run(&mut s, "2. Durable webhook ingest"),
+    }
+    if let Some(pg) = &f.ingest_postgres {
+        ingest_postgres(&mut s, pg, f.ingest.as_ref());
     }
     match &f.reload {
         Some(r) => reload(&mut s, r),
@@ -300,6 +323,73 @@ fn ingest(s: &mut String, ing: &Ingest) {
             .iter()
             .map(|l| (l.concurrency, &l.per_event, &l.group)),
     );
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn ingest_postgres(s: &mut String, pg: &PgIngest, sqlite: Option<&Ingest>) {
+    let set = &pg.settings;
+    let c = pg.runs.first().map_or(0, |r| r.concurrency);
+    let _ = writeln!(
+        s,
+        "\nOn PostgreSQL, concurrency {c}, same run: PostgreSQL {}, a throw-away server on the \
+         same machine and disk (`fsync = {}`, `synchronous_commit = {}`, `wal_sync_method = \
+         {}`, `full_page_writes = {}`, `commit_delay = {}`, as the server reports them). Each \
+         host is a fresh `assay serve` (default `store.max_batch`) whose worker fulfils the \
+         orders meanwhile. Two hosts: two wrk runs at the same time, {} connections to each; \
+         the rate is their sum, p50 and p99 the worse host's. CPU columns are per acknowledged \
+         webhook; \"ingest commits\" are the hosts' group commits of webhooks (mean batch in \
+         parentheses), \"all commits\" every transaction committed in the database (ingest, \
+         claims, fulfilment, outbox), \"WAL flushes\" the server's (`pg_stat_wal.wal_sync`). \
+         {} webhooks acknowledged, {} orders in the databases afterwards.\n",
+        set.version,
+        set.fsync,
+        set.synchronous_commit,
+        set.wal_sync_method,
+        set.full_page_writes,
+        set.commit_delay,
+        c / 2,
+        pg.runs.iter().map(|r| r.acknowledged()).sum::<u64>(),
+        pg.runs.iter().map(|r| r.stored).sum::<u64>(),
+    );
+    let _ = writeln!(
+        s,
+        "| store | hosts | acknowledged /s | p50 | p99 | host CPU | PostgreSQL CPU | ingest commits /s | all commits /s | WAL flushes /s | failed |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    if let Some(top) = sqlite.and_then(|i| i.levels.iter().find(|l| l.concurrency == c)) {
+        let g = &top.group;
+        let _ = writeln!(
+            s,
+            "| SQLite (group commit, above) | 1 | {} | {} | {} | {} | – | – | – | – | {} |",
+            rate((g.requests - g.failed) as f64 / g.duration.as_secs_f64().max(1e-9)),
+            ms(g.p50),
+            ms(g.p99),
+            us(g.cpu_per_request()),
+            g.failed
+        );
+    }
+    for run in &pg.runs {
+        let secs = run.duration().as_secs_f64().max(1e-9);
+        let per_webhook = |d: Duration| us(d / run.acknowledged().max(1) as u32);
+        let _ = writeln!(
+            s,
+            "| PostgreSQL | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} | {} | {} |",
+            run.hosts,
+            rate(run.rate()),
+            ms(run.p50()),
+            ms(run.p99()),
+            per_webhook(run.host_cpu),
+            per_webhook(run.postgres_cpu),
+            rate(run.ingest_commits as f64 / secs),
+            run.ingest_events as f64 / run.ingest_commits.max(1) as f64,
+            rate(run.commits as f64 / secs),
+            rate(run.wal_syncs as f64 / secs),
+            run.failed(),
+        );
+    }
 }
 
 fn reload(s: &mut String, r: &Reload) {

@@ -17,6 +17,8 @@ pub const WEBHOOK_SECRET: &str = "bench-webhook-secret";
 pub const LIST_KEY: &str = "bench-package-list-key";
 pub const VENDOR_TOKEN: &str = "bench-vendor-token";
 pub const VENDOR_SECRET: &str = "bench-vendor-webhook-secret";
+/// The variable a PostgreSQL deployment's `store.url` names.
+pub const DATABASE_URL_VAR: &str = "BENCH_DATABASE_URL";
 
 /// The environment `assay serve` gets: the secrets its configuration names.
 pub fn host_env() -> Vec<(String, String)> {
@@ -99,6 +101,9 @@ pub struct Layout<'a> {
     pub cached: usize,
     /// `store.max_batch`; `None` keeps the default.
     pub max_batch: Option<usize>,
+    /// PostgreSQL instead of SQLite: `store.url = "env:BENCH_DATABASE_URL"`, the URL given to
+    /// [`Deployment::serve_on`].
+    pub postgres: bool,
     /// StackOne (the emulator) and the vendor.
     pub stackone_url: &'a str,
     pub vendor_url: &'a str,
@@ -112,6 +117,7 @@ impl Layout<'static> {
             products,
             cached: 0,
             max_batch: None,
+            postgres: false,
             stackone_url: "http://127.0.0.1:9",
             vendor_url: "http://127.0.0.1:9",
         }
@@ -152,23 +158,35 @@ impl Deployment {
 
     /// Starts `assay serve` on this deployment; returns it and its time from spawn to ready.
     pub async fn serve(&self) -> anyhow::Result<(crate::process::Server, std::time::Duration)> {
-        crate::process::Server::assay(
-            &self.config_path(),
-            self.addr,
-            &host_env(),
-            &self.log_path(),
-        )
-        .await
+        self.serve_on(None).await
+    }
+
+    /// [`Deployment::serve`], with `database_url` as the PostgreSQL URL of a deployment whose
+    /// layout says `postgres`.
+    pub async fn serve_on(
+        &self,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<(crate::process::Server, std::time::Duration)> {
+        let mut env = host_env();
+        if let Some(url) = database_url {
+            env.push((DATABASE_URL_VAR.to_owned(), url.to_owned()));
+        }
+        crate::process::Server::assay(&self.config_path(), self.addr, &env, &self.log_path()).await
     }
 
     fn config_text(&self, layout: &Layout<'_>) -> String {
         let host = format!("http://{}", self.addr);
         let mut text = format!(
             "[server]\nlisten = \"{addr}\"\n\
-             [store]\npath = \"data/assay.db\"\n{batch}\
+             [store]\n{store}\n{batch}\
              [stackone]\nbase_url = \"{stackone}\"\napi_key = \"env:BENCH_STACKONE_KEY\"\n\
              [plugins]\ndir = \"plugins\"\ncache_dir = \"cache\"\n",
             addr = self.addr,
+            store = if layout.postgres {
+                format!("url = \"env:{DATABASE_URL_VAR}\"")
+            } else {
+                "path = \"data/assay.db\"".to_owned()
+            },
             batch = layout
                 .max_batch
                 .map(|n| format!("max_batch = {n}\n"))
