@@ -455,11 +455,7 @@ async fn check_fails_the_remaining_lines_each_with_its_fix() {
     std::fs::write(d.plugins_dir().join("garbage.wasm"), b"not wasm").expect("write");
     let config = other_config(
         &d,
-        &text.replacen(
-            "plugin = \"codetest.wasm\"",
-            "plugin = \"garbage.wasm\"",
-            1,
-        ),
+        &text.replacen("plugin = \"codetest.wasm\"", "plugin = \"garbage.wasm\"", 1),
     );
     let out = check(&d, &config, &["--product", "codetest"], &[], &[]).await;
     let whole = said(&out);
