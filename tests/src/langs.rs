@@ -141,7 +141,13 @@ fn built(lang: Lang, dir: &Path, name: &str) -> PathBuf {
 
 /// Builds the project at `dir` with its language's documented command, unless its output is
 /// newer than every source (the project's and its SDK's).
+///
+/// One build runs at a time in a test process: builds share the SDKs' installed toolchains
+/// (`plugins/sdk-js/node_modules`, `plugins/sdk-python/.venv`), which two concurrent first
+/// installs would both write.
 pub fn build(lang: Lang, dir: &Path, name: &str) -> Result<PathBuf, String> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let plugins = repo_dir().join("plugins");
     match lang {
         Lang::Js => {
