@@ -45,13 +45,17 @@ export class PluginError extends Error {
   static notFound(message: string): PluginError {
     return new PluginError({ tag: "not-found", val: message });
   }
-  /** A passing failure: the host tries again later (after `retryAfterMs`, if given). */
+  /**
+   * A passing failure: the host tries again later (after `retryAfterMs`, if given). The hint
+   * is a WIT `u64`: a fraction is rounded down, a negative or NaN hint is 0, and one beyond
+   * the `u64` range (Infinity too) saturates, as the Rust SDK's does.
+   */
   static retryable(message: string, retryAfterMs?: number): PluginError {
     return new PluginError({
       tag: "upstream-retryable",
       val: {
         message,
-        retryAfterMs: retryAfterMs === undefined ? undefined : BigInt(retryAfterMs),
+        retryAfterMs: retryAfterMs === undefined ? undefined : u64Millis(retryAfterMs),
       },
     });
   }
@@ -67,4 +71,12 @@ export class PluginError extends Error {
   static cancelled(message: string): PluginError {
     return new PluginError({ tag: "cancelled", val: message });
   }
+}
+
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+function u64Millis(ms: number): bigint {
+  if (Number.isNaN(ms) || ms <= 0) return 0n;
+  if (ms >= 2 ** 64) return U64_MAX;
+  return BigInt(Math.floor(ms));
 }

@@ -13,7 +13,7 @@
  */
 import { PluginError } from "./errors.js";
 
-/** How much of a vendor's error body an error message quotes. */
+/** How much of a vendor's error body an error message quotes, in characters (code points). */
 export const QUOTED_BODY_CHARS = 512;
 
 /** `text` percent-encoded for one path segment or query value (RFC 3986 unreserved kept). */
@@ -170,8 +170,10 @@ export function statusError(
   if (status === 401 || status === 403) return PluginError.unauthorized(message);
   if (status === 404 || status === 410) return PluginError.notFound(message);
   if ([408, 425, 429].includes(status) || (status >= 500 && status <= 599)) {
-    const secs = retryAfter !== undefined && /^\s*\d+\s*$/.test(retryAfter) ? Number(retryAfter) : NaN;
-    return PluginError.retryable(message, Number.isSafeInteger(secs * 1000) ? secs * 1000 : undefined);
+    // Seconds only: an HTTP-date `Retry-After` is ignored (the host's own backoff applies); a
+    // number too large for a u64 of milliseconds saturates in `PluginError.retryable`.
+    const seconds = retryAfter !== undefined && /^\s*\d+\s*$/.test(retryAfter);
+    return PluginError.retryable(message, seconds ? Number(retryAfter) * 1000 : undefined);
   }
   if (status === 422) return PluginError.permanent(message);
   if (status >= 400 && status <= 499) return PluginError.invalidInput(message);
@@ -189,5 +191,6 @@ function vendorMessage(body: string): string {
   } catch {
     // Not JSON: quote the body itself.
   }
-  return said.trim().slice(0, QUOTED_BODY_CHARS);
+  // Cut by code points, not UTF-16 units: half a surrogate pair is not a WIT string.
+  return Array.from(said.trim()).slice(0, QUOTED_BODY_CHARS).join("");
 }

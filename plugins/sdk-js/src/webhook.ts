@@ -17,10 +17,16 @@
 
 const encoder = new TextEncoder();
 
+/**
+ * Web Crypto refuses a zero-length HMAC key, but HMAC itself pads every key shorter than the
+ * SHA-256 block with zeros to 64 bytes: the empty key is the same key as 64 zero bytes. So an
+ * empty secret signs and verifies as in the Rust and Python SDKs instead of throwing.
+ */
 async function hmacKey(secret: string): Promise<CryptoKey> {
+  const raw = secret === "" ? new Uint8Array(64) : encoder.encode(secret);
   return crypto.subtle.importKey(
     "raw",
-    encoder.encode(secret),
+    raw,
     { name: "HMAC", hash: "SHA-256" },
     false,
     ["sign", "verify"],

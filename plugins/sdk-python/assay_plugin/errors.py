@@ -56,9 +56,25 @@ def cancelled(message: str) -> Err:
 
 
 def retryable(message: str, retry_after_s: Optional[float] = None) -> Err:
-    """A passing failure: the host tries again, no sooner than ``retry_after_s`` if given."""
-    after = None if retry_after_s is None else max(0, int(retry_after_s * 1000))
-    return Err(t.PluginError_UpstreamRetryable(t.RetryableFailure(message, after)))
+    """A passing failure: the host tries again, no sooner than ``retry_after_s`` if given.
+
+    The hint travels as a WIT ``u64`` of milliseconds: a fraction of a millisecond is dropped,
+    a negative or NaN hint is 0, and one beyond the ``u64`` range (infinity too) saturates, as
+    in the Rust SDK, instead of failing when the call returns."""
+    return Err(t.PluginError_UpstreamRetryable(t.RetryableFailure(message, _u64_millis(retry_after_s))))
+
+
+_U64_MAX = 2**64 - 1
+
+
+def _u64_millis(seconds: Optional[float]) -> Optional[int]:
+    if seconds is None:
+        return None
+    if seconds != seconds or seconds <= 0:
+        return 0
+    if seconds == float("inf"):
+        return _U64_MAX
+    return min(int(seconds * 1000), _U64_MAX)
 
 
 def message(error: "Err | t.PluginError") -> str:

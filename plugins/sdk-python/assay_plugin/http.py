@@ -138,8 +138,11 @@ def status_error(status: int, retry_after: Optional[str], body: bytes) -> Option
     if status in (404, 410):
         return errors.not_found(message)
     if status in (408, 425, 429) or 500 <= status <= 599:
+        # Whole seconds in ASCII digits only: ``str.isdigit`` alone accepts "²", which
+        # ``int`` refuses. An HTTP-date is ignored (the host's own backoff applies).
         after = retry_after.strip() if retry_after else ""
-        return errors.retryable(message, int(after) if after.isdigit() else None)
+        seconds = after.isascii() and after.isdigit()
+        return errors.retryable(message, int(after) if seconds else None)
     if status == 422:
         return errors.permanent(message)
     if 400 <= status <= 499:

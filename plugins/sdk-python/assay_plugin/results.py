@@ -3,6 +3,7 @@ package lists and callback outcomes. The records themselves are the generated da
 ``wit_world.imports.assay_plugin_types`` (re-exported as ``assay_plugin.types``)."""
 
 import json as _json
+import math
 from typing import Any, List, Optional
 
 from wit_world.imports import assay_plugin_types as t
@@ -50,16 +51,23 @@ def status(
 
 
 def percent(value: float) -> t.Score:
-    """An ``Overall`` score of ``value`` rounded to a whole number and clamped to 0..100,
-    out of 0..100: what the recruiter sees as a percentage."""
-    whole = 0 if value != value else round(min(max(value, 0.0), 100.0))
+    """An ``Overall`` score of ``value`` rounded to a whole number (halves up, as the Rust and
+    TypeScript SDKs do: 86.5 is 87) and clamped to 0..100, out of 0..100: what the recruiter
+    sees as a percentage. NaN counts as 0."""
+    # Not ``round``: it rounds halves to even (86.5 would be 86).
+    whole = 0 if value != value else math.floor(min(max(value, 0.0), 100.0) + 0.5)
     return t.Score("Overall", str(whole), "0", "100")
 
 
 def fresh_for(packages: List[t.Package], max_age_s: int, stale_if_error_s: int) -> t.PackageList:
     """A package list the host may reuse for ``max_age_s`` seconds, and for
-    ``stale_if_error_s`` more while the vendor is down."""
-    return t.PackageList(packages, t.Freshness(max_age_s, stale_if_error_s))
+    ``stale_if_error_s`` more while the vendor is down. Both are WIT ``u32``: whole seconds,
+    clamped to 0..2**32-1 (a value outside would fail when the call returns)."""
+    return t.PackageList(packages, t.Freshness(_u32(max_age_s), _u32(stale_if_error_s)))
+
+
+def _u32(seconds: float) -> int:
+    return min(max(int(seconds), 0), 2**32 - 1)
 
 
 def uncached(packages: List[t.Package]) -> t.PackageList:
