@@ -17,7 +17,9 @@
 //!   opening a store releases no lease: other hosts may hold them.
 //! - **Group commit.** Concurrent [`Store::record_event`] calls of one host go to one
 //!   collector task (`ingest`) that commits everything queued in one transaction, so one
-//!   WAL flush acknowledges a batch, as the SQLite writer does.
+//!   WAL flush acknowledges a batch, as the SQLite writer does. A batch is a fixed number of
+//!   multi-row statements over arrays (`INSERT … SELECT … FROM unnest(…)`), not a few
+//!   statements per webhook: its round trips to the database do not grow with its size.
 //! - **Waking other hosts.** A transaction that adds work sends `NOTIFY` on
 //!   [`ORDERS_CHANNEL`] or [`OUTBOX_CHANNEL`] (delivered at commit); every host `LISTEN`s on a
 //!   connection of its own and bumps its [`Wakeups`] (`notify`), so workers sleep until

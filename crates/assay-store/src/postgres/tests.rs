@@ -170,6 +170,168 @@ async fn one_bad_event_fails_alone_in_its_batch() {
     assert!(!err.is_unavailable(), "{err}");
 }
 
+/// Commits `events` as one batch of the ingest collector, as concurrent webhooks are, and
+/// returns each event's answer in the order given, with the collector's counters.
+async fn one_batch(
+    store: &PostgresStore,
+    events: Vec<IncomingEvent>,
+) -> (Vec<Result<IngestOutcome, StoreError>>, WriteStats) {
+    let counters = crate::sqlite::writer::Counters::default();
+    let (mut batch, answers): (Vec<_>, Vec<_>) = events
+        .into_iter()
+        .map(|e| {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            ((e, reply), answer)
+        })
+        .unzip();
+    ingest::commit_batch(&store.pool, &mut batch, &counters).await;
+    let mut out = Vec::new();
+    for answer in answers {
+        out.push(answer.await.expect("every event is answered"));
+    }
+    (out, counters.stats())
+}
+
+/// How many orders and events the database at `url` holds.
+async fn rows(url: &str) -> (i64, i64) {
+    let row = admin(url)
+        .await
+        .query_one(
+            "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM events)",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// Event dispositions of order `id`, in the order they were stored.
+async fn dispositions(store: &PostgresStore, id: OrderId) -> Vec<crate::EventDisposition> {
+    let detail = store.get_order(id).await.unwrap().unwrap();
+    detail.events.iter().map(|e| e.disposition).collect()
+}
+
+#[tokio::test]
+async fn one_batch_deduplicates_within_itself_and_against_the_database() {
+    use crate::EventDisposition::{DuplicateOrder, Order};
+    let Some(url) = database().await else { return };
+    let store = host(&url).await;
+    let old = accept(&store, "o-old").await;
+    let batch = || {
+        vec![
+            event("k5", Some("o5")),
+            event("k1", Some("o1")),
+            event("k1", Some("o1")), // the same key earlier in the batch
+            event("k2", Some("o1")), // a new key, the order earlier in the batch
+            event("k3", None),       // no order
+            event("key-o-old", Some("o-old")), // a key the database has
+            event("k4", Some("o-old")), // a new key naming a stored order
+        ]
+    };
+    let (answers, stats) = one_batch(&store, batch()).await;
+    let answers: Vec<IngestOutcome> = answers.into_iter().map(Result::unwrap).collect();
+    let IngestOutcome::Accepted { order: o5 } = answers[0] else {
+        panic!("o5 is new: {answers:?}")
+    };
+    let IngestOutcome::Accepted { order: o1 } = answers[1] else {
+        panic!("o1 is new: {answers:?}")
+    };
+    use IngestOutcome::{Duplicate, Ignored};
+    assert_eq!(
+        answers[2..],
+        [Duplicate, Duplicate, Ignored, Duplicate, Duplicate],
+        "{answers:?}"
+    );
+    assert_eq!((stats.requests, stats.commits), (7, 1), "{stats:?}");
+    assert_eq!(dispositions(&store, o1).await, [Order, DuplicateOrder]);
+    assert_eq!(dispositions(&store, o5).await, [Order]);
+    assert_eq!(dispositions(&store, old).await, [Order, DuplicateOrder]);
+    // o-old's event, then k5, k1, k2, k3 and k4.
+    assert_eq!(rows(&url).await, (3, 6));
+
+    // The same batch again: every key is known now, nothing changes.
+    let (again, _) = one_batch(&store, batch()).await;
+    let again: Vec<IngestOutcome> = again.into_iter().map(Result::unwrap).collect();
+    assert_eq!(again, vec![Duplicate; 7]);
+    assert_eq!(dispositions(&store, o1).await, [Order, DuplicateOrder]);
+    assert_eq!(rows(&url).await, (3, 6));
+}
+
+#[tokio::test]
+async fn a_bad_event_does_not_change_the_answers_of_its_batch() {
+    use crate::EventDisposition::{DuplicateOrder, Order};
+    let Some(url) = database().await else { return };
+    let store = host(&url).await;
+    let mut bad = event("k-bad", Some("o-bad"));
+    // PostgreSQL refuses NUL in text; SQLite stores it.
+    bad.order.as_mut().unwrap().candidate_label = Some("nul\0here".into());
+    let (answers, stats) = one_batch(
+        &store,
+        vec![
+            event("k1", Some("o1")),
+            bad,
+            event("k1", Some("o1")),
+            event("k2", Some("o1")),
+            event("k3", None),
+        ],
+    )
+    .await;
+    // The batch, then the bad event alone, failed; the other four were committed one by one.
+    assert_eq!((stats.failed_commits, stats.commits), (2, 4), "{stats:?}");
+    let mut answers = answers.into_iter();
+    let Ok(IngestOutcome::Accepted { order: o1 }) = answers.next().unwrap() else {
+        panic!("k1 is acknowledged once it is committed on its own")
+    };
+    let err = answers
+        .next()
+        .unwrap()
+        .expect_err("a NUL in text is refused");
+    assert!(!err.is_unavailable(), "{err}");
+    let rest: Vec<IngestOutcome> = answers.map(Result::unwrap).collect();
+    use IngestOutcome::{Duplicate, Ignored};
+    assert_eq!(rest, [Duplicate, Duplicate, Ignored]);
+    assert_eq!(dispositions(&store, o1).await, [Order, DuplicateOrder]);
+    // o1 alone; the events of k1, k2 and k3: the refused one left nothing.
+    assert_eq!(rows(&url).await, (1, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_batches_of_two_hosts_neither_deadlock_nor_double_accept() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (host(&url).await, host(&url).await);
+    for round in 0..10 {
+        // Both hosts get the same 20 webhooks, and each a redelivery under a new key of the
+        // other's orders, in the opposite order.
+        let shared = |i: usize| event(&format!("r{round}-k{i}"), Some(&format!("r{round}-o{i}")));
+        let mut to_a: Vec<_> = (0..20).map(shared).collect();
+        let mut to_b: Vec<_> = (0..20).rev().map(shared).collect();
+        for i in 0..20 {
+            let again = |host: &str| {
+                event(
+                    &format!("r{round}-{host}{i}"),
+                    Some(&format!("r{round}-o{}", 19 - i)),
+                )
+            };
+            to_a.push(again("a"));
+            to_b.push(again("b"));
+        }
+        let ((from_a, stats_a), (from_b, stats_b)) =
+            tokio::join!(one_batch(&a, to_a), one_batch(&b, to_b));
+        assert_eq!(
+            (stats_a.failed_commits, stats_b.failed_commits),
+            (0, 0),
+            "round {round}: a batch failed (a deadlock?): {from_a:?} {from_b:?}"
+        );
+        let accepted = from_a
+            .iter()
+            .chain(&from_b)
+            .filter(|o| matches!(o, Ok(IngestOutcome::Accepted { .. })))
+            .count();
+        assert_eq!(accepted, 20, "round {round}: each order accepted once");
+    }
+    assert_eq!(rows(&url).await, (200, 600));
+}
+
 #[tokio::test]
 async fn hosts_wake_each_other_when_work_is_added() {
     let Some(url) = database().await else { return };
