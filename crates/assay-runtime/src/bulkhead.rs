@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The default bound of one product's concurrent calls: a quarter of the instance pool, so
 /// that three products at their bound still leave the pool a quarter.
@@ -39,7 +39,7 @@ pub const FALLBACK_MEMORY_BUDGET: u64 = 2 << 30;
 #[derive(Debug)]
 pub struct CallSlots {
     limit: usize,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
 }
 
 impl CallSlots {
@@ -48,7 +48,7 @@ impl CallSlots {
         let limit = limit.max(1);
         CallSlots {
             limit,
-            slots: Semaphore::new(limit),
+            slots: Arc::new(Semaphore::new(limit)),
         }
     }
 
@@ -62,9 +62,12 @@ impl CallSlots {
         self.limit - self.slots.available_permits()
     }
 
-    /// A slot for one call, or `None` when every slot is taken.
-    pub fn try_take(&self) -> Option<SemaphorePermit<'_>> {
-        self.slots.try_acquire().ok()
+    /// A slot for one call, or `None` when every slot is taken. The slot is given back when
+    /// the permit is dropped, which for a call that grew a big memory is after that memory
+    /// was released (see `pool::Reclaimer`), so a product's pending releases count against
+    /// its bound too.
+    pub fn try_take(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.slots).try_acquire_owned().ok()
     }
 }
 

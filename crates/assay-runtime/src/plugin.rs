@@ -12,7 +12,7 @@ use super::answer_size::{
     AnswerSize, map_plugin_error_message, truncate_at_char, truncate_plugin_error,
 };
 use super::bulkhead::MemoryBudget;
-use super::engine::TickerHandle;
+use super::engine::{POOL_KEEP_RESIDENT, TickerHandle};
 use super::error::{CallError, CallErrorKind};
 use super::pool::CallPool;
 use super::state::StoreState;
@@ -198,17 +198,25 @@ impl Caller {
     ) -> Result<E::Answer, CallError> {
         // Past the product's bound the call fails at once: the pool's instance slots stay
         // free for the other products (see `bulkhead`).
-        let Some(_slot) = ctx.calls.try_take() else {
+        let Some(slot) = ctx.calls.try_take() else {
             return Err(self.error(ctx, CallErrorKind::Busy(ctx.calls.limit())));
         };
-        let _ticking = self.ticker.busy();
+        let ticking = self.ticker.busy();
         let (mut store, instance) = self.instantiate(ctx).await?;
         let called = tokio::time::timeout(
             ctx.timeout + DEADLINE_GRACE,
             export.call(&instance, &mut store),
         )
         .await;
-        self.finish(ctx, &store, called)
+        let answer = self.finish(ctx, &store, called);
+        drop(ticking);
+        // Giving a big memory back to the kernel is one long system call: not on the pool's
+        // threads, where other calls wait (see `pool`). The slot goes with the store, so the
+        // product's bound also counts calls whose memory is still being given back.
+        if store.data().memory_charged() > POOL_KEEP_RESIDENT as u64 {
+            self.pool.reclaim((store, slot));
+        }
+        answer
     }
 
     /// A fresh store and instance for one call, with its deadline and limits armed.

@@ -113,6 +113,11 @@ impl StoreState {
         self.hooks.denied.get().map(String::as_str)
     }
 
+    /// The bytes of linear memory the call holds (charged to the budget until dropped).
+    pub fn memory_charged(&self) -> u64 {
+        self.limiter.charged
+    }
+
     /// Whether a memory or table growth was refused during the call.
     pub fn limit_hit(&self) -> bool {
         self.limiter.refused
