@@ -635,7 +635,7 @@ async fn inspect_shows_a_0_2_0_plugins_declared_settings() {
 }
 
 /// Polls `check` every 10 ms until it holds, for at most 10 s.
-async fn wait_until(what: &str, check: impl Fn() -> bool) {
+pub(crate) async fn wait_until(what: &str, check: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check() {
         assert!(Instant::now() < deadline, "{what}: not within 10 s");
