@@ -74,16 +74,32 @@ impl Deployment {
 
     /// Starts everything; `edit` may change the configuration text before it is loaded.
     pub async fn start_with(edit: impl FnOnce(&mut String)) -> Deployment {
-        Self::start_inner(edit, false).await
+        Self::start_inner(edit, false, &[]).await
+    }
+
+    /// Starts everything with other builds of the products' plugins: each `(product, file)`
+    /// replaces `product`'s example plugin (e.g. the TypeScript build of `codetest`).
+    /// Compiled plugins are cached in `cache_dir`, which tests share so that a large plugin is
+    /// compiled once per run.
+    pub async fn start_with_plugins(plugins: &[(&str, &Path)], cache_dir: &Path) -> Deployment {
+        let cache = format!("cache_dir = \"{}\"\n", cache_dir.display());
+        let edit = move |text: &mut String| {
+            *text = text.replacen("[plugins]\n", &format!("[plugins]\n{cache}"), 1);
+        };
+        Self::start_inner(edit, false, plugins).await
     }
 
     /// Starts everything with an admin listener of its own (`server.admin_listen`) on
     /// another loopback port: [`Deployment::admin_url`].
     pub async fn start_with_admin_listener(edit: impl FnOnce(&mut String)) -> Deployment {
-        Self::start_inner(edit, true).await
+        Self::start_inner(edit, true, &[]).await
     }
 
-    async fn start_inner(edit: impl FnOnce(&mut String), admin: bool) -> Deployment {
+    async fn start_inner(
+        edit: impl FnOnce(&mut String),
+        admin: bool,
+        plugins: &[(&str, &Path)],
+    ) -> Deployment {
         // Logs show up for failing tests (the test runner captures them otherwise).
         assay::telemetry::init_test_logging();
         let admin = match admin {
@@ -98,6 +114,10 @@ impl Deployment {
             edit(text);
         })
         .await;
+        for (product, file) in plugins {
+            install_plugin(&stage.dir.path().join("plugins"), product, file)
+                .unwrap_or_else(|e| panic!("install {}: {e}", file.display()));
+        }
         let host = start_host(
             &stage.config_text,
             stage.dir.path(),

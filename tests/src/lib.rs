@@ -17,6 +17,8 @@
 //! - [`browser`]: headless Chromium over the DevTools protocol, for the status page test.
 //! - [`fixtures`]: paths to the built fixture and example plugins, temporary plugin folders, and
 //!   [`fixtures::contract`], the settings and answers the fixtures promise.
+//! - [`langs`]: the TypeScript and Python toolchains (a test skips with one line without
+//!   them, or fails under `ASSAY_REQUIRE_ALL=1`) and their example plugins' builds.
 //! - [`harness`]: a whole deployment on loopback (host, StackOne emulator, demo vendor) with
 //!   fresh secrets, restartable on the same store.
 //! - [`process`]: the real `assay` binary in a child process, for metrics, logs and the
@@ -27,4 +29,5 @@ pub mod browser;
 pub mod cluster;
 pub mod fixtures;
 pub mod harness;
+pub mod langs;
 pub mod process;

@@ -17,6 +17,7 @@ mod fixtures_built;
 mod fulfilment_slots;
 mod full_disk;
 mod hostile_input;
+mod languages;
 mod operator;
 mod outage;
 mod pipeline;

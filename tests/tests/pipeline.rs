@@ -45,7 +45,12 @@ async fn package_lists_are_stackone_shaped() {
 
 #[tokio::test]
 async fn an_assessment_goes_from_order_to_recruiter_view() {
-    let d = Deployment::start().await;
+    assessment_story(&Deployment::start().await).await;
+}
+
+/// An order of `codetest` from StackOne's webhook to the recruiter's view of its score, with
+/// whichever build of the plugin `d` runs (Rust, TypeScript).
+pub(crate) async fn assessment_story(d: &Deployment) {
     let order = d.order("codetest", 1).await;
     assert_eq!(d.send("codetest", &order).await, 200);
     let invitation = d
@@ -113,7 +118,12 @@ async fn an_assessment_goes_from_order_to_recruiter_view() {
 
 #[tokio::test]
 async fn a_background_check_is_polled_to_its_result() {
-    let d = Deployment::start().await;
+    background_check_story(&Deployment::start().await).await;
+}
+
+/// An order of `backcheck` from StackOne's webhook to its final result, found by polling, with
+/// whichever build of the plugin `d` runs (Rust, Python).
+pub(crate) async fn background_check_story(d: &Deployment) {
     let order = d.order("backcheck", 2).await;
     assert_eq!(d.send("backcheck", &order).await, 200);
     let check = d

@@ -144,19 +144,26 @@ pub const MAX_PLUGIN_ERROR_MESSAGE: usize = 4096;
 
 /// Cuts the message of a plugin error to [`MAX_PLUGIN_ERROR_MESSAGE`].
 pub fn truncate_plugin_error(e: PluginError) -> PluginError {
-    let cut = |mut m: String| {
+    map_plugin_error_message(e, |mut m| {
         truncate_at_char(&mut m, MAX_PLUGIN_ERROR_MESSAGE);
         m
-    };
+    })
+}
+
+/// `e` with its message turned into `f(message)`, its case kept.
+pub(crate) fn map_plugin_error_message(
+    e: PluginError,
+    f: impl FnOnce(String) -> String,
+) -> PluginError {
     match e {
-        PluginError::InvalidInput(m) => PluginError::InvalidInput(cut(m)),
-        PluginError::Unauthorized(m) => PluginError::Unauthorized(cut(m)),
-        PluginError::NotFound(m) => PluginError::NotFound(cut(m)),
-        PluginError::Permanent(m) => PluginError::Permanent(cut(m)),
-        PluginError::Misconfigured(m) => PluginError::Misconfigured(cut(m)),
-        PluginError::Cancelled(m) => PluginError::Cancelled(cut(m)),
+        PluginError::InvalidInput(m) => PluginError::InvalidInput(f(m)),
+        PluginError::Unauthorized(m) => PluginError::Unauthorized(f(m)),
+        PluginError::NotFound(m) => PluginError::NotFound(f(m)),
+        PluginError::Permanent(m) => PluginError::Permanent(f(m)),
+        PluginError::Misconfigured(m) => PluginError::Misconfigured(f(m)),
+        PluginError::Cancelled(m) => PluginError::Cancelled(f(m)),
         PluginError::UpstreamRetryable(mut r) => {
-            r.message = cut(r.message);
+            r.message = f(r.message);
             PluginError::UpstreamRetryable(r)
         }
     }

@@ -25,7 +25,7 @@ pub mod address;
 mod connect;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
@@ -53,6 +53,9 @@ pub struct Outbound {
     pub product: Arc<str>,
     /// The product's allow list.
     pub allowed: Arc<[AllowedHost]>,
+    /// Why the call's first refused request was refused, for the call's error: an SDK may
+    /// report the refusal only as a failed request (JavaScript's `fetch` says "NetworkError").
+    pub denied: Arc<OnceLock<String>>,
 }
 
 /// Why a request did not go out.
@@ -83,12 +86,15 @@ impl WasiHttpHooks for Outbound {
         drop(fut);
         let product = Arc::clone(&self.product);
         let allowed = Arc::clone(&self.allowed);
+        let denied = Arc::clone(&self.denied);
         Box::new(async move {
             let target = match check(&allowed, request.uri()).await {
                 Ok(target) => target,
                 Err(Refusal::Denied(reason)) => {
                     let host = request.uri().host().unwrap_or("");
                     tracing::warn!(%product, host, reason, "plugin HTTP request denied");
+                    // Only the first is kept: one is enough to name the fix.
+                    let _ = denied.set(reason);
                     metrics::counter!(metric::PLUGIN_HTTP_DENIED_TOTAL, "product" => product.to_string())
                         .increment(1);
                     return Err(HttpError::HttpRequestDenied);

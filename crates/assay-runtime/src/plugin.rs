@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::answer_size::{AnswerSize, truncate_at_char, truncate_plugin_error};
+use super::answer_size::{
+    AnswerSize, map_plugin_error_message, truncate_at_char, truncate_plugin_error,
+};
 use super::bulkhead::MemoryBudget;
 use super::engine::TickerHandle;
 use super::error::{CallError, CallErrorKind};
@@ -254,10 +256,26 @@ impl Caller {
                 }
                 Ok(value)
             }
-            Ok(Ok(Err(plugin_error))) => Err(self.error(
-                ctx,
-                CallErrorKind::Plugin(truncate_plugin_error(plugin_error)),
-            )),
+            // An engine inside the component (SpiderMonkey, CPython) may catch a refused
+            // growth and return its own "out of memory" error. The host knows the cause: the
+            // call is a memory failure (retryable once the limit is raised or the budget is
+            // free again), not the permanent failure the plugin's error would make it.
+            Ok(Ok(Err(_))) if let Some(budget) = store.data().budget_hit() => {
+                Err(self.error(ctx, CallErrorKind::MemoryBudget(budget)))
+            }
+            Ok(Ok(Err(_))) if store.data().limit_hit() => {
+                Err(self.error(ctx, CallErrorKind::MemoryLimit(ctx.memory_limit_bytes)))
+            }
+            Ok(Ok(Err(plugin_error))) => {
+                let mut e = truncate_plugin_error(plugin_error);
+                // The host's refusal goes with the plugin's words, whatever the SDK made of it.
+                if let Some(reason) = store.data().denied_request() {
+                    e = truncate_plugin_error(map_plugin_error_message(e, |m| {
+                        format!("{m} (the host denied a request: {reason})")
+                    }));
+                }
+                Err(self.error(ctx, CallErrorKind::Plugin(e)))
+            }
             Ok(Err(e)) => Err(self.error(ctx, classify(e, store, ctx, Stage::Call))),
             Err(_) => Err(self.error(ctx, CallErrorKind::Timeout(ctx.timeout))),
         }

@@ -55,6 +55,7 @@ impl StoreState {
         let hooks = Outbound {
             product: Arc::clone(&ctx.product),
             allowed: Arc::clone(&ctx.allowed_hosts),
+            denied: Arc::default(),
         };
         let stdout = OutputCapture::new();
         let stderr = OutputCapture::new();
@@ -105,6 +106,11 @@ impl StoreState {
         self.limiter
             .budget_refused
             .then(|| self.limiter.budget.limit())
+    }
+
+    /// Why the host refused the call's first refused outbound request, if it refused one.
+    pub fn denied_request(&self) -> Option<&str> {
+        self.hooks.denied.get().map(String::as_str)
     }
 
     /// Whether a memory or table growth was refused during the call.

@@ -297,6 +297,7 @@ async fn a_refused_request_is_http_request_denied() {
     let mut hooks = Outbound {
         product: Arc::from("p"),
         allowed: Arc::from(vec![entry("https://api.vendor.example")]),
+        denied: Arc::default(),
     };
     // The plugin cannot choose the Host header: it would send a request for another site to
     // an allowed address (domain fronting).
@@ -309,4 +310,9 @@ async fn a_refused_request_is_http_request_denied() {
         };
         assert!(matches!(err, HttpError::HttpRequestDenied), "{u}: {err:?}");
     }
+    // The call's error names the first refusal, the one the plugin met first.
+    assert_eq!(
+        hooks.denied.get().map(String::as_str),
+        Some("https://evil.example:443 is not in allowed_hosts")
+    );
 }
