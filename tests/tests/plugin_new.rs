@@ -39,6 +39,44 @@ fn context(packages: &str) -> ProductContext {
     ctx
 }
 
+/// A scaffolded plugin's `fulfil-order` (for package `t1`) and `handle-callback` fail with
+/// the permanent errors the scaffold documents, naming `source`, the file to write them in.
+async fn assert_stubs_unwritten(plugin: &assay_runtime::Plugin, packages: &str, source: &str) {
+    let object = json!({
+        "id": "ord-1",
+        "account_id": "acc-1",
+        "package": {"id": "pkg", "remote_id": "t1"},
+        "candidate": {"first_name": "Ada", "emails": [{"type": "personal", "value": "ada@example.com"}]}
+    });
+    let order =
+        order_from_json(OrderKind::Assessment, &object, "", None, None).expect("a valid order");
+    let unwritten = plugin
+        .fulfil_order(&context(packages), order)
+        .await
+        .expect_err("fulfil-order is the vendor's to write");
+    assert!(
+        matches!(unwritten.plugin_error(), Some(PluginError::Permanent(m))
+            if m.contains("fulfil-order is not written yet") && m.contains(source)),
+        "{unwritten:#}"
+    );
+    let callback = assay_runtime::types::CallbackRequest {
+        method: "POST".into(),
+        path: "x".into(),
+        query: None,
+        headers: Vec::new(),
+        body: b"{}".to_vec(),
+    };
+    let unwritten = plugin
+        .handle_callback(&context(packages), callback)
+        .await
+        .expect_err("handle-callback is the vendor's to write");
+    assert!(
+        matches!(unwritten.plugin_error(), Some(PluginError::Permanent(m))
+            if m.contains("handle-callback is not written yet") && m.contains(source)),
+        "{unwritten:#}"
+    );
+}
+
 #[tokio::test]
 async fn a_new_rust_plugin_builds_outside_the_checkout_loads_and_lists_its_packages() {
     let outside = tempfile::Builder::new()
@@ -117,22 +155,7 @@ async fn a_new_rust_plugin_builds_outside_the_checkout_loads_and_lists_its_packa
         "{wrong:#}"
     );
 
-    let object = json!({
-        "id": "ord-1",
-        "account_id": "acc-1",
-        "package": {"id": "pkg", "remote_id": "t1"},
-        "candidate": {"first_name": "Ada", "emails": [{"type": "personal", "value": "ada@example.com"}]}
-    });
-    let order =
-        order_from_json(OrderKind::Assessment, &object, "", None, None).expect("a valid order");
-    let unwritten = plugin
-        .fulfil_order(&context("t1:First test"), order)
-        .await
-        .expect_err("fulfil-order is the vendor's to write");
-    assert!(
-        matches!(unwritten.plugin_error(), Some(PluginError::Permanent(m)) if m.contains("not written yet") && m.contains("src/lib.rs")),
-        "{unwritten:#}"
-    );
+    assert_stubs_unwritten(&plugin, "t1:First test", "src/lib.rs").await;
 }
 
 /// The lines of the first `sh` block of the README of the project at `project`.
@@ -330,39 +353,7 @@ async fn scaffolded_plugin_completes_an_order(s: Scaffolded) {
         [("ct-rust", "Rust backend engineer"), ("t1", "Other test")]
     );
     // The stubs the test did not replace fail as documented, naming the file to write.
-    let object = json!({
-        "id": "ord-1",
-        "account_id": "acc-1",
-        "package": {"id": "pkg", "remote_id": "t1"},
-        "candidate": {"first_name": "Ada", "emails": [{"type": "personal", "value": "ada@example.com"}]}
-    });
-    let order =
-        order_from_json(OrderKind::Assessment, &object, "", None, None).expect("a valid order");
-    let unwritten = plugin
-        .fulfil_order(&context(packages), order)
-        .await
-        .expect_err("fulfil-order of another test is the stub");
-    assert!(
-        matches!(unwritten.plugin_error(), Some(PluginError::Permanent(m))
-            if m.contains("fulfil-order is not written yet") && m.contains(s.source)),
-        "{unwritten:#}"
-    );
-    let callback = assay_runtime::types::CallbackRequest {
-        method: "POST".into(),
-        path: "x".into(),
-        query: None,
-        headers: Vec::new(),
-        body: b"{}".to_vec(),
-    };
-    let unwritten = plugin
-        .handle_callback(&context(packages), callback)
-        .await
-        .expect_err("handle-callback is the stub");
-    assert!(
-        matches!(unwritten.plugin_error(), Some(PluginError::Permanent(m))
-            if m.contains("handle-callback is not written yet") && m.contains(s.source)),
-        "{unwritten:#}"
-    );
+    assert_stubs_unwritten(&plugin, packages, s.source).await;
     drop(plugin);
 
     // Dropped into a deployment's plugins folder as the CodeTest product's plugin.
@@ -497,6 +488,8 @@ async fn dev_builds_and_swaps_in(project: &Path, built: &Path) {
         text.contains("[acme] still building"),
         "a heartbeat: {text}"
     );
+    // The watcher starts with the host: edits before this line would go unseen.
+    until("watching 1 plugin source", &mut seen).await;
     let installed = plugins.join("acme.wasm");
     let good = std::fs::read(&installed).expect("the plugin installed");
     assert_eq!(good, std::fs::read(built).expect("the build's output"));
