@@ -5,9 +5,10 @@
 //! - `ASSAY_WASMTIME_VERSION`: the wasmtime the workspace's `Cargo.lock` resolved, or
 //!   `unknown` without a lock file (wasmtime exports no version constant of its own).
 //!
-//! And it embeds what `assay plugin new` writes into a vendor's project: every file of the
-//! Rust SDK (`plugins/sdk`, its WIT included), the example plugins' `Cargo.lock` and release
-//! profile, and the toolchain pin, listed in `$OUT_DIR/scaffold_files.rs`.
+//! And it embeds what `assay plugin new` writes into a vendor's project: the files of the
+//! Rust, TypeScript and Python SDKs (`plugins/sdk`, `plugins/sdk-js`, `plugins/sdk-python`,
+//! each with its vendored WIT), the example plugins' `Cargo.lock` and release profile, and the
+//! toolchain pin, listed in `$OUT_DIR/scaffold_files.rs`.
 
 use std::path::Path;
 use std::process::Command;
@@ -49,27 +50,38 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
 }
 
-/// Writes `$OUT_DIR/scaffold_files.rs`: `SDK_FILES`, each file of `plugins/sdk` (but its
-/// `target/`) as `(relative path, include_bytes!)`, sorted; `PLUGINS_LOCK`; `TOOLCHAIN`.
+/// Writes `$OUT_DIR/scaffold_files.rs`: `SDK_FILES` (the Rust SDK, `plugins/sdk`),
+/// `JS_SDK_FILES` (`plugins/sdk-js`) and `PY_SDK_FILES` (`plugins/sdk-python`), each file as
+/// `(relative path, include_bytes!)`, sorted, without build outputs, installed toolchains or
+/// lock files (see [`SKIPPED`]); `PLUGINS_LOCK`; `PLUGINS_MANIFEST`; `TOOLCHAIN`.
 fn scaffold_files(manifest: &Path) {
     let root = manifest.join("../..");
-    let sdk = root.join("plugins/sdk");
-    let mut files = Vec::new();
-    collect(&sdk, &sdk, &mut files);
-    files.sort();
-    let mut out = String::from("/// Every file of the Rust SDK, by its path inside it.\n");
-    out.push_str("pub const SDK_FILES: &[(&str, &[u8])] = &[\n");
-    for file in &files {
-        let relative = file.strip_prefix(&sdk).unwrap_or(file);
+    let mut out = String::new();
+    for (name, folder) in [
+        ("SDK_FILES", "plugins/sdk"),
+        ("JS_SDK_FILES", "plugins/sdk-js"),
+        ("PY_SDK_FILES", "plugins/sdk-python"),
+    ] {
+        let sdk = root.join(folder);
+        let mut files = Vec::new();
+        collect(&sdk, &sdk, &mut files);
+        files.sort();
         out.push_str(&format!(
-            "    ({:?}, include_bytes!({:?})),\n",
-            relative.to_string_lossy(),
-            file.canonicalize()
-                .unwrap_or(file.clone())
-                .to_string_lossy()
+            "/// Every file of `{folder}` a project needs, by its path inside it.\n"
         ));
+        out.push_str(&format!("pub const {name}: &[(&str, &[u8])] = &[\n"));
+        for file in &files {
+            let relative = file.strip_prefix(&sdk).unwrap_or(file);
+            out.push_str(&format!(
+                "    ({:?}, include_bytes!({:?})),\n",
+                relative.to_string_lossy(),
+                file.canonicalize()
+                    .unwrap_or(file.clone())
+                    .to_string_lossy()
+            ));
+        }
+        out.push_str("];\n");
     }
-    out.push_str("];\n");
     for (name, path) in [
         ("PLUGINS_LOCK", root.join("plugins/Cargo.lock")),
         ("PLUGINS_MANIFEST", root.join("plugins/Cargo.toml")),
@@ -83,7 +95,6 @@ fn scaffold_files(manifest: &Path) {
                 .to_string_lossy()
         ));
     }
-    println!("cargo:rerun-if-changed={}", sdk.display());
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()))
         .join("scaffold_files.rs");
     if let Err(e) = std::fs::write(&dest, out) {
@@ -91,20 +102,45 @@ fn scaffold_files(manifest: &Path) {
     }
 }
 
-/// Every file under `dir` but `target/` folders, each folder watched for changes.
+/// What an SDK folder holds that a project must not get: build outputs, installed
+/// toolchains and packages, generated bindings, byte code, the SDK's own lock file and
+/// ignore list (a project resolves its own dependencies).
+const SKIPPED: &[&str] = &[
+    "target",
+    "node_modules",
+    "dist",
+    "dist-test",
+    ".venv",
+    "bindings",
+    "__pycache__",
+    "package-lock.json",
+    ".gitignore",
+];
+
+/// Every file under `dir` but [`SKIPPED`] names. Each file is watched for changes, and each
+/// folder but `base` itself (cargo scans a watched folder whole, and `base` holds the
+/// installed toolchains).
 fn collect(base: &Path, dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    println!("cargo:rerun-if-changed={}", dir.display());
+    if dir != base {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        if path
+            .file_name()
+            .is_some_and(|n| SKIPPED.iter().any(|s| n == *s))
+        {
+            continue;
+        }
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n == "target") && dir == base {
-                continue;
-            }
             collect(base, &path, out);
         } else {
+            if dir == base {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
             out.push(path);
         }
     }

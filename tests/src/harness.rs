@@ -82,9 +82,20 @@ impl Deployment {
     /// Compiled plugins are cached in `cache_dir`, which tests share so that a large plugin is
     /// compiled once per run.
     pub async fn start_with_plugins(plugins: &[(&str, &Path)], cache_dir: &Path) -> Deployment {
+        Self::start_with_plugins_edited(plugins, cache_dir, |_| {}).await
+    }
+
+    /// As [`Deployment::start_with_plugins`]; `edit` may then change the configuration text
+    /// before it is loaded (e.g. a setting the other build needs).
+    pub async fn start_with_plugins_edited(
+        plugins: &[(&str, &Path)],
+        cache_dir: &Path,
+        edit: impl FnOnce(&mut String),
+    ) -> Deployment {
         let cache = format!("cache_dir = \"{}\"\n", cache_dir.display());
         let edit = move |text: &mut String| {
             *text = text.replacen("[plugins]\n", &format!("[plugins]\n{cache}"), 1);
+            edit(text);
         };
         Self::start_inner(edit, false, plugins).await
     }

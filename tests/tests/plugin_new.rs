@@ -1,6 +1,9 @@
-//! `assay plugin new`: the project it writes, in a folder outside the checkout, builds with the
-//! command its README gives first, loads in the host's runtime, lists the packages of its
-//! setting, and fails an order with a message that says what is left to write.
+//! `assay plugin new`: the project it writes, in each language, in a folder outside the
+//! checkout, builds with the commands its README gives first, loads in the host's runtime,
+//! lists the packages of its setting, and fails an order with a message that says what is left
+//! to write. The TypeScript and Python projects, given a fulfil of a few lines, complete an
+//! order through a whole deployment (webhook → fulfil at the demo vendor → result at the
+//! StackOne emulator).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,6 +13,8 @@ use assay::convert::order_from_json;
 use assay_runtime::ProductContext;
 use assay_runtime::types::{OrderKind, PackageQuery, PluginError};
 use assay_tests::fixtures::{build_and_load, repo_dir};
+use assay_tests::harness::Deployment;
+use assay_tests::langs::{Lang, require};
 use assay_wire::secret::Secret;
 use serde_json::json;
 use tokio::process::Command;
@@ -32,6 +37,44 @@ fn context(packages: &str) -> ProductContext {
         Secret::new(packages.to_owned()),
     )]));
     ctx
+}
+
+/// A scaffolded plugin's `fulfil-order` (for package `t1`) and `handle-callback` fail with
+/// the permanent errors the scaffold documents, naming `source`, the file to write them in.
+async fn assert_stubs_unwritten(plugin: &assay_runtime::Plugin, packages: &str, source: &str) {
+    let object = json!({
+        "id": "ord-1",
+        "account_id": "acc-1",
+        "package": {"id": "pkg", "remote_id": "t1"},
+        "candidate": {"first_name": "Ada", "emails": [{"type": "personal", "value": "ada@example.com"}]}
+    });
+    let order =
+        order_from_json(OrderKind::Assessment, &object, "", None, None).expect("a valid order");
+    let unwritten = plugin
+        .fulfil_order(&context(packages), order)
+        .await
+        .expect_err("fulfil-order is the vendor's to write");
+    assert!(
+        matches!(unwritten.plugin_error(), Some(PluginError::Permanent(m))
+            if m.contains("fulfil-order is not written yet") && m.contains(source)),
+        "{unwritten:#}"
+    );
+    let callback = assay_runtime::types::CallbackRequest {
+        method: "POST".into(),
+        path: "x".into(),
+        query: None,
+        headers: Vec::new(),
+        body: b"{}".to_vec(),
+    };
+    let unwritten = plugin
+        .handle_callback(&context(packages), callback)
+        .await
+        .expect_err("handle-callback is the vendor's to write");
+    assert!(
+        matches!(unwritten.plugin_error(), Some(PluginError::Permanent(m))
+            if m.contains("handle-callback is not written yet") && m.contains(source)),
+        "{unwritten:#}"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +124,7 @@ async fn a_new_rust_plugin_builds_outside_the_checkout_loads_and_lists_its_packa
     assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
     let bad = plugin_new(&["Acme Quiz", "--dir", &format!("{dir}-2")]).await;
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot name a plugin crate"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot name a plugin"));
     assert!(!Path::new(&format!("{dir}-2")).exists());
 
     // Built as its README says.
@@ -112,20 +155,362 @@ async fn a_new_rust_plugin_builds_outside_the_checkout_loads_and_lists_its_packa
         "{wrong:#}"
     );
 
-    let object = json!({
-        "id": "ord-1",
-        "account_id": "acc-1",
-        "package": {"id": "pkg", "remote_id": "t1"},
-        "candidate": {"first_name": "Ada", "emails": [{"type": "personal", "value": "ada@example.com"}]}
-    });
-    let order =
-        order_from_json(OrderKind::Assessment, &object, "", None, None).expect("a valid order");
-    let unwritten = plugin
-        .fulfil_order(&context("t1:First test"), order)
-        .await
-        .expect_err("fulfil-order is the vendor's to write");
+    assert_stubs_unwritten(&plugin, "t1:First test", "src/lib.rs").await;
+}
+
+/// The lines of the first `sh` block of the README of the project at `project`.
+fn readme_build_lines(project: &Path) -> Vec<String> {
+    let readme = std::fs::read_to_string(project.join("README.md")).expect("README");
+    readme
+        .split("```sh")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a first sh block")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs each line of the README's first `sh` block in `project`, as its reader would (a
+/// leading `assay` is the binary under test), with `env` added; prints how long each took.
+async fn build_as_the_readme_says(project: &Path, env: &[(&str, std::ffi::OsString)]) {
+    for line in readme_build_lines(project) {
+        let command = match line.strip_prefix("assay ") {
+            Some(rest) => format!("{ASSAY} {rest}"),
+            None => line.clone(),
+        };
+        let started = std::time::Instant::now();
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .current_dir(project)
+            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("`{line}` starts: {e}"));
+        assert!(
+            output.status.success(),
+            "`{line}` in {} failed ({}):\n{}\n{}",
+            project.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        println!("`{line}`: {:.1?}", started.elapsed());
+    }
+}
+
+/// What a language's scaffold test needs to know.
+struct Scaffolded {
+    lang: Lang,
+    /// The `--lang` value.
+    flag: &'static str,
+    /// The plugin's source file, as the stubs' messages name it.
+    source: &'static str,
+    /// The start of the scaffold's `fulfil-order` stub, which the test's code goes after.
+    stub: &'static str,
+    /// The test's `fulfil-order` for CodeTest's `ct-rust` test (any other package falls
+    /// through to the stub).
+    fulfil: &'static str,
+    /// Environment for the build.
+    env: fn() -> Vec<(&'static str, std::ffi::OsString)>,
+}
+
+/// The TypeScript fulfil: an invitation at the demo CodeTest, first result `initiated`.
+const TS_FULFIL: &str = r#"async fulfilOrder(order) {
+    if (packageId(order) === "ct-rust") {
+      const invitation = (
+        await new http.Client(settings.require("base_url"))
+          .bearer(settings.require("api_token"))
+          .post("/api/invitations")
+          .header("idempotency-key", order.id)
+          .json({
+            test_id: "ct-rust",
+            reference: order.id,
+            candidate: { name: candidateName(order), email: candidateEmail(order) },
+            callback_url: settings.require("callback_url"),
+          })
+          .send()
+      ).errorForStatus().json<{ id: string; test_url: string; status: string }>();
+      return {
+        externalId: invitation.id,
+        testUrl: invitation.test_url,
+        firstResult: { ...status("initiated", invitation.status), summary: "Invitation sent" },
+      };
+    }
+    "#;
+
+/// The Python fulfil, as [`TS_FULFIL`].
+const PY_FULFIL: &str = r#"def fulfil_order(self, order: t.Order) -> t.Fulfilment:
+        if results.package_id(order) == "ct-rust":
+            from assay_plugin import http
+
+            invitation = (
+                http.Client(settings.require("base_url"))
+                .bearer(settings.require("api_token"))
+                .post("/api/invitations")
+                .header("idempotency-key", order.id)
+                .json(
+                    {
+                        "test_id": "ct-rust",
+                        "reference": order.id,
+                        "candidate": {
+                            "name": order.candidate.first_name,
+                            "email": results.candidate_email(order),
+                        },
+                        "callback_url": settings.require("callback_url"),
+                    }
+                )
+                .send()
+                .error_for_status()
+                .json()
+            )
+            first = results.status(
+                t.ResultValue_Initiated(), invitation["status"], summary="Invitation sent"
+            )
+            return t.Fulfilment(invitation["id"], invitation["test_url"], first)
+        "#;
+
+/// Scaffolds `acme-quiz` in `s.flag` into a folder outside the checkout, adds a fulfil for one
+/// CodeTest test (the rest of the scaffold untouched), builds it with its README's first `sh`
+/// block, checks the stubs fail with the errors they document, and sends an order through a
+/// whole deployment (webhook → fulfil at the demo vendor → `initiated` at the emulator).
+async fn scaffolded_plugin_completes_an_order(s: Scaffolded) {
+    if !require(s.lang) {
+        return;
+    }
+    let outside = tempfile::Builder::new()
+        .prefix("assay-plugin-new-")
+        .tempdir()
+        .expect("a temporary folder");
+    assert!(!outside.path().starts_with(repo_dir()));
+    let project = outside.path().join("acme-quiz");
+    let dir = project.display().to_string();
+    let made = plugin_new(&["acme-quiz", "--lang", s.flag, "--dir", &dir]).await;
     assert!(
-        matches!(unwritten.plugin_error(), Some(PluginError::Permanent(m)) if m.contains("not written yet") && m.contains("src/lib.rs")),
-        "{unwritten:#}"
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
     );
+    // The contract the project carries is the one this host serves.
+    assert_eq!(
+        std::fs::read(project.join("vendor/assay-plugin-sdk/wit/plugin.wit")).expect("the WIT"),
+        std::fs::read(repo_dir().join("wit/plugin.wit")).expect("the host's WIT")
+    );
+
+    let source = project.join(s.source);
+    let text = std::fs::read_to_string(&source).expect("the plugin's source");
+    assert!(text.contains(s.stub), "{} has the stub:\n{text}", s.source);
+    let imports = match s.lang {
+        Lang::Js => {
+            "import { candidateEmail, candidateName, http, packageId, status } from \"@assay/plugin-sdk\";\n"
+        }
+        Lang::Python => "",
+    };
+    // The stub's statement (`throw`/`raise`) stays, after the test's code.
+    let statement = s.stub.split_whitespace().last().expect("a statement");
+    let written = format!(
+        "{imports}{}",
+        text.replacen(s.stub, &format!("{}{statement}", s.fulfil), 1)
+    );
+    std::fs::write(&source, written).expect("write the fulfil");
+
+    build_as_the_readme_says(&project, &(s.env)()).await;
+    let plugin_file = project.join("dist/acme-quiz.wasm");
+
+    // Loaded as the host loads it, compiled into a cache the deployment below reuses.
+    let cache = tempfile::tempdir().expect("a cache folder");
+    let runtime = assay_runtime::Runtime::new(assay_runtime::RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        ..assay_runtime::RuntimeOptions::default()
+    })
+    .expect("runtime");
+    let plugin = runtime
+        .load(&plugin_file)
+        .await
+        .unwrap_or_else(|e| panic!("the scaffolded plugin loads: {e:#}"));
+    assert_eq!(plugin.metadata().name, "acme-quiz");
+    let packages = "ct-rust:Rust backend engineer, t1:Other test";
+    let list = plugin
+        .list_packages(
+            &context(packages),
+            PackageQuery {
+                account_id: "acc-1".into(),
+                provider: None,
+            },
+        )
+        .await
+        .expect("list-packages answers");
+    let listed: Vec<(&str, &str)> = list
+        .packages
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [("ct-rust", "Rust backend engineer"), ("t1", "Other test")]
+    );
+    // The stubs the test did not replace fail as documented, naming the file to write.
+    assert_stubs_unwritten(&plugin, packages, s.source).await;
+    drop(plugin);
+
+    // Dropped into a deployment's plugins folder as the CodeTest product's plugin.
+    let d = Deployment::start_with_plugins_edited(
+        &[("codetest", &plugin_file)],
+        cache.path(),
+        |text| {
+            *text = text.replacen(
+                "[products.codetest.settings]\n",
+                &format!("[products.codetest.settings]\npackages = \"{packages}\"\n"),
+                1,
+            );
+        },
+    )
+    .await;
+    let order = d.order("codetest", 1).await;
+    assert_eq!(d.send("codetest", &order).await, 200);
+    assert_eq!(
+        d.accepted_value(&order.order_id).await.as_deref(),
+        Some("initiated"),
+        "the scaffolded plugin's first result reached StackOne"
+    );
+    let invitations = d.vendor.invitations();
+    assert!(
+        invitations
+            .iter()
+            .any(|i| i.reference == order.order_id && i.test_id == "ct-rust"),
+        "the demo vendor has the invitation: {invitations:?}"
+    );
+    if s.lang == Lang::Js {
+        drop(d);
+        dev_builds_and_swaps_in(&project, &plugin_file).await;
+    }
+}
+
+#[tokio::test]
+async fn a_new_typescript_plugin_builds_outside_the_checkout_and_completes_an_order() {
+    scaffolded_plugin_completes_an_order(Scaffolded {
+        lang: Lang::Js,
+        flag: "ts",
+        source: "src/plugin.ts",
+        stub: "fulfilOrder() {\n    throw",
+        fulfil: TS_FULFIL,
+        env: Vec::new,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_python_plugin_builds_outside_the_checkout_and_completes_an_order() {
+    scaffolded_plugin_completes_an_order(Scaffolded {
+        lang: Lang::Python,
+        flag: "python",
+        source: "src/app.py",
+        stub: "def fulfil_order(self, order: t.Order) -> t.Fulfilment:\n        raise",
+        fulfil: PY_FULFIL,
+        env: python_env,
+    })
+    .await;
+}
+
+/// The Python build's toolchain: the pinned componentize-py in the repository's SDK `.venv`
+/// (the same `requirements.txt` the project carries), so the test installs it once per
+/// machine; `build.sh` creates it there if it is missing.
+fn python_env() -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![(
+        "ASSAY_PLUGIN_VENV",
+        repo_dir().join("plugins/sdk-python/.venv").into_os_string(),
+    )]
+}
+
+/// `assay dev` on the project at `project` (TypeScript, built once already): it tells the
+/// language from `package.json`, builds with `npm run build` (saying so, with a heartbeat and
+/// the time), installs the plugin into the plugins folder; a type error fails the next build
+/// with the compiler's words, and the last good plugin stays.
+async fn dev_builds_and_swaps_in(project: &Path, built: &Path) {
+    use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+    let home = tempfile::tempdir().expect("a folder for the host");
+    let plugins = home.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugins folder");
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\npath = \"{store}\"\n\
+             [stackone]\nbase_url = \"http://127.0.0.1:9\"\napi_key = \"env:T_STACKONE\"\n\
+             [plugins]\ndir = \"{plugins}\"\n\
+             [products.acme]\nplugin = \"acme.wasm\"\nkind = \"assessment\"\nsource = \"{source}\"\n\
+             webhook_secrets = [\"env:T_WHSEC\"]\npackage_list_keys = [\"env:T_PKG\"]\n\
+             [products.acme.settings]\npackages = \"t1:First test\"\n",
+            store = home.path().join("assay.db").display(),
+            plugins = plugins.display(),
+            source = project.display(),
+        ),
+    )
+    .expect("write the configuration");
+    let mut child = Command::new(ASSAY)
+        .args(["dev", "--config"])
+        .arg(&config)
+        .env("T_STACKONE", "stackone-key-for-dev")
+        .env("T_WHSEC", "whsec-for-dev")
+        .env("T_PKG", "package-key-for-dev")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("assay dev starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    // A JS build takes a minute or more on a busy machine.
+    let deadline = std::time::Duration::from_secs(600);
+    let mut until = async |wanted: &str, seen: &mut Vec<String>| {
+        tokio::time::timeout(deadline, async {
+            while let Some(line) = lines.next_line().await.expect("read assay dev") {
+                seen.push(line.clone());
+                if line.contains(wanted) {
+                    return;
+                }
+            }
+            panic!("assay dev ended before `{wanted}`:\n{}", seen.join("\n"));
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no `{wanted}` from assay dev:\n{}", seen.join("\n")));
+    };
+    until("[acme] built in", &mut seen).await;
+    let text = seen.join("\n");
+    assert!(
+        text.contains("[acme] building") && text.contains("(TypeScript/JavaScript)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[acme] still building"),
+        "a heartbeat: {text}"
+    );
+    // The watcher starts with the host: edits before this line would go unseen.
+    until("watching 1 plugin source", &mut seen).await;
+    let installed = plugins.join("acme.wasm");
+    let good = std::fs::read(&installed).expect("the plugin installed");
+    assert_eq!(good, std::fs::read(built).expect("the build's output"));
+
+    // A type error: the build fails with the compiler's words; the plugin stays.
+    let source = project.join("src/plugin.ts");
+    let mut text = std::fs::read_to_string(&source).expect("the source");
+    text.push_str("\nexport const broken: number = \"not a number\";\n");
+    std::fs::write(&source, text).expect("write the type error");
+    seen.clear();
+    until("[acme] the last good plugin keeps serving", &mut seen).await;
+    let text = seen.join("\n");
+    assert!(text.contains("build failed"), "{text}");
+    assert!(
+        text.contains("src/plugin.ts") && text.contains("not assignable"),
+        "the compiler's output: {text}"
+    );
+    assert_eq!(
+        std::fs::read(&installed).expect("the plugin"),
+        good,
+        "the last good plugin stays"
+    );
+    child.kill().await.expect("stop assay dev");
 }

@@ -72,35 +72,37 @@ impl Plugin for Standalone {
 export!(Standalone);
 "#;
 
+/// Every SDK carries its WIT: the Rust SDK to bind to, the TypeScript and Python SDKs for
+/// their builds, and `assay plugin new` writes each into projects outside the checkout.
 #[test]
-fn the_sdk_carries_an_exact_copy_of_the_contract() {
+fn every_sdk_carries_an_exact_copy_of_the_contract() {
     let original = repo_dir().join("wit");
-    let copy = sdk_dir().join("wit");
     let expected = files_under(&original);
-    let actual = files_under(&copy);
     assert!(
         !expected.is_empty(),
         "{} holds no files",
         original.display()
     );
-
     let mut drift = Vec::new();
-    for (file, bytes) in &expected {
-        match actual.get(file) {
-            None => drift.push(format!("missing: plugins/sdk/wit/{}", file.display())),
-            Some(copied) if copied != bytes => {
-                drift.push(format!("differs: plugins/sdk/wit/{}", file.display()));
+    for sdk in ["plugins/sdk", "plugins/sdk-js", "plugins/sdk-python"] {
+        let actual = files_under(&repo_dir().join(sdk).join("wit"));
+        for (file, bytes) in &expected {
+            match actual.get(file) {
+                None => drift.push(format!("missing: {sdk}/wit/{}", file.display())),
+                Some(copied) if copied != bytes => {
+                    drift.push(format!("differs: {sdk}/wit/{}", file.display()));
+                }
+                Some(_) => {}
             }
-            Some(_) => {}
         }
-    }
-    for file in actual.keys().filter(|file| !expected.contains_key(*file)) {
-        drift.push(format!("not in wit/: plugins/sdk/wit/{}", file.display()));
+        for file in actual.keys().filter(|file| !expected.contains_key(*file)) {
+            drift.push(format!("not in wit/: {sdk}/wit/{}", file.display()));
+        }
     }
     assert!(
         drift.is_empty(),
-        "the SDK's vendored WIT (plugins/sdk/wit/) is not an exact copy of wit/:\n{}\n\
-         Refresh it from the repository root with: rm -r plugins/sdk/wit && cp -r wit plugins/sdk/wit",
+        "an SDK's vendored WIT is not an exact copy of wit/:\n{}\n\
+         Refresh it from the repository root with, for each SDK folder: rm -r SDK/wit && cp -r wit SDK/wit",
         drift.join("\n")
     );
 }

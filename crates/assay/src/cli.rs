@@ -328,6 +328,22 @@ pub struct CheckArgs {
 pub enum PluginLanguage {
     /// Rust, with the Rust SDK.
     Rust,
+    /// TypeScript (or JavaScript), with the TypeScript SDK and componentize-js.
+    #[value(alias = "typescript", alias = "js", alias = "javascript")]
+    Ts,
+    /// Python, with the Python SDK and componentize-py.
+    #[value(alias = "py")]
+    Python,
+}
+
+impl From<PluginLanguage> for crate::scaffold::Language {
+    fn from(lang: PluginLanguage) -> Self {
+        match lang {
+            PluginLanguage::Rust => Self::Rust,
+            PluginLanguage::Ts => Self::TypeScript,
+            PluginLanguage::Python => Self::Python,
+        }
+    }
 }
 
 /// `assay plugin`.

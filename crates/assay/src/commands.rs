@@ -40,14 +40,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Inspect { file }) => inspect(&file).await,
         Command::Plugin(PluginCommand::New { name, lang, dir }) => {
             let dir = dir.unwrap_or_else(|| std::path::PathBuf::from(&name));
-            let crate::cli::PluginLanguage::Rust = lang;
-            let written = crate::scaffold::new_rust_plugin(&name, &dir)?;
+            let language = crate::scaffold::Language::from(lang);
+            let written = crate::scaffold::new_plugin(language, &name, &dir)?;
             println!(
-                "wrote the plugin project {name} to {} ({} files); build it with\n  cd {} && \
-                 cargo build --release --target wasm32-wasip2",
+                "wrote the plugin project {name} to {} ({} files); build it with\n  cd {}\n  {}",
                 dir.display(),
                 written.len(),
-                dir.display()
+                dir.display(),
+                language.build_commands().replace('\n', "\n  ")
             );
             Ok(())
         }

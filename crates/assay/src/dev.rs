@@ -1,17 +1,23 @@
 //! `assay dev`: the plugin author's loop.
 //!
-//! It runs the host (with hot reload) and watches the source crate of every product that names
-//! one (`source` in the product's table). With the `emulator` feature (the default) the results
-//! go to a local StackOne emulator, which prints them; without it they go to the configured
-//! `stackone.base_url`. When a source file changes and settles, the crate is rebuilt with
-//! `cargo build --release --target wasm32-wasip2`; the new `.wasm` is written into the plugins
-//! folder through a temporary file and a rename, and the host swaps it in. A build that fails
-//! prints the compiler's output and changes nothing: the last good plugin keeps serving.
-//! Build outputs (`target/`) and the plugins folder are not watched, so a build never
-//! triggers another.
+//! It runs the host (with hot reload) and watches the source project of every product that
+//! names one (`source` in the product's table): a Rust crate, a TypeScript/JavaScript package
+//! or a Python project, told apart by its `Cargo.toml`, `package.json` or `pyproject.toml`
+//! ([`plugin_build::Project::detect`]; none or several is an error naming the folder). With the
+//! `emulator` feature (the default) the results go to a local StackOne emulator, which prints
+//! them; without it they go to the configured `stackone.base_url`. When a source file changes
+//! and settles, the project is rebuilt with its language's command (`cargo build --release
+//! --target wasm32-wasip2`; `npm ci` when `node_modules` is missing, then `npm run build`;
+//! `./build.sh`); a line says when a build starts, another every [`HEARTBEAT`] while it runs
+//! (a JS or Python component takes a minute to make) and one when it ends, with its time. The
+//! new `.wasm` is written into the plugins folder through a temporary file and a rename, and
+//! the host swaps it in. A build that fails prints the tool's output and changes nothing: the
+//! last good plugin keeps serving. Build outputs and installed toolchains (`target/`,
+//! `node_modules/`, `dist/`, `.venv/`, `__pycache__/`) and the plugins folder are not watched,
+//! so a build never triggers another.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use notify::{RecursiveMode, Watcher as _};
@@ -27,10 +33,10 @@ use crate::reload;
 pub struct Source {
     /// The product.
     pub product: String,
-    /// The crate's folder.
+    /// The project's folder.
     pub dir: PathBuf,
-    /// The crate's package name.
-    pub package: String,
+    /// Its language and build.
+    pub project: plugin_build::Project,
     /// The plugin file to write.
     pub plugin: PathBuf,
 }
@@ -51,7 +57,8 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
             Ok(Source {
                 product: p.name.clone(),
                 dir: dir.clone(),
-                package: package_name(dir)?,
+                project: plugin_build::Project::detect(dir)
+                    .with_context(|| format!("the `source` of product {}", p.name))?,
                 plugin: p.plugin.clone(),
             })
         })
@@ -204,72 +211,94 @@ impl NoLocalStackOne {
     async fn stop(self) {}
 }
 
-/// Which source a changed path belongs to; `None` for build outputs and unrelated files.
+/// Folders of build outputs and installed toolchains: never sources.
+const NOT_SOURCES: [&str; 6] = [
+    "target",
+    "node_modules",
+    "dist",
+    ".venv",
+    "__pycache__",
+    "bindings",
+];
+
+/// The extensions of source files, in every language.
+const SOURCE_EXTENSIONS: [&str; 10] = [
+    "rs", "toml", "wit", "ts", "mts", "js", "mjs", "json", "py", "sh",
+];
+
+/// How often a running build says it still runs.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Which source a changed path belongs to; `None` for build outputs, installed toolchains,
+/// lock files (an install writes them), hidden files and unrelated files.
 fn owner(sources: &[Source], path: &Path) -> Option<usize> {
-    if path.components().any(|c| c.as_os_str() == "target") {
+    let i = sources.iter().position(|s| path.starts_with(&s.dir))?;
+    let inside = path.strip_prefix(&sources[i].dir).ok()?;
+    if inside
+        .components()
+        .any(|c| NOT_SOURCES.iter().any(|n| c.as_os_str() == *n))
+    {
+        return None;
+    }
+    let name = path.file_name()?.to_string_lossy();
+    if name.starts_with('.') || name == "package-lock.json" || name == "Cargo.lock" {
         return None;
     }
     let relevant = path
         .extension()
-        .is_some_and(|e| e == "rs" || e == "toml" || e == "wit")
+        .is_some_and(|e| SOURCE_EXTENSIONS.iter().any(|x| e == *x))
         || path.is_dir();
-    if !relevant {
-        return None;
-    }
-    sources.iter().position(|s| path.starts_with(&s.dir))
+    relevant.then_some(i)
 }
 
-/// Rebuilds one plugin and installs it; prints the compiler's output on failure.
+/// Rebuilds one plugin and installs it; prints the tool's output on failure, and a line every
+/// [`HEARTBEAT`] while the build runs.
 async fn rebuild(source: &Source) {
     let started = Instant::now();
-    println!("[{}] building {} …", source.product, source.package);
+    println!(
+        "[{}] building {} ({}) …",
+        source.product,
+        source.dir.display(),
+        source.project.language()
+    );
     let s = source.clone();
-    let built = tokio::task::spawn_blocking(move || {
-        let manifest = s.dir.join("Cargo.toml");
-        // A crate inside a workspace builds into the workspace's target folder.
-        let target = s
-            .dir
-            .parent()
-            .filter(|p| p.join("Cargo.toml").is_file())
-            .map_or_else(|| s.dir.join("target"), |p| p.join("target"));
-        let files = plugin_build::build(&manifest, &target, &[s.package.as_str()])?;
+    let build = tokio::task::spawn_blocking(move || {
+        let file = s.project.build(&s.dir)?;
         let dir = s.plugin.parent().map(Path::to_path_buf).unwrap_or_default();
         let name = s
             .plugin
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        plugin_build::install(&files[0], &dir, &name)
-    })
-    .await;
+        plugin_build::install(&file, &dir, &name)
+    });
+    tokio::pin!(build);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    let built = loop {
+        tokio::select! {
+            built = &mut build => break built,
+            _ = beat.tick() => println!(
+                "[{}] still building ({} s)",
+                source.product,
+                started.elapsed().as_secs()
+            ),
+        }
+    };
     match built {
         Ok(Ok(path)) => println!(
-            "[{}] installed {} in {:.1?}; the host reloads it",
+            "[{}] built in {:.1?}; installed {}, the host reloads it",
             source.product,
-            path.display(),
-            started.elapsed()
+            started.elapsed(),
+            path.display()
         ),
         Ok(Err(e)) => println!(
-            "[{}] {e}\n[{}] the last good plugin keeps serving",
-            source.product, source.product
+            "[{}] build failed after {:.1?}: {e}\n[{}] the last good plugin keeps serving",
+            source.product,
+            started.elapsed(),
+            source.product
         ),
         Err(e) => println!("[{}] build task failed: {e}", source.product),
     }
-}
-
-/// The `[package] name` of the crate in `dir`.
-fn package_name(dir: &Path) -> anyhow::Result<String> {
-    let manifest = dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)
-        .with_context(|| format!("reading {}", manifest.display()))?;
-    let value: toml::Table =
-        toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
-    value
-        .get("package")
-        .and_then(|p| p.get("name"))
-        .and_then(|n| n.as_str())
-        .map(str::to_owned)
-        .with_context(|| format!("{} has no [package] name", manifest.display()))
 }
 
 #[cfg(test)]
@@ -277,26 +306,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn build_outputs_and_other_files_are_not_sources() {
-        let sources = vec![Source {
+    fn build_outputs_toolchains_and_other_files_are_not_sources() {
+        let source = |dir: &str| Source {
             product: "p".into(),
-            dir: "/w/plugins/p".into(),
-            package: "p".into(),
+            dir: dir.into(),
+            project: plugin_build::Project::Js {
+                plugin: "dist/p.wasm".into(),
+            },
             plugin: "/w/plugins/p.wasm".into(),
-        }];
-        assert_eq!(
-            owner(&sources, Path::new("/w/plugins/p/src/lib.rs")),
-            Some(0)
-        );
-        assert_eq!(
-            owner(&sources, Path::new("/w/plugins/p/Cargo.toml")),
-            Some(0)
-        );
-        assert_eq!(
-            owner(&sources, Path::new("/w/plugins/p/target/release/x.rs")),
-            None
-        );
-        assert_eq!(owner(&sources, Path::new("/w/plugins/p.wasm")), None);
-        assert_eq!(owner(&sources, Path::new("/w/plugins/p/notes.md")), None);
+        };
+        let sources = vec![source("/w/src/p"), source("/w/src/q")];
+        for (path, owner_of) in [
+            ("/w/src/p/src/lib.rs", Some(0)),
+            ("/w/src/p/Cargo.toml", Some(0)),
+            ("/w/src/q/src/plugin.ts", Some(1)),
+            ("/w/src/q/package.json", Some(1)),
+            ("/w/src/q/src/app.py", Some(1)),
+            ("/w/src/p/target/release/x.rs", None),
+            ("/w/src/q/node_modules/esbuild/lib/main.js", None),
+            ("/w/src/q/dist/bundle.js", None),
+            ("/w/src/q/vendor/assay-plugin-sdk/.venv/lib/site.py", None),
+            ("/w/src/q/src/__pycache__/app.py", None),
+            ("/w/src/q/package-lock.json", None),
+            ("/w/src/q/dist/.p.wasm.tmp", None),
+            ("/w/plugins/p.wasm", None),
+            ("/w/src/p/notes.md", None),
+        ] {
+            assert_eq!(owner(&sources, Path::new(path)), owner_of, "{path}");
+        }
     }
 }
