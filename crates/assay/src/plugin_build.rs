@@ -430,11 +430,7 @@ mod tests {
     #[test]
     fn a_failed_js_build_keeps_the_tools_words() {
         // `npm run build` of a package whose build script fails: the error holds its output.
-        if std::process::Command::new("npm")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
+        if Command::new("npm").arg("--version").output().is_err() {
             let line = "skipped: needs npm (apt-get install nodejs npm)";
             assert!(
                 std::env::var("ASSAY_REQUIRE_ALL").as_deref() != Ok("1"),
