@@ -9,7 +9,7 @@
 //!
 //! [`example`] and [`hostile`] build an example plugin (`plugins/examples-js/codetest`,
 //! `plugins/examples-python/backcheck`) or a hostile fixture with the documented command,
-//! once per test process and only when a source is newer than the last build's output (a
+//! one build at a time and only when a source is newer than the last build's output (a
 //! build takes 45–55 s here).
 
 use std::path::{Path, PathBuf};
@@ -45,26 +45,23 @@ impl Lang {
     /// Whether this machine has the toolchain: `node` 20+ and `npm`, or `python3` 3.11+ that
     /// can make a virtual environment with pip.
     pub fn toolchain_present(self) -> bool {
-        static PRESENT: OnceLock<Mutex<[Option<bool>; 2]>> = OnceLock::new();
-        let slot = match self {
-            Lang::Js => 0,
-            Lang::Python => 1,
-        };
-        let cache = PRESENT.get_or_init(|| Mutex::new([None, None]));
-        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-        *cache[slot].get_or_insert_with(|| match self {
-            Lang::Js => {
+        static JS: OnceLock<bool> = OnceLock::new();
+        static PYTHON: OnceLock<bool> = OnceLock::new();
+        match self {
+            Lang::Js => *JS.get_or_init(|| {
                 major_version("node", &["--version"], 'v').is_some_and(|v| v >= 20)
                     && succeeds("npm", &["--version"])
-            }
-            Lang::Python => succeeds(
-                "python3",
-                &[
-                    "-c",
-                    "import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))",
-                ],
-            ),
-        })
+            }),
+            Lang::Python => *PYTHON.get_or_init(|| {
+                succeeds(
+                    "python3",
+                    &[
+                        "-c",
+                        "import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))",
+                    ],
+                )
+            }),
+        }
     }
 }
 
@@ -124,19 +121,10 @@ pub fn hostile(lang: Lang) -> PathBuf {
     )
 }
 
-/// The component of the project at `dir` (`name` is its file stem), built once per process.
+/// The component of the project at `dir` (`name` is its file stem); panics if it fails.
 fn built(lang: Lang, dir: &Path, name: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<Vec<(PathBuf, PathBuf)>>> = OnceLock::new();
-    let done = BUILT.get_or_init(|| Mutex::new(Vec::new()));
-    // One build at a time: one JS build alone keeps both cores busy.
-    let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, out)) = done.iter().find(|(d, _)| d == dir) {
-        return out.clone();
-    }
-    let out = build(lang, dir, name)
-        .unwrap_or_else(|e| panic!("building the {lang:?} plugin {}: {e}", dir.display()));
-    done.push((dir.to_owned(), out.clone()));
-    out
+    build(lang, dir, name)
+        .unwrap_or_else(|e| panic!("building the {lang:?} plugin {}: {e}", dir.display()))
 }
 
 /// Builds the project at `dir` with its language's documented command, unless its output is
