@@ -189,8 +189,10 @@ fn fail(message: &str) -> ! {
 /// Files are listed one by one rather than naming the directory, because cargo scans a named
 /// directory recursively and would then rebuild every time something under `target/` changed.
 /// Build output (`target/`), hidden files and folders other than `.cargo/` (editor swap files,
-/// half-copied plugins), and `.wasm` files (the `plugins/` folder doubles as the host's drop
-/// folder) are skipped.
+/// half-copied plugins), `.wasm` files (the `plugins/` folder doubles as the host's drop
+/// folder), and the JavaScript and Python projects' installed packages and build output
+/// (`node_modules/`, `dist/`, `__pycache__/`: thousands of files no Rust plugin reads) are
+/// skipped.
 fn watch(dir: &Path) {
     let entries = fs::read_dir(dir)
         .unwrap_or_else(|error| fail(&format!("could not list {}: {error}", dir.display())));
@@ -206,7 +208,9 @@ fn watch(dir: &Path) {
             .is_dir();
         if is_dir && name == ".cargo" {
             watch(&path);
-        } else if name == "target" || name.starts_with('.') {
+        } else if matches!(&*name, "target" | "node_modules" | "dist" | "__pycache__")
+            || name.starts_with('.')
+        {
             continue;
         } else if is_dir {
             watch(&path);

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assay_runtime::{CallErrorKind, Runtime, RuntimeOptions};
+use assay_runtime::{CallErrorKind, Compiler, CompilerChoice, Runtime, RuntimeOptions};
 use assay_tests::harness::Deployment;
 use assay_tests::langs::{self, Lang};
 use tokio::net::TcpListener;
@@ -54,17 +54,29 @@ async fn a_python_backcheck_is_polled_to_its_result() {
 
 #[tokio::test]
 async fn a_typescript_plugin_is_held_to_its_deadline_memory_and_hosts() {
-    hostile_plugin_is_contained(Lang::Js).await;
+    hostile_plugin_is_contained(Lang::Js, CompilerChoice::Cranelift).await;
 }
 
 #[tokio::test]
 async fn a_python_plugin_is_held_to_its_deadline_memory_and_hosts() {
-    hostile_plugin_is_contained(Lang::Python).await;
+    hostile_plugin_is_contained(Lang::Python, CompilerChoice::Cranelift).await;
+}
+
+/// Before its optimised code is ready, a tiered plugin runs Winch's: the same gates hold.
+#[tokio::test]
+async fn a_typescript_plugin_on_winch_is_held_to_its_deadline_memory_and_hosts() {
+    hostile_plugin_is_contained(Lang::Js, CompilerChoice::Winch).await;
+}
+
+#[tokio::test]
+async fn a_python_plugin_on_winch_is_held_to_its_deadline_memory_and_hosts() {
+    hostile_plugin_is_contained(Lang::Python, CompilerChoice::Winch).await;
 }
 
 /// The Rust fixtures' `spin`, `hog` and `offlist` checks (`runtime.rs`), against the hostile
-/// plugin of `lang`, whose engine (SpiderMonkey or CPython) runs inside the component.
-async fn hostile_plugin_is_contained(lang: Lang) {
+/// plugin of `lang`, whose engine (SpiderMonkey or CPython) runs inside the component, as
+/// `compiler` compiled it.
+async fn hostile_plugin_is_contained(lang: Lang, compiler: CompilerChoice) {
     if !langs::require(lang) {
         return;
     }
@@ -73,6 +85,7 @@ async fn hostile_plugin_is_contained(lang: Lang) {
         .expect("the build thread");
     let rt = Runtime::new(RuntimeOptions {
         cache_dir: Some(cache_dir()),
+        compiler,
         ..RuntimeOptions::default()
     })
     .expect("runtime");
@@ -80,6 +93,11 @@ async fn hostile_plugin_is_contained(lang: Lang) {
         .load(&path)
         .await
         .unwrap_or_else(|e| panic!("{} loads: {e:#}", path.display()));
+    let expected = match compiler {
+        CompilerChoice::Winch => Compiler::Winch,
+        _ => Compiler::Cranelift,
+    };
+    assert_eq!(plugin.compiler(), expected, "{lang:?}");
     let behaving = |behaviour: &str| ctx("hostile", &[("behaviour", behaviour.into())], &[]);
 
     // Well behaved, it answers: the failures below are the behaviours', not the build's.

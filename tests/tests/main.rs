@@ -31,4 +31,5 @@ mod sdk_docs;
 mod sdk_standalone;
 mod send;
 mod supervision;
+mod tiering;
 mod vendor_flows;

@@ -152,6 +152,12 @@ pub(crate) async fn ends_at_its_deadline(plugin: &assay_runtime::Plugin, c: &Pro
 async fn memory_growth_is_refused_at_the_limit() {
     let rt = runtime();
     let plugin = rt.load(&fixture_path("hog")).await.expect("loads");
+    hits_the_memory_limit(&plugin).await;
+    other_product_answers(&rt).await;
+}
+
+/// The `hog` fixture's growth is refused at a 32 MiB limit, and the call says so.
+pub(crate) async fn hits_the_memory_limit(plugin: &assay_runtime::Plugin) {
     let mut c = ctx("hog", &[], &[]);
     c.timeout = Duration::from_secs(10);
     c.memory_limit_bytes = 32 << 20;
@@ -160,7 +166,6 @@ async fn memory_growth_is_refused_at_the_limit() {
         matches!(err.kind, CallErrorKind::MemoryLimit(n) if n == 32 << 20),
         "{err}"
     );
-    other_product_answers(&rt).await;
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy,
+};
 
 /// How often the engine's epoch advances; deadlines are counted in these ticks, and a running
 /// call yields to the others at each. 1 ms: a looping plugin holds a call thread at most that
@@ -23,10 +25,40 @@ pub const POOL_INSTANCES: u32 = 256;
 /// space; each call's own limit is enforced by its store's limiter.
 pub const POOL_MAX_MEMORY: usize = (*crate::MEMORY_LIMIT_MB_RANGE.end() as usize) << 20;
 
-/// Builds the engine: component model, async, epoch interruption, copy-on-write memory
-/// images, and the pooling allocator when `pooling` is set.
-pub fn build(pooling: bool) -> wasmtime::Result<Engine> {
+/// The code generator an engine compiles plugins with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compiler {
+    /// Cranelift: optimising, the code every call should run; seconds for a large component.
+    Cranelift,
+    /// Winch: a baseline compiler, one pass per function with no optimisation, several times
+    /// faster to compile and slower to run (see `tiering`).
+    Winch,
+}
+
+impl Compiler {
+    /// `cranelift` or `winch`, as logs and the status page say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cranelift => "cranelift",
+            Self::Winch => "winch",
+        }
+    }
+}
+
+impl std::fmt::Display for Compiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Builds an engine compiling with `compiler`: component model, async, epoch interruption,
+/// copy-on-write memory images, and the pooling allocator when `pooling` is set.
+pub fn build(pooling: bool, compiler: Compiler) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
+    config.strategy(match compiler {
+        Compiler::Cranelift => Strategy::Cranelift,
+        Compiler::Winch => Strategy::Winch,
+    });
     config
         .wasm_component_model(true)
         .epoch_interruption(true)
@@ -53,7 +85,7 @@ pub fn build(pooling: bool) -> wasmtime::Result<Engine> {
 /// How much of a pooled memory or table is kept resident (and reset in place) between calls.
 pub const POOL_KEEP_RESIDENT: usize = 4 << 20;
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own, until dropped,
+/// Advances the engines' epochs every [`EPOCH_TICK`] on a thread of its own, until dropped,
 /// but only while a plugin call runs: an idle host's ticker thread is parked, so it does not
 /// wake the machine 200 times a second for nothing. Deadlines do not depend on the tick count
 /// (the epoch callback compares the clock), so pausing loses nothing.
@@ -70,15 +102,15 @@ struct Shared {
 }
 
 impl Ticker {
-    /// Starts the ticker of `engine`, parked until a call holds a [`Busy`].
-    pub fn start(engine: &Engine) -> std::io::Result<Self> {
+    /// Starts the ticker of `engines`, parked until a call holds a [`Busy`].
+    pub fn start(engines: &[&Engine]) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             busy: AtomicUsize::new(0),
             thread: OnceLock::new(),
         });
-        // A weak handle: the ticker must not keep the engine alive.
-        let weak = engine.weak();
+        // Weak handles: the ticker must not keep an engine alive.
+        let weak: Vec<_> = engines.iter().map(|e| e.weak()).collect();
         let state = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("assay-epoch".into())
@@ -91,9 +123,13 @@ impl Ticker {
                         continue;
                     }
                     std::thread::sleep(EPOCH_TICK);
-                    match weak.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
+                    let mut alive = false;
+                    for engine in weak.iter().filter_map(|w| w.upgrade()) {
+                        engine.increment_epoch();
+                        alive = true;
+                    }
+                    if !alive {
+                        break;
                     }
                 }
             })?;
@@ -198,7 +234,7 @@ mod tests {
         let mut config = Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config).expect("engine");
-        let ticker = Ticker::start(&engine).expect("ticker");
+        let ticker = Ticker::start(&[&engine]).expect("ticker");
         assert!(
             !epoch_moves(&engine, EPOCH_TICK * 20),
             "an idle ticker does not advance the epoch"

@@ -23,6 +23,9 @@ pub enum StartError {
     /// The threads plugin calls run on could not start.
     #[error("cannot start the plugin call threads")]
     CallPool(#[source] std::io::Error),
+    /// The threads that optimise plugins in the background could not start.
+    #[error("cannot start the plugin optimiser's threads")]
+    Optimiser(#[source] std::io::Error),
 }
 
 /// Why a plugin file could not be loaded. Always names the file.

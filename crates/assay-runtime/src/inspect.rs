@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::loader::export_and_import_names;
 use super::{LoadError, Runtime, types};
 
 /// A plugin's description for `assay plugin inspect`.
@@ -24,7 +25,7 @@ impl Runtime {
     /// and describes it.
     pub async fn inspect(&self, path: &Path) -> Result<Inspection, LoadError> {
         let plugin = self.load(path).await?;
-        let (exports, imports) = self.export_and_import_names(plugin.component());
+        let (exports, imports) = export_and_import_names(&plugin.component());
         Ok(Inspection {
             metadata: plugin.metadata().clone(),
             contract_version: plugin.contract_version(),

@@ -17,7 +17,8 @@
 //!
 //! - [`contract`]: the plugin contract, one module per WIT version (the only `bindgen!`),
 //!   the enum over versions the loader picks from, and the exports a call can name.
-//! - `engine`: the engine and its epoch ticker.
+//! - `engine`: the engines and their epoch ticker.
+//! - [`tiering`]: Winch first for large plugins, Cranelift's code swapped in when ready.
 //! - `cache`: compiled artifacts on disk, the least recently used evicted past a bound.
 //! - `loader`: checking a plugin file, finding its contract version, compiling and linking it.
 //! - `inspect`: describing a plugin file.
@@ -43,6 +44,7 @@ pub mod outbound;
 mod plugin;
 mod pool;
 mod state;
+pub mod tiering;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -56,13 +58,14 @@ pub use answer_size::{MAX_PLUGIN_ERROR_MESSAGE, truncate_at_char};
 pub use bulkhead::{CallSlots, DEFAULT_MAX_CONCURRENT_CALLS, MemoryBudget};
 pub use cache::{LoadSource, MAX_CACHED_ARTIFACTS};
 pub use capture::MAX_STDIO_BYTES;
-pub use engine::{EPOCH_TICK, POOL_INSTANCES, POOL_MAX_MEMORY};
+pub use engine::{Compiler, EPOCH_TICK, POOL_INSTANCES, POOL_MAX_MEMORY};
 pub use error::{CallError, CallErrorKind, LoadError, StartError};
 pub use inspect::Inspection;
 pub use outbound::{AllowedHost, AllowedHostError};
 pub use plugin::{DEADLINE_GRACE, MAX_TRAP_MESSAGE, Plugin};
 pub use pool::CALL_THREAD_NICE;
 pub use state::{MAX_LOG_FIELD_CHARS, MAX_LOG_FIELDS, MAX_LOG_MESSAGE};
+pub use tiering::{CompilerChoice, TIERED_MIN_BYTES};
 
 use assay_wire::secret::{Redactor, Secret};
 
@@ -139,6 +142,10 @@ pub struct RuntimeOptions {
     pub cache_max_artifacts: usize,
     /// Memory all plugin calls may hold at once, in bytes ([`MemoryBudget`]).
     pub memory_budget_bytes: u64,
+    /// Which compiler makes the plugins' code ([`tiering`]).
+    pub compiler: CompilerChoice,
+    /// Under [`CompilerChoice::Tiered`], components at least this large start on Winch.
+    pub tiered_min_bytes: usize,
 }
 
 impl Default for RuntimeOptions {
@@ -148,15 +155,24 @@ impl Default for RuntimeOptions {
             cache_dir: None,
             cache_max_artifacts: MAX_CACHED_ARTIFACTS,
             memory_budget_bytes: MemoryBudget::default_limit(),
+            compiler: CompilerChoice::default(),
+            tiered_min_bytes: TIERED_MIN_BYTES,
         }
     }
 }
 
 /// The process's plugin runtime.
 pub struct Runtime {
+    /// Cranelift's engine: every plugin's code ends up here, but under [`CompilerChoice::Winch`].
     engine: Engine,
     linker: Arc<Linker<state::StoreState>>,
     cache: Option<cache::ArtifactCache>,
+    /// Winch's engine, under [`CompilerChoice::Tiered`] and [`CompilerChoice::Winch`].
+    baseline: Option<tiering::Baseline>,
+    /// Optimises what `baseline` loaded, under [`CompilerChoice::Tiered`].
+    optimiser: Option<tiering::Optimiser>,
+    compiler: CompilerChoice,
+    tiered_min_bytes: usize,
     ticker: engine::Ticker,
     budget: Arc<MemoryBudget>,
     pool: Arc<pool::CallPool>,
@@ -172,45 +188,108 @@ impl Runtime {
     /// Builds the engine, the linker and the ticker. Falls back to on-demand allocation if
     /// the pooling allocator cannot reserve its memory.
     pub fn new(options: RuntimeOptions) -> Result<Self, StartError> {
-        let engine = match engine::build(options.pooling) {
-            Ok(e) => e,
-            Err(e) if options.pooling => {
-                tracing::warn!(
-                    error = format_args!("{e:#}"),
-                    "pooling allocator unavailable; using on-demand allocation"
-                );
-                engine::build(false).map_err(StartError::Engine)?
-            }
-            Err(e) => return Err(StartError::Engine(e)),
+        let (engine, pooling) = build_engine(options.pooling, Compiler::Cranelift)?;
+        let linker = Arc::new(new_linker(&engine)?);
+        let cache_for = |engine: &Engine| {
+            options
+                .cache_dir
+                .clone()
+                .map(|dir| cache::ArtifactCache::new(dir, engine, options.cache_max_artifacts))
         };
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(StartError::Link)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(StartError::Link)?;
-        contract::add_to_linker(&mut linker).map_err(StartError::Link)?;
-        let cache = options
-            .cache_dir
-            .map(|dir| cache::ArtifactCache::new(dir, &engine, options.cache_max_artifacts));
-        let ticker = engine::Ticker::start(&engine).map_err(StartError::Ticker)?;
+        let cache = cache_for(&engine);
+        let mut compiler = options.compiler;
+        let baseline = match compiler {
+            CompilerChoice::Cranelift => None,
+            CompilerChoice::Tiered | CompilerChoice::Winch => {
+                match engine::build(pooling, Compiler::Winch) {
+                    Ok(engine) => Some(tiering::Baseline {
+                        linker: Arc::new(new_linker(&engine)?),
+                        cache: cache_for(&engine),
+                        engine,
+                    }),
+                    // Winch is x86-64 only.
+                    Err(e) => {
+                        tracing::warn!(
+                            error = format_args!("{e:#}"),
+                            "the baseline compiler is unavailable here; plugins are compiled by Cranelift alone"
+                        );
+                        compiler = CompilerChoice::Cranelift;
+                        None
+                    }
+                }
+            }
+        };
+        let optimiser = match compiler {
+            CompilerChoice::Tiered => Some(
+                tiering::Optimiser::start(tiering::Optimising {
+                    engine: engine.clone(),
+                    linker: Arc::clone(&linker),
+                    cache: cache.clone(),
+                })
+                .map_err(StartError::Optimiser)?,
+            ),
+            _ => None,
+        };
+        let mut engines = vec![&engine];
+        engines.extend(baseline.as_ref().map(|b| &b.engine));
+        let ticker = engine::Ticker::start(&engines).map_err(StartError::Ticker)?;
         Ok(Self {
             engine,
-            linker: Arc::new(linker),
+            linker,
             cache,
+            baseline,
+            optimiser,
+            compiler,
+            tiered_min_bytes: options.tiered_min_bytes,
             ticker,
             budget: Arc::new(MemoryBudget::new(options.memory_budget_bytes)),
             pool: pool::CallPool::new().map_err(StartError::CallPool)?,
         })
     }
 
-    /// The engine.
+    /// The optimising (Cranelift) engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Which compiler makes the plugins' code: the configured choice, or Cranelift where
+    /// Winch is unavailable.
+    pub fn compiler(&self) -> CompilerChoice {
+        self.compiler
     }
 
     /// The memory budget every call of every plugin shares.
     pub fn memory_budget(&self) -> &MemoryBudget {
         &self.budget
     }
+}
+
+/// Builds an engine with the pooling allocator when asked, falling back to on-demand
+/// allocation when it cannot reserve its memory; says which it got.
+fn build_engine(pooling: bool, compiler: Compiler) -> Result<(Engine, bool), StartError> {
+    match engine::build(pooling, compiler) {
+        Ok(e) => Ok((e, pooling)),
+        Err(e) if pooling => {
+            tracing::warn!(
+                error = format_args!("{e:#}"),
+                "pooling allocator unavailable; using on-demand allocation"
+            );
+            Ok((
+                engine::build(false, compiler).map_err(StartError::Engine)?,
+                false,
+            ))
+        }
+        Err(e) => Err(StartError::Engine(e)),
+    }
+}
+
+/// A linker with WASI, `wasi:http` and the contract's host imports, for `engine`.
+fn new_linker(engine: &Engine) -> Result<Linker<state::StoreState>, StartError> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(StartError::Link)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(StartError::Link)?;
+    contract::add_to_linker(&mut linker).map_err(StartError::Link)?;
+    Ok(linker)
 }
 
 impl From<types::OrderKind> for assay_wire::order_kind::OrderKind {

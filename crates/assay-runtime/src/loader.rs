@@ -4,16 +4,22 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
-use wasmtime::component::Component;
+use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker};
 
 use super::{
-    CONTRACT_PACKAGE, LoadError, LoadSource, METADATA_TIMEOUT, Plugin, ProductContext, Runtime,
-    types,
+    CONTRACT_PACKAGE, CompilerChoice, LoadError, LoadSource, METADATA_TIMEOUT, Plugin,
+    ProductContext, Runtime, types,
 };
+use crate::cache::ArtifactCache;
 use crate::contract::{Pre, SUPPORTED_VERSIONS, Version};
-use crate::plugin::Caller;
+use crate::engine::Compiler;
+use crate::plugin::{Caller, Tier};
+use crate::state::StoreState;
+use crate::tiering::{self, Baseline};
 
 impl Runtime {
     /// Loads and validates the plugin at `path`.
@@ -27,48 +33,77 @@ impl Runtime {
         self.load_bytes(path, bytes).await
     }
 
-    /// Loads and validates a plugin from its bytes; `path` names it in errors.
+    /// Loads and validates a plugin from its bytes; `path` names it in errors. A large
+    /// component may start on the baseline compiler's code and be optimised later
+    /// ([`crate::tiering`]).
     pub async fn load_bytes(&self, path: &Path, bytes: Vec<u8>) -> Result<Arc<Plugin>, LoadError> {
-        let component = self.compile(path, bytes).await?;
-        self.link(path, component).await
-    }
-
-    /// Checks the header, then compiles `bytes` or loads the cached artifact, on a blocking
-    /// thread: Cranelift takes long enough to stall the async workers.
-    pub(super) async fn compile(&self, path: &Path, bytes: Vec<u8>) -> Result<Compiled, LoadError> {
         check_header(path, &bytes)?;
         let content_hash: [u8; 32] = Sha256::digest(&bytes).into();
-        let engine = self.engine.clone();
-        let cache = self.cache.clone();
-        let compiled = tokio::task::spawn_blocking(move || match cache {
-            Some(cache) => cache.load_or_compile(&engine, &content_hash, &bytes),
-            None => Component::new(&engine, &bytes).map(|c| (c, LoadSource::Compiled)),
-        })
-        .await
-        // A panic while compiling: the component is refused like one that does not compile.
-        .unwrap_or_else(|panicked| Err(wasmtime::Error::new(panicked)));
-        let (component, source) = compiled.map_err(|source| LoadError::Compile {
-            path: path.to_owned(),
-            source,
-        })?;
-        Ok(Compiled {
-            component,
-            content_hash,
-            source,
-        })
+        let bytes = Arc::new(bytes);
+        if let Some(baseline) = self.baseline_for(&content_hash, bytes.len()) {
+            match compile(
+                &baseline.engine,
+                baseline.cache.clone(),
+                content_hash,
+                &bytes,
+            )
+            .await
+            {
+                Ok((component, source)) => {
+                    let tier = (component, Compiler::Winch, source);
+                    let plugin = self
+                        .link(path, content_hash, tier, &baseline.linker)
+                        .await?;
+                    if let Some(optimiser) = &self.optimiser {
+                        optimiser.queue(&plugin, bytes);
+                    }
+                    return Ok(plugin);
+                }
+                Err(e) if self.compiler == CompilerChoice::Winch => {
+                    return Err(LoadError::Compile {
+                        path: path.to_owned(),
+                        source: e,
+                    });
+                }
+                Err(e) => tiering::refused(path, &e),
+            }
+        }
+        let (component, source) = compile(&self.engine, self.cache.clone(), content_hash, &bytes)
+            .await
+            .map_err(|source| LoadError::Compile {
+                path: path.to_owned(),
+                source,
+            })?;
+        let tier = (component, Compiler::Cranelift, source);
+        self.link(path, content_hash, tier, &self.linker).await
     }
 
-    async fn link(&self, path: &Path, compiled: Compiled) -> Result<Arc<Plugin>, LoadError> {
-        let Compiled {
-            component,
-            content_hash,
-            source,
-        } = compiled;
-        let (exports, imports) = self.export_and_import_names(&component);
+    /// The baseline engine, when a component of this hash and size should start on it.
+    fn baseline_for(&self, hash: &[u8], size: usize) -> Option<&Baseline> {
+        let baseline = self.baseline.as_ref()?;
+        match self.compiler {
+            CompilerChoice::Winch => Some(baseline),
+            CompilerChoice::Tiered
+                if size >= self.tiered_min_bytes
+                    && !tiering::optimised_cached(self.cache.as_ref(), hash) =>
+            {
+                Some(baseline)
+            }
+            _ => None,
+        }
+    }
+
+    async fn link(
+        &self,
+        path: &Path,
+        content_hash: [u8; 32],
+        (component, compiler, source): (Component, Compiler, LoadSource),
+        linker: &Linker<StoreState>,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        let (exports, imports) = export_and_import_names(&component);
         let version = check_contract(path, &exports, &imports)?;
-        check_functions(path, version, &self.product_functions(&component, version))?;
-        let pre = self
-            .linker
+        check_functions(path, version, &product_functions(&component, version))?;
+        let pre = linker
             .instantiate_pre(&component)
             .map_err(|source| LoadError::Imports {
                 path: path.to_owned(),
@@ -81,7 +116,12 @@ impl Runtime {
         })?;
         let mut plugin = Plugin {
             caller: Caller {
-                pre: Arc::new(pre),
+                tier: Arc::new(ArcSwap::from_pointee(Tier {
+                    pre,
+                    component,
+                    compiler,
+                    source,
+                })),
                 label: Arc::from("(loading)"),
                 ticker: self.ticker.handle(),
                 budget: Arc::clone(&self.budget),
@@ -96,8 +136,6 @@ impl Runtime {
             },
             content_hash,
             path: path.to_owned(),
-            source,
-            component,
         };
         let mut ctx = ProductContext::new("(loading)");
         ctx.timeout = METADATA_TIMEOUT;
@@ -124,46 +162,48 @@ impl Runtime {
     }
 }
 
-/// A compiled component and where it came from.
-pub(super) struct Compiled {
-    pub component: Component,
-    pub content_hash: [u8; 32],
-    pub source: LoadSource,
+/// Compiles `bytes` with `engine`, or loads the cached artifact, on a blocking thread: a
+/// compiler takes long enough to stall the async workers.
+async fn compile(
+    engine: &Engine,
+    cache: Option<ArtifactCache>,
+    content_hash: [u8; 32],
+    bytes: &Arc<Vec<u8>>,
+) -> wasmtime::Result<(Component, LoadSource)> {
+    let (engine, bytes) = (engine.clone(), Arc::clone(bytes));
+    tokio::task::spawn_blocking(move || match cache {
+        Some(cache) => cache.load_or_compile(&engine, &content_hash, &bytes),
+        None => Component::new(&engine, &bytes[..]).map(|c| (c, LoadSource::Compiled)),
+    })
+    .await
+    // A panic while compiling: the component is refused like one that does not compile.
+    .unwrap_or_else(|panicked| Err(wasmtime::Error::new(panicked)))
 }
 
-impl Runtime {
-    /// The names a component exports and imports (interfaces and functions), in its order.
-    pub(super) fn export_and_import_names(
-        &self,
-        component: &Component,
-    ) -> (Vec<String>, Vec<String>) {
-        let ty = component.component_type();
-        let exports = ty
-            .exports(&self.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
-        let imports = ty
-            .imports(&self.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
-        (exports, imports)
-    }
+/// The names a component exports and imports (interfaces and functions), in its order.
+pub(super) fn export_and_import_names(component: &Component) -> (Vec<String>, Vec<String>) {
+    let engine = component.engine();
+    let ty = component.component_type();
+    let exports = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+    let imports = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
+    (exports, imports)
+}
 
-    /// The functions the component's product export of `version` has.
-    fn product_functions(&self, component: &Component, version: Version) -> Vec<String> {
-        let ty = component.component_type();
-        let Some(export) = ty.get_export(&self.engine, version.product_export()) else {
-            return vec![];
-        };
-        let ComponentItem::ComponentInstance(instance) = export.ty else {
-            return vec![];
-        };
-        instance
-            .exports(&self.engine)
-            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
-            .map(|(name, _)| name.to_owned())
-            .collect()
-    }
+/// The functions the component's product export of `version` has.
+fn product_functions(component: &Component, version: Version) -> Vec<String> {
+    let engine = component.engine();
+    let ty = component.component_type();
+    let Some(export) = ty.get_export(engine, version.product_export()) else {
+        return vec![];
+    };
+    let ComponentItem::ComponentInstance(instance) = export.ty else {
+        return vec![];
+    };
+    instance
+        .exports(engine)
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
+        .map(|(name, _)| name.to_owned())
+        .collect()
 }
 
 /// The version of the `assay:plugin` package named by a component's imports or exports, e.g.

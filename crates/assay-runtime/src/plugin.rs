@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use tracing::Instrument;
 use wasmtime::{Store, UpdateDeadline};
 
@@ -12,7 +13,7 @@ use super::answer_size::{
     AnswerSize, map_plugin_error_message, truncate_at_char, truncate_plugin_error,
 };
 use super::bulkhead::MemoryBudget;
-use super::engine::{POOL_KEEP_RESIDENT, TickerHandle};
+use super::engine::{Compiler, POOL_KEEP_RESIDENT, TickerHandle};
 use super::error::{CallError, CallErrorKind};
 use super::pool::CallPool;
 use super::state::StoreState;
@@ -39,14 +40,23 @@ pub struct Plugin {
     pub(super) metadata: PluginMetadata,
     pub(super) content_hash: [u8; 32],
     pub(super) path: PathBuf,
-    pub(super) source: LoadSource,
+}
+
+/// The plugin's code as one compiler made it. A plugin loaded by the baseline compiler gets
+/// the optimised tier swapped in when it is ready (`tiering`); a call takes the tier in place
+/// when it starts and keeps it to its end.
+pub(super) struct Tier {
+    pub(super) pre: Pre,
     pub(super) component: wasmtime::component::Component,
+    pub(super) compiler: Compiler,
+    pub(super) source: LoadSource,
 }
 
 /// What one call of a plugin needs, owned, so the call can run on the [`CallPool`].
 #[derive(Clone)]
 pub(super) struct Caller {
-    pub(super) pre: Arc<Pre>,
+    /// The code calls run; replaced once when a baseline tier is optimised.
+    pub(super) tier: Arc<ArcSwap<Tier>>,
     /// `name@version`, for log lines and errors.
     pub(super) label: Arc<str>,
     /// Keeps the engine's epoch ticking while a call of this plugin runs.
@@ -99,19 +109,25 @@ impl Plugin {
         &self.path
     }
 
-    /// Whether it was compiled or loaded from the artifact cache.
+    /// Whether the code its calls run now was compiled or loaded from the artifact cache.
     pub fn source(&self) -> LoadSource {
-        self.source
+        self.caller.tier.load().source
+    }
+
+    /// The compiler that made the code its calls run now: [`Compiler::Winch`] until a
+    /// plugin loaded by the baseline compiler is optimised (`tiering`).
+    pub fn compiler(&self) -> Compiler {
+        self.caller.tier.load().compiler
     }
 
     /// The compiled component (for inspection).
-    pub fn component(&self) -> &wasmtime::component::Component {
-        &self.component
+    pub fn component(&self) -> wasmtime::component::Component {
+        self.caller.tier.load().component.clone()
     }
 
     /// The `assay:plugin` contract version it was built against (`0.1.0`).
     pub fn contract_version(&self) -> &'static str {
-        self.caller.pre.version().as_str()
+        self.caller.tier.load().pre.version().as_str()
     }
 
     /// `metadata`, in a fresh instance like every call (loading calls it once).
@@ -225,7 +241,8 @@ impl Caller {
         ctx: &ProductContext,
     ) -> Result<(Store<StoreState>, Instance), CallError> {
         let state = StoreState::new(ctx, Arc::clone(&self.label), Arc::clone(&self.budget));
-        let mut store = Store::new(self.pre.engine(), state);
+        let tier = self.tier.load_full();
+        let mut store = Store::new(tier.pre.engine(), state);
         store.limiter(|s| s.limiter());
         let deadline = Instant::now() + ctx.timeout;
         store.set_epoch_deadline(1);
@@ -237,7 +254,7 @@ impl Caller {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        match self.pre.instantiate(&mut store).await {
+        match tier.pre.instantiate(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(e) => Err(self.error(ctx, classify(e, &store, ctx, Stage::Instantiate))),
         }

@@ -211,6 +211,7 @@ impl App {
             Runtime::new(RuntimeOptions {
                 cache_dir: Some(config.plugins.cache_dir.clone()),
                 memory_budget_bytes: config.plugins.memory_budget_bytes,
+                compiler: config.plugins.compiler,
                 ..RuntimeOptions::default()
             })
             .context("starting the plugin runtime")?,

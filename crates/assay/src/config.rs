@@ -67,6 +67,11 @@
 //!                                      # the store file
 //! # memory_budget_mb = 6144        # memory all plugin calls may hold at once; read at
 //!                                  # start; default a quarter of the machine's memory
+//! # compiler = "tiered"            # "tiered": a plugin of 4 MB or more (JavaScript,
+//!                                  # Python) serves at once from Winch's code and
+//!                                  # switches to Cranelift's when compiled in the
+//!                                  # background; "cranelift": Cranelift only; "winch":
+//!                                  # Winch only. Read at start.
 //!
 //! [products.codetest]              # NAME: lowercase letters, digits and dashes, 1 to 63,
 //!                                  # no dash first or last; it appears in URLs
@@ -121,6 +126,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use assay_runtime::CompilerChoice;
 use assay_wire::origin::AllowedHost;
 use assay_wire::secret::Secret;
 use assay_wire::stackone::BaseUrl;
@@ -265,6 +271,8 @@ pub struct PluginsConfig {
     pub cache_dir: PathBuf,
     /// Memory all plugin calls may hold at once, in bytes.
     pub memory_budget_bytes: u64,
+    /// Which compiler makes the plugins' code (`assay_runtime::tiering`).
+    pub compiler: CompilerChoice,
 }
 
 /// `[products.NAME]`: one product served by one plugin.

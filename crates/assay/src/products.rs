@@ -287,7 +287,7 @@ pub async fn load_one(
     let plugin = match loaded {
         Ok(plugin) => {
             let m = plugin.metadata();
-            tracing::info!(product = config.name, plugin = %config.plugin.display(), name = m.name, version = m.version, contract = plugin.contract_version(), generation, "plugin loaded");
+            tracing::info!(product = config.name, plugin = %config.plugin.display(), name = m.name, version = m.version, contract = plugin.contract_version(), compiler = %plugin.compiler(), generation, "plugin loaded");
             Ok(plugin)
         }
         Err(error) => {

@@ -69,6 +69,7 @@ pub(crate) struct RawPlugins {
     pub dir: Option<Spanned<String>>,
     pub cache_dir: Option<Spanned<String>>,
     pub memory_budget_mb: Option<Spanned<u64>>,
+    pub compiler: Option<Spanned<String>>,
 }
 
 /// `[products.NAME]`

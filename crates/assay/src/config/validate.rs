@@ -106,6 +106,19 @@ impl Context<'_> {
                 self.bounded(mb, "plugins.memory_budget_mb", 1, MAX_MEMORY_BUDGET_MB)? << 20
             }
         };
+        let compiler = match &raw.plugins.compiler {
+            None => CompilerChoice::default(),
+            Some(word) => CompilerChoice::parse(word.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    word.span(),
+                    "plugins.compiler",
+                    format!(
+                        "must be \"tiered\", \"cranelift\" or \"winch\", got {:?}",
+                        word.get_ref()
+                    ),
+                )
+            })?,
+        };
         let stackone = self.stackone(&raw, overrides)?;
         let max_batch = match &raw.store.max_batch {
             None => assay_store::DEFAULT_MAX_BATCH,
@@ -169,6 +182,7 @@ impl Context<'_> {
                 dir: plugins_dir,
                 cache_dir,
                 memory_budget_bytes,
+                compiler,
             },
             products,
             secret_files: std::mem::take(&mut self.secret_files),

@@ -298,6 +298,8 @@ pub async fn status(products: &Products, store: &dyn Store) -> Result<Response<B
                 "plugin_file": p.config.plugin.display().to_string(),
                 "plugin": p.plugin_label(),
                 "contract": p.plugin.as_ref().ok().map(|p| p.contract_version()),
+                // `winch` while a large plugin's optimised code is compiled (`tiering`).
+                "compiler": p.plugin.as_ref().ok().map(|p| p.compiler().as_str()),
                 "generation": p.generation,
                 "state_bytes": p.context.state.used(),
                 "cached_package_lists": p.packages.len(),

@@ -123,6 +123,11 @@ fn validation_errors_name_the_product_and_key() {
              got 257",
         ),
         (
+            "[plugins]\ncompiler = \"llvm\"\n",
+            "config.toml:2:12: plugins.compiler: must be \"tiered\", \"cranelift\" or \"winch\", \
+             got \"llvm\"",
+        ),
+        (
             "[plugins]\nmemory_budget_mb = 0\n",
             "config.toml:2:20: plugins.memory_budget_mb: must be between 1 and 1048576, got 0",
         ),

@@ -1,0 +1,386 @@
+//! Plugins per language: what a plugin written in Rust, TypeScript or Python costs the host.
+//!
+//! ```sh
+//! cargo bench -p assay --bench languages
+//! ASSAY_BENCH_LANGUAGES=js,python ASSAY_BENCH_CALLS=500 cargo bench -p assay --bench languages
+//! ```
+//!
+//! For each language's example plugin (`codetest` in Rust and TypeScript, `backcheck` in
+//! Python, each answering `list-packages` from the same two-package `packages` setting), it
+//! prints one row of BENCHMARKS.md's "Plugins per language":
+//!
+//! - **size** of the component file;
+//! - **file → first answer**: from the start of [`Runtime::load`] (what a rename into the
+//!   plugins folder triggers once the watcher has seen it) to the first `list-packages`
+//!   answer, in a runtime already running, with an empty artifact cache ("cold") and again in a
+//!   new runtime on the cache the cold load filled ("warm", as after a restart); under
+//!   `compiler = "tiered"` and `compiler = "cranelift"`; for tiered, also when Cranelift's code
+//!   took over (the background compile, at nice 19);
+//! - **instance + `list-packages` call**: median and p99 of `ASSAY_BENCH_CALLS` sequential calls
+//!   (default 2,000, after 200 of warm-up), each in a fresh instance from the pooling
+//!   allocator, for Cranelift's code and for Winch's;
+//! - **RSS**: the resident memory of a process (this benchmark started again) with a runtime
+//!   and the plugin loaded from a warm cache after one call, and of the same process with no
+//!   plugin, so the difference is the plugin's.
+//!
+//! The plugins are built with their documented commands when missing: `cargo build --release`
+//! in `plugins/`, `npm ci && npm run build` in `plugins/examples-js/codetest`,
+//! `plugins/sdk-python/build.sh` for `plugins/examples-python/backcheck`. A language whose
+//! toolchain is missing (Node.js, python3) is skipped with a line saying so.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use assay_runtime::types::PackageQuery;
+use assay_runtime::{Compiler, CompilerChoice, ProductContext, Runtime, RuntimeOptions};
+use assay_wire::secret::Secret;
+
+/// The catalogue every example answers `list-packages` from.
+const CATALOGUE: &str = r#"[{"id":"pk-rust","name":"Rust backend engineer","description":"90 minutes"},{"id":"pk-sql","name":"SQL fundamentals"}]"#;
+const WARMUP: usize = 200;
+const WARM_LOADS: usize = 3;
+
+fn calls_count() -> usize {
+    std::env::var("ASSAY_BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Lang {
+    Rust,
+    Js,
+    Python,
+}
+
+impl Lang {
+    fn name(self) -> &'static str {
+        match self {
+            Lang::Rust => "Rust (`codetest`)",
+            Lang::Js => "TypeScript (`examples-js/codetest`)",
+            Lang::Python => "Python (`examples-python/backcheck`)",
+        }
+    }
+
+    fn path(self) -> PathBuf {
+        let plugins = root().join("plugins");
+        match self {
+            Lang::Rust => plugins.join("target/wasm32-wasip2/release/codetest.wasm"),
+            Lang::Js => plugins.join("examples-js/codetest/dist/codetest.wasm"),
+            Lang::Python => plugins.join("examples-python/backcheck/backcheck.wasm"),
+        }
+    }
+
+    /// Builds the plugin with its documented command; `Err` says what is missing.
+    fn build(self) -> Result<(), String> {
+        let plugins = root().join("plugins");
+        let run = |cmd: &mut Command| -> Result<(), String> {
+            let status = cmd.status().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("{cmd:?}: {status}"))
+            }
+        };
+        match self {
+            Lang::Rust => run(Command::new("cargo")
+                .args(["build", "--release", "-p", "codetest"])
+                .current_dir(&plugins)),
+            Lang::Js => {
+                for dir in [plugins.join("sdk-js"), plugins.join("examples-js/codetest")] {
+                    run(Command::new("npm")
+                        .args(["ci", "--no-audit", "--no-fund"])
+                        .current_dir(&dir))
+                    .map_err(|e| {
+                        format!("{e} (Node.js 20+ and npm: apt-get install nodejs npm)")
+                    })?;
+                }
+                run(Command::new("npm")
+                    .args(["run", "build"])
+                    .current_dir(plugins.join("examples-js/codetest")))
+            }
+            Lang::Python => run(Command::new(plugins.join("sdk-python/build.sh"))
+                .arg(plugins.join("examples-python/backcheck"))
+                .arg(self.path()))
+            .map_err(|e| format!("{e} (python3 3.11+ with venv: apt-get install python3-venv)")),
+        }
+    }
+}
+
+fn settings() -> Arc<BTreeMap<String, Secret>> {
+    Arc::new(BTreeMap::from([(
+        "packages".to_owned(),
+        Secret::new(CATALOGUE),
+    )]))
+}
+
+fn context() -> ProductContext {
+    let mut ctx = ProductContext::new("bench");
+    ctx.settings = settings();
+    ctx
+}
+
+fn query() -> PackageQuery {
+    PackageQuery {
+        account_id: "456551489512493414".into(),
+        provider: Some("recruitee".into()),
+    }
+}
+
+fn runtime(compiler: CompilerChoice, cache: &Path) -> Runtime {
+    Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache.to_owned()),
+        compiler,
+        ..RuntimeOptions::default()
+    })
+    .expect("runtime")
+}
+
+/// From `load` to the first answer; the plugin, for what follows.
+async fn first_answer(rt: &Runtime, path: &Path) -> (Duration, Arc<assay_runtime::Plugin>) {
+    let started = Instant::now();
+    let plugin = rt.load(path).await.expect("the plugin loads");
+    let list = plugin
+        .list_packages(&context(), query())
+        .await
+        .expect("list-packages");
+    assert_eq!(list.packages.len(), 2, "the catalogue's two packages");
+    (started.elapsed(), plugin)
+}
+
+/// Waits until calls of `plugin` run Cranelift's code; how long since `since`.
+async fn optimised(plugin: &assay_runtime::Plugin, since: Instant) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while plugin.compiler() != Compiler::Cranelift {
+        assert!(Instant::now() < deadline, "not optimised within 600 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    since.elapsed()
+}
+
+/// Median and p99 of sequential calls, each in a fresh instance.
+async fn calls(plugin: &assay_runtime::Plugin) -> (Duration, Duration) {
+    let ctx = context();
+    for _ in 0..WARMUP {
+        plugin.list_packages(&ctx, query()).await.expect("call");
+    }
+    let mut times: Vec<Duration> = Vec::with_capacity(calls_count());
+    for _ in 0..calls_count() {
+        let t = Instant::now();
+        plugin.list_packages(&ctx, query()).await.expect("call");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn fmt(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{:.2} s", d.as_secs_f64())
+    } else if d >= Duration::from_millis(10) {
+        format!("{:.0} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+fn vm_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The child's side of the RSS measurement: `--rss-child CACHE [PLUGIN]`.
+fn rss_child(cache: &Path, plugin: Option<&Path>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        let runtime = runtime(CompilerChoice::Tiered, cache);
+        let _plugin = match plugin {
+            Some(path) => Some(first_answer(&runtime, path).await.1),
+            None => None,
+        };
+        println!("{}", vm_rss_kib());
+    });
+}
+
+/// The resident memory of a fresh process with a runtime and, if given, `plugin` loaded.
+fn rss_mib(cache: &Path, plugin: Option<&Path>) -> f64 {
+    let mut cmd = Command::new(std::env::current_exe().expect("this benchmark"));
+    cmd.arg("--rss-child").arg(cache);
+    if let Some(p) = plugin {
+        cmd.arg(p);
+    }
+    let out = cmd.output().expect("the RSS child runs");
+    assert!(out.status.success(), "RSS child: {out:?}");
+    let kib: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("the child prints its RSS in KiB");
+    kib / 1024.0
+}
+
+struct Row {
+    lang: Lang,
+    size: u64,
+    cold_tiered: Duration,
+    optimised_after: Duration,
+    warm_tiered: Duration,
+    cold_cranelift: Duration,
+    warm_cranelift: Duration,
+    cranelift_calls: (Duration, Duration),
+    winch_calls: (Duration, Duration),
+    rss: f64,
+    rss_none: f64,
+}
+
+async fn measure(lang: Lang) -> Row {
+    let path = lang.path();
+    let size = std::fs::metadata(&path).expect("plugin file").len();
+
+    // Tiered, cold: Winch's code answers; Cranelift's replaces it in the background.
+    let cache = tempfile::tempdir().expect("cache");
+    let rt = runtime(CompilerChoice::Tiered, cache.path());
+    let started = Instant::now();
+    let (cold_tiered, plugin) = first_answer(&rt, &path).await;
+    let optimised_after = optimised(&plugin, started).await;
+    drop((plugin, rt));
+    let mut warm = Vec::new();
+    for _ in 0..WARM_LOADS {
+        let rt = runtime(CompilerChoice::Tiered, cache.path());
+        let (took, plugin) = first_answer(&rt, &path).await;
+        assert_eq!(plugin.compiler(), Compiler::Cranelift, "warm: optimised");
+        warm.push(took);
+    }
+    let warm_tiered = median(warm);
+
+    // Cranelift only.
+    let cache_c = tempfile::tempdir().expect("cache");
+    let rt = runtime(CompilerChoice::Cranelift, cache_c.path());
+    let (cold_cranelift, _) = first_answer(&rt, &path).await;
+    drop(rt);
+    let mut warm = Vec::new();
+    for _ in 0..WARM_LOADS {
+        let rt = runtime(CompilerChoice::Cranelift, cache_c.path());
+        warm.push(first_answer(&rt, &path).await.0);
+    }
+    let warm_cranelift = median(warm);
+
+    // Calls, on each compiler's code.
+    let rt = runtime(CompilerChoice::Cranelift, cache_c.path());
+    let plugin = rt.load(&path).await.expect("loads");
+    let cranelift_calls = calls(&plugin).await;
+    drop((plugin, rt));
+    let cache_w = tempfile::tempdir().expect("cache");
+    let rt = runtime(CompilerChoice::Winch, cache_w.path());
+    let plugin = rt.load(&path).await.expect("loads");
+    let winch_calls = calls(&plugin).await;
+    drop((plugin, rt));
+
+    let rss = rss_mib(cache.path(), Some(&path));
+    let rss_none = rss_mib(cache.path(), None);
+    Row {
+        lang,
+        size,
+        cold_tiered,
+        optimised_after,
+        warm_tiered,
+        cold_cranelift,
+        warm_cranelift,
+        cranelift_calls,
+        winch_calls,
+        rss,
+        rss_none,
+    }
+}
+
+fn languages() -> Vec<Lang> {
+    let wanted = std::env::var("ASSAY_BENCH_LANGUAGES").unwrap_or_else(|_| "rust,js,python".into());
+    wanted
+        .split(',')
+        .filter_map(|w| match w.trim() {
+            "rust" => Some(Lang::Rust),
+            "js" | "ts" => Some(Lang::Js),
+            "python" | "py" => Some(Lang::Python),
+            "" => None,
+            other => panic!("ASSAY_BENCH_LANGUAGES: unknown language {other:?} (rust, js, python)"),
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rss-child") {
+        let cache = PathBuf::from(&args[i + 1]);
+        let plugin = args.get(i + 2).map(PathBuf::from);
+        rss_child(&cache, plugin.as_deref());
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let mut rows = Vec::new();
+    for lang in languages() {
+        if !lang.path().is_file()
+            && let Err(e) = lang.build()
+        {
+            println!("skipped {}: {e}", lang.name());
+            continue;
+        }
+        eprintln!("measuring {} ({})", lang.name(), lang.path().display());
+        rows.push(rt.block_on(measure(lang)));
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "\n{} sequential calls per compiler after {WARMUP} of warm-up; load average at the end: {}",
+        calls_count(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "\n| plugin | size | first answer, cold: tiered | Cranelift's code after | cold: Cranelift only | warm: tiered | warm: Cranelift only | call, Cranelift's code: median | p99 | call, Winch's code: median | p99 | RSS with it loaded (without) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {:.1} MB | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB ({:.1}) |",
+            r.lang.name(),
+            r.size as f64 / 1e6,
+            fmt(r.cold_tiered),
+            fmt(r.optimised_after),
+            fmt(r.cold_cranelift),
+            fmt(r.warm_tiered),
+            fmt(r.warm_cranelift),
+            fmt(r.cranelift_calls.0),
+            fmt(r.cranelift_calls.1),
+            fmt(r.winch_calls.0),
+            fmt(r.winch_calls.1),
+            r.rss,
+            r.rss_none,
+        );
+    }
+}
