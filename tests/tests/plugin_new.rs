@@ -383,10 +383,8 @@ async fn scaffolded_plugin_completes_an_order(s: Scaffolded) {
             .any(|i| i.reference == order.order_id && i.test_id == "ct-rust"),
         "the demo vendor has the invitation: {invitations:?}"
     );
-    if s.lang == Lang::Js {
-        drop(d);
-        dev_builds_and_swaps_in(&project, &plugin_file).await;
-    }
+    drop(d);
+    dev_builds_and_swaps_in(s.lang, &project, &plugin_file, &(s.env)()).await;
 }
 
 #[tokio::test]
@@ -425,11 +423,17 @@ fn python_env() -> Vec<(&'static str, std::ffi::OsString)> {
     )]
 }
 
-/// `assay dev` on the project at `project` (TypeScript, built once already): it tells the
-/// language from `package.json`, builds with `npm run build` (saying so, with a heartbeat and
-/// the time), installs the plugin into the plugins folder; a type error fails the next build
-/// with the compiler's words, and the last good plugin stays.
-async fn dev_builds_and_swaps_in(project: &Path, built: &Path) {
+/// `assay dev` on the project at `project` (TypeScript or Python, built once already): it tells
+/// the language from `package.json` or `pyproject.toml`, builds with `npm run build` or
+/// `./build.sh` (saying so, with a heartbeat and the time), installs the plugin into the
+/// plugins folder; an error in the source (a type error, a syntax error) fails the next build
+/// with the tool's words, and the last good plugin stays.
+async fn dev_builds_and_swaps_in(
+    lang: Lang,
+    project: &Path,
+    built: &Path,
+    env: &[(&str, std::ffi::OsString)],
+) {
     use tokio::io::{AsyncBufReadExt as _, BufReader};
 
     let home = tempfile::tempdir().expect("a folder for the host");
@@ -457,13 +461,14 @@ async fn dev_builds_and_swaps_in(project: &Path, built: &Path) {
         .env("T_STACKONE", "stackone-key-for-dev")
         .env("T_WHSEC", "whsec-for-dev")
         .env("T_PKG", "package-key-for-dev")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("assay dev starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut seen = Vec::new();
-    // A JS build takes a minute or more on a busy machine.
+    // A JS or Python build takes a minute or more on a busy machine.
     let deadline = std::time::Duration::from_secs(600);
     let mut until = async |wanted: &str, seen: &mut Vec<String>| {
         tokio::time::timeout(deadline, async {
@@ -480,8 +485,12 @@ async fn dev_builds_and_swaps_in(project: &Path, built: &Path) {
     };
     until("[acme] built in", &mut seen).await;
     let text = seen.join("\n");
+    let language = match lang {
+        Lang::Js => "(TypeScript/JavaScript)",
+        Lang::Python => "(Python)",
+    };
     assert!(
-        text.contains("[acme] building") && text.contains("(TypeScript/JavaScript)"),
+        text.contains("[acme] building") && text.contains(language),
         "{text}"
     );
     assert!(
@@ -494,18 +503,33 @@ async fn dev_builds_and_swaps_in(project: &Path, built: &Path) {
     let good = std::fs::read(&installed).expect("the plugin installed");
     assert_eq!(good, std::fs::read(built).expect("the build's output"));
 
-    // A type error: the build fails with the compiler's words; the plugin stays.
-    let source = project.join("src/plugin.ts");
+    // An error in the source: the build fails with the tool's words; the plugin stays.
+    // The file as the tool names it: componentize-py maps the source folder to `/0/`.
+    let (file, named, broken, says) = match lang {
+        Lang::Js => (
+            "src/plugin.ts",
+            "src/plugin.ts",
+            "\nexport const broken: number = \"not a number\";\n",
+            "not assignable",
+        ),
+        Lang::Python => (
+            "src/app.py",
+            "app.py",
+            "\ndef broken(:\n    pass\n",
+            "SyntaxError",
+        ),
+    };
+    let source = project.join(file);
     let mut text = std::fs::read_to_string(&source).expect("the source");
-    text.push_str("\nexport const broken: number = \"not a number\";\n");
-    std::fs::write(&source, text).expect("write the type error");
+    text.push_str(broken);
+    std::fs::write(&source, text).expect("write the error");
     seen.clear();
     until("[acme] the last good plugin keeps serving", &mut seen).await;
     let text = seen.join("\n");
     assert!(text.contains("build failed"), "{text}");
     assert!(
-        text.contains("src/plugin.ts") && text.contains("not assignable"),
-        "the compiler's output: {text}"
+        text.contains(named) && text.contains(says),
+        "the tool's output: {text}"
     );
     assert_eq!(
         std::fs::read(&installed).expect("the plugin"),

@@ -10,12 +10,14 @@
 //! prints one row of BENCHMARKS.md's "Plugins per language":
 //!
 //! - **size** of the component file;
-//! - **file → first answer**: from the start of [`Runtime::load`] (what a rename into the
-//!   plugins folder triggers once the watcher has seen it) to the first `list-packages`
-//!   answer, in a runtime already running, with an empty artifact cache ("cold") and again in a
-//!   new runtime on the cache the cold load filled ("warm", as after a restart); under
+//! - **rename → first answer**: a host (`App`, real HTTP on loopback, the plugins folder
+//!   watched) serves the product `p0` with the Rust example of the same kind; the language's
+//!   plugin is renamed over `p0.wasm` and the package list is requested until the new
+//!   generation answers it. "Cold": bytes the artifact cache has never seen (a custom section
+//!   makes them new); "warm": the same bytes renamed in again once the first load's artifacts
+//!   are cached (after a restart, or on a second host sharing the cache). Under
 //!   `compiler = "tiered"` and `compiler = "cranelift"`; for tiered, also when Cranelift's code
-//!   took over (the background compile, at nice 19);
+//!   took over (the background compile, at nice 19), counted from the rename;
 //! - **instance + `list-packages` call**: median and p99 of `ASSAY_BENCH_CALLS` sequential calls
 //!   (default 2,000, after 200 of warm-up), each in a fresh instance from the pooling
 //!   allocator, for Cranelift's code and for Winch's;
@@ -34,6 +36,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use assay::app::{App, AppOptions};
+use assay::config::{Config, Overrides};
 use assay_runtime::types::PackageQuery;
 use assay_runtime::{Compiler, CompilerChoice, ProductContext, Runtime, RuntimeOptions};
 use assay_wire::secret::Secret;
@@ -67,6 +71,15 @@ impl Lang {
             Lang::Rust => "Rust (`codetest`)",
             Lang::Js => "TypeScript (`examples-js/codetest`)",
             Lang::Python => "Python (`examples-python/backcheck`)",
+        }
+    }
+
+    /// The Rust example of the same order kind, which the product serves first.
+    fn rust_of_same_kind(self) -> (PathBuf, &'static str) {
+        let release = root().join("plugins/target/wasm32-wasip2/release");
+        match self {
+            Lang::Rust | Lang::Js => (release.join("codetest.wasm"), "assessment"),
+            Lang::Python => (release.join("backcheck.wasm"), "background_check"),
         }
     }
 
@@ -241,6 +254,143 @@ fn rss_mib(cache: &Path, plugin: Option<&Path>) -> f64 {
     kib / 1024.0
 }
 
+fn config_text(dir: &Path, kind: &str, compiler: CompilerChoice) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[store]\npath = \"{db}\"\n\
+         [stackone]\nbase_url = \"http://127.0.0.1:9\"\napi_key = \"env:K\"\n\
+         [plugins]\ndir = \"{plugins}\"\ncache_dir = \"{cache}\"\ncompiler = \"{compiler}\"\n\
+         [products.p0]\nplugin = \"p0.wasm\"\nkind = \"{kind}\"\nwebhook_secrets = [\"env:K\"]\n\
+         package_list_keys = [\"env:K\"]\n[products.p0.settings]\npackages = '{CATALOGUE}'\n\
+         base_url = \"http://127.0.0.1:9\"\napi_token = \"env:K\"\nwebhook_secret = \"env:K\"\n\
+         callback_url = \"http://127.0.0.1:9/v1/products/p0/callbacks/attempts\"\n",
+        db = dir.join("assay.db").display(),
+        plugins = dir.join("plugins").display(),
+        cache = dir.join("cache").display(),
+        compiler = compiler.as_str(),
+    )
+}
+
+/// A host serving `p0` with the Rust example of `lang`'s kind, compiling with `compiler`.
+async fn host(dir: &Path, lang: Lang, compiler: CompilerChoice) -> App {
+    let (rust, kind) = lang.rust_of_same_kind();
+    std::fs::create_dir_all(dir.join("plugins")).expect("plugins folder");
+    std::fs::copy(&rust, dir.join("plugins/p0.wasm")).expect("the Rust example");
+    let config = Config::from_str_with(
+        &config_text(dir, kind, compiler),
+        &dir.join("config.toml"),
+        &Overrides::default(),
+        |name| (name == "K").then(|| "bench-key".to_owned()),
+    )
+    .expect("config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    App::start(config, listener, AppOptions::default())
+        .await
+        .expect("host")
+}
+
+/// The package list of `p0`, if the host answers it with the catalogue.
+async fn package_list(client: &reqwest::Client, host: &App) -> bool {
+    let body = br#"{"account_id":"a"}"#;
+    let key = Secret::new("bench-key");
+    let Ok(answer) = client
+        .post(format!("{}/v1/products/p0/packages", host.base_url()))
+        .header("authorization", assay_wire::basic_auth::header_value(&key))
+        .header(
+            "x-stackone-signature",
+            assay_wire::signature::sign(body, &key),
+        )
+        .body(&body[..])
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Ok(v) = answer.json::<serde_json::Value>().await else {
+        return false;
+    };
+    v["data"][0]["id"] == "pk-rust"
+}
+
+/// Renames `bytes` over `p0.wasm`; the time until the new generation answers the package list,
+/// and the new plugin.
+async fn rename_to_answer(
+    client: &reqwest::Client,
+    host: &App,
+    dir: &Path,
+    bytes: &[u8],
+) -> (Duration, Arc<assay_runtime::Plugin>) {
+    let plugins = dir.join("plugins");
+    let temp = plugins.join(".p0.wasm.part");
+    std::fs::write(&temp, bytes).expect("write");
+    let before = host.products.get("p0").expect("p0").generation;
+    let started = Instant::now();
+    std::fs::rename(&temp, plugins.join("p0.wasm")).expect("rename");
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        let product = host.products.get("p0").expect("p0");
+        if product.generation > before {
+            if let Some(e) = &product.last_error {
+                panic!("the swap failed: {e}");
+            }
+            if package_list(client, host).await {
+                let plugin = product.plugin.clone().expect("a loaded plugin");
+                return (started.elapsed(), plugin);
+            }
+        } else if let Some(e) = &product.last_error {
+            panic!("the swap failed: {e}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer within 600 s of the rename"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Rename → first answer, cold then warm, under `compiler`; for tiered, also when Cranelift's
+/// code took over.
+async fn renames(
+    lang: Lang,
+    compiler: CompilerChoice,
+    n: u64,
+) -> (Duration, Option<Duration>, Duration) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = host(dir.path(), lang, compiler).await;
+    let client = reqwest::Client::new();
+    let bytes = unique(&std::fs::read(lang.path()).expect("plugin"), n);
+    let (cold, plugin) = rename_to_answer(&client, &host, dir.path(), &bytes).await;
+    let optimised_after = match compiler {
+        CompilerChoice::Tiered => Some(cold + optimised(&plugin, Instant::now()).await),
+        _ => None,
+    };
+    drop(plugin);
+    let rust = std::fs::read(lang.rust_of_same_kind().0).expect("Rust example");
+    let mut warm = Vec::new();
+    for _ in 0..WARM_LOADS {
+        // The Rust example back, then the same bytes again: the cache has their artifacts.
+        rename_to_answer(&client, &host, dir.path(), &rust).await;
+        let (took, plugin) = rename_to_answer(&client, &host, dir.path(), &bytes).await;
+        assert_eq!(
+            plugin.compiler(),
+            Compiler::Cranelift,
+            "warm: optimised code"
+        );
+        warm.push(took);
+    }
+    host.shutdown().await.expect("no background task died");
+    (cold, optimised_after, median(warm))
+}
+
+/// `component` with a custom section holding `n`: new bytes, so the artifact cache misses, as
+/// with a new build of the plugin.
+fn unique(component: &[u8], n: u64) -> Vec<u8> {
+    let name = b"assay-bench-languages";
+    let payload = [&[name.len() as u8][..], name, &n.to_le_bytes()].concat();
+    [component, &[0, payload.len() as u8], &payload].concat()
+}
+
 struct Row {
     lang: Lang,
     size: u64,
@@ -259,36 +409,20 @@ async fn measure(lang: Lang) -> Row {
     let path = lang.path();
     let size = std::fs::metadata(&path).expect("plugin file").len();
 
-    // Tiered, cold: Winch's code answers; Cranelift's replaces it in the background.
+    // A distinct build per run: every cold rename compiles.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let (cold_tiered, optimised_after, warm_tiered) =
+        renames(lang, CompilerChoice::Tiered, stamp).await;
+    let optimised_after = optimised_after.expect("tiered");
+    let (cold_cranelift, _, warm_cranelift) =
+        renames(lang, CompilerChoice::Cranelift, stamp + 1).await;
+
+    // A cache with Cranelift's artifact, for the calls and the RSS child.
     let cache = tempfile::tempdir().expect("cache");
-    let rt = runtime(CompilerChoice::Tiered, cache.path());
-    let started = Instant::now();
-    let (cold_tiered, plugin) = first_answer(&rt, &path).await;
-    let optimised_after = optimised(&plugin, started).await;
-    drop((plugin, rt));
-    let mut warm = Vec::new();
-    for _ in 0..WARM_LOADS {
-        let rt = runtime(CompilerChoice::Tiered, cache.path());
-        let (took, plugin) = first_answer(&rt, &path).await;
-        assert_eq!(plugin.compiler(), Compiler::Cranelift, "warm: optimised");
-        warm.push(took);
-    }
-    let warm_tiered = median(warm);
-
-    // Cranelift only.
-    let cache_c = tempfile::tempdir().expect("cache");
-    let rt = runtime(CompilerChoice::Cranelift, cache_c.path());
-    let (cold_cranelift, _) = first_answer(&rt, &path).await;
-    drop(rt);
-    let mut warm = Vec::new();
-    for _ in 0..WARM_LOADS {
-        let rt = runtime(CompilerChoice::Cranelift, cache_c.path());
-        warm.push(first_answer(&rt, &path).await.0);
-    }
-    let warm_cranelift = median(warm);
-
     // Calls, on each compiler's code.
-    let rt = runtime(CompilerChoice::Cranelift, cache_c.path());
+    let rt = runtime(CompilerChoice::Cranelift, cache.path());
     let plugin = rt.load(&path).await.expect("loads");
     let cranelift_calls = calls(&plugin).await;
     drop((plugin, rt));
