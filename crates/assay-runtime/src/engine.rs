@@ -53,7 +53,7 @@ impl std::fmt::Display for Compiler {
 
 /// Builds an engine compiling with `compiler`: component model, async, epoch interruption,
 /// copy-on-write memory images, and the pooling allocator when `pooling` is set.
-pub fn build(pooling: bool, compiler: Compiler) -> wasmtime::Result<Engine> {
+pub fn build(pooling: bool, compiler: Compiler, keep_resident: usize) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config.strategy(match compiler {
         Compiler::Cranelift => Strategy::Cranelift,
@@ -75,8 +75,8 @@ pub fn build(pooling: bool, compiler: Compiler) -> wasmtime::Result<Engine> {
             // Reset only the pages a call dirtied (Linux PAGEMAP_SCAN, where the kernel has it)
             // and keep them resident: the next call then takes no page faults on them.
             .pagemap_scan(Enabled::Auto)
-            .linear_memory_keep_resident(POOL_KEEP_RESIDENT)
-            .table_keep_resident(POOL_KEEP_RESIDENT);
+            .linear_memory_keep_resident(keep_resident)
+            .table_keep_resident(keep_resident);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Engine::new(&config)

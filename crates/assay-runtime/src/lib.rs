@@ -58,7 +58,7 @@ pub use answer_size::{MAX_PLUGIN_ERROR_MESSAGE, truncate_at_char};
 pub use bulkhead::{CallSlots, DEFAULT_MAX_CONCURRENT_CALLS, MemoryBudget};
 pub use cache::{LoadSource, MAX_CACHED_ARTIFACTS};
 pub use capture::MAX_STDIO_BYTES;
-pub use engine::{Compiler, EPOCH_TICK, POOL_INSTANCES, POOL_MAX_MEMORY};
+pub use engine::{Compiler, EPOCH_TICK, POOL_INSTANCES, POOL_KEEP_RESIDENT, POOL_MAX_MEMORY};
 pub use error::{CallError, CallErrorKind, LoadError, StartError};
 pub use inspect::Inspection;
 pub use outbound::{AllowedHost, AllowedHostError};
@@ -146,6 +146,9 @@ pub struct RuntimeOptions {
     pub compiler: CompilerChoice,
     /// Under [`CompilerChoice::Tiered`], components at least this large start on Winch.
     pub tiered_min_bytes: usize,
+    /// How much of a pooled instance's memory stays resident between calls
+    /// ([`POOL_KEEP_RESIDENT`] by default).
+    pub pool_keep_resident_bytes: usize,
 }
 
 impl Default for RuntimeOptions {
@@ -157,6 +160,7 @@ impl Default for RuntimeOptions {
             memory_budget_bytes: MemoryBudget::default_limit(),
             compiler: CompilerChoice::default(),
             tiered_min_bytes: TIERED_MIN_BYTES,
+            pool_keep_resident_bytes: POOL_KEEP_RESIDENT,
         }
     }
 }
@@ -173,6 +177,8 @@ pub struct Runtime {
     optimiser: Option<tiering::Optimiser>,
     compiler: CompilerChoice,
     tiered_min_bytes: usize,
+    /// What the pool keeps resident of an instance's memory between calls.
+    keep_resident: usize,
     ticker: engine::Ticker,
     budget: Arc<MemoryBudget>,
     pool: Arc<pool::CallPool>,
@@ -188,7 +194,8 @@ impl Runtime {
     /// Builds the engine, the linker and the ticker. Falls back to on-demand allocation if
     /// the pooling allocator cannot reserve its memory.
     pub fn new(options: RuntimeOptions) -> Result<Self, StartError> {
-        let (engine, pooling) = build_engine(options.pooling, Compiler::Cranelift)?;
+        let keep = options.pool_keep_resident_bytes;
+        let (engine, pooling) = build_engine(options.pooling, Compiler::Cranelift, keep)?;
         let linker = Arc::new(new_linker(&engine)?);
         let cache_for = |engine: &Engine| {
             options
@@ -201,7 +208,7 @@ impl Runtime {
         let baseline = match compiler {
             CompilerChoice::Cranelift => None,
             CompilerChoice::Tiered | CompilerChoice::Winch => {
-                match engine::build(pooling, Compiler::Winch) {
+                match engine::build(pooling, Compiler::Winch, keep) {
                     Ok(engine) => Some(tiering::Baseline {
                         linker: Arc::new(new_linker(&engine)?),
                         cache: cache_for(&engine),
@@ -241,6 +248,7 @@ impl Runtime {
             optimiser,
             compiler,
             tiered_min_bytes: options.tiered_min_bytes,
+            keep_resident: keep,
             ticker,
             budget: Arc::new(MemoryBudget::new(options.memory_budget_bytes)),
             pool: pool::CallPool::new().map_err(StartError::CallPool)?,
@@ -266,8 +274,12 @@ impl Runtime {
 
 /// Builds an engine with the pooling allocator when asked, falling back to on-demand
 /// allocation when it cannot reserve its memory; says which it got.
-fn build_engine(pooling: bool, compiler: Compiler) -> Result<(Engine, bool), StartError> {
-    match engine::build(pooling, compiler) {
+fn build_engine(
+    pooling: bool,
+    compiler: Compiler,
+    keep: usize,
+) -> Result<(Engine, bool), StartError> {
+    match engine::build(pooling, compiler, keep) {
         Ok(e) => Ok((e, pooling)),
         Err(e) if pooling => {
             tracing::warn!(
@@ -275,7 +287,7 @@ fn build_engine(pooling: bool, compiler: Compiler) -> Result<(Engine, bool), Sta
                 "pooling allocator unavailable; using on-demand allocation"
             );
             Ok((
-                engine::build(false, compiler).map_err(StartError::Engine)?,
+                engine::build(false, compiler, keep).map_err(StartError::Engine)?,
                 false,
             ))
         }

@@ -126,6 +126,7 @@ impl Runtime {
                 ticker: self.ticker.handle(),
                 budget: Arc::clone(&self.budget),
                 pool: Arc::clone(&self.pool),
+                keep_resident: self.keep_resident,
             },
             metadata: types::PluginMetadata {
                 name: String::new(),

@@ -13,7 +13,7 @@ use super::answer_size::{
     AnswerSize, map_plugin_error_message, truncate_at_char, truncate_plugin_error,
 };
 use super::bulkhead::MemoryBudget;
-use super::engine::{Compiler, POOL_KEEP_RESIDENT, TickerHandle};
+use super::engine::{Compiler, TickerHandle};
 use super::error::{CallError, CallErrorKind};
 use super::pool::CallPool;
 use super::state::StoreState;
@@ -65,6 +65,9 @@ pub(super) struct Caller {
     pub(super) budget: Arc<MemoryBudget>,
     /// Where plugin code runs.
     pub(super) pool: Arc<CallPool>,
+    /// What the pooling allocator keeps resident of a memory between calls: a store that
+    /// charged more ends on the reclaim thread.
+    pub(super) keep_resident: usize,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -229,7 +232,7 @@ impl Caller {
         // Giving a big memory back to the kernel is one long system call: not on the pool's
         // threads, where other calls wait (see `pool`). The slot goes with the store, so the
         // product's bound also counts calls whose memory is still being given back.
-        if store.data().memory_charged() > POOL_KEEP_RESIDENT as u64 {
+        if store.data().memory_charged() > self.keep_resident as u64 {
             self.pool.reclaim((store, slot));
         }
         answer

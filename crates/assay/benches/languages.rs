@@ -29,6 +29,10 @@
 //! in `plugins/`, `npm ci && npm run build` in `plugins/examples-js/codetest`,
 //! `plugins/sdk-python/build.sh` for `plugins/examples-python/backcheck`. A language whose
 //! toolchain is missing (Node.js, python3) is skipped with a line saying so.
+//!
+//! `ASSAY_BENCH_ONLY=calls` measures the calls and RSS only (the renames read 0), and
+//! `ASSAY_BENCH_KEEP_RESIDENT_MB` tries another value of what the pooling allocator keeps
+//! resident of an instance's memory between calls (`assay_runtime::POOL_KEEP_RESIDENT`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -152,9 +156,29 @@ fn runtime(compiler: CompilerChoice, cache: &Path) -> Runtime {
     Runtime::new(RuntimeOptions {
         cache_dir: Some(cache.to_owned()),
         compiler,
+        pool_keep_resident_bytes: keep_resident(),
         ..RuntimeOptions::default()
     })
     .expect("runtime")
+}
+
+/// `ASSAY_BENCH_KEEP_RESIDENT_MB`, to try other values of what the pool keeps resident.
+fn keep_resident() -> usize {
+    std::env::var("ASSAY_BENCH_KEEP_RESIDENT_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(assay_runtime::POOL_KEEP_RESIDENT, |mb| mb << 20)
+}
+
+/// The process's minor page faults so far (`/proc/self/stat`, field 10).
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1.to_owned();
+            after.split_whitespace().nth(7)?.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 /// From `load` to the first answer; the plugin, for what follows.
@@ -179,21 +203,23 @@ async fn optimised(plugin: &assay_runtime::Plugin, since: Instant) -> Duration {
     since.elapsed()
 }
 
-/// Median and p99 of sequential calls, each in a fresh instance.
-async fn calls(plugin: &assay_runtime::Plugin) -> (Duration, Duration) {
+/// Median and p99 of sequential calls, each in a fresh instance, and the page faults per call.
+async fn calls(plugin: &assay_runtime::Plugin) -> (Duration, Duration, u64) {
     let ctx = context();
     for _ in 0..WARMUP {
         plugin.list_packages(&ctx, query()).await.expect("call");
     }
     let mut times: Vec<Duration> = Vec::with_capacity(calls_count());
+    let faults = minor_faults();
     for _ in 0..calls_count() {
         let t = Instant::now();
         plugin.list_packages(&ctx, query()).await.expect("call");
         times.push(t.elapsed());
     }
+    let faults = (minor_faults() - faults) / calls_count() as u64;
     times.sort();
     let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
-    (at(0.5), at(0.99))
+    (at(0.5), at(0.99), faults)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -399,8 +425,8 @@ struct Row {
     warm_tiered: Duration,
     cold_cranelift: Duration,
     warm_cranelift: Duration,
-    cranelift_calls: (Duration, Duration),
-    winch_calls: (Duration, Duration),
+    cranelift_calls: (Duration, Duration, u64),
+    winch_calls: (Duration, Duration, u64),
     rss: f64,
     rss_none: f64,
 }
@@ -413,11 +439,18 @@ async fn measure(lang: Lang) -> Row {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let (cold_tiered, optimised_after, warm_tiered) =
-        renames(lang, CompilerChoice::Tiered, stamp).await;
+    let only_calls = std::env::var("ASSAY_BENCH_ONLY").is_ok_and(|v| v == "calls");
+    let ((cold_tiered, optimised_after, warm_tiered), (cold_cranelift, _, warm_cranelift)) =
+        if only_calls {
+            let none = (Duration::ZERO, Some(Duration::ZERO), Duration::ZERO);
+            (none, none)
+        } else {
+            (
+                renames(lang, CompilerChoice::Tiered, stamp).await,
+                renames(lang, CompilerChoice::Cranelift, stamp + 1).await,
+            )
+        };
     let optimised_after = optimised_after.expect("tiered");
-    let (cold_cranelift, _, warm_cranelift) =
-        renames(lang, CompilerChoice::Cranelift, stamp + 1).await;
 
     // A cache with Cranelift's artifact, for the calls and the RSS child.
     let cache = tempfile::tempdir().expect("cache");
@@ -496,12 +529,12 @@ fn main() {
             .join(" ")
     );
     println!(
-        "\n| plugin | size | first answer, cold: tiered | Cranelift's code after | cold: Cranelift only | warm: tiered | warm: Cranelift only | call, Cranelift's code: median | p99 | call, Winch's code: median | p99 | RSS with it loaded (without) |"
+        "\n| plugin | size | first answer, cold: tiered | Cranelift's code after | cold: Cranelift only | warm: tiered | warm: Cranelift only | call, Cranelift's code: median | p99 | page faults per call | call, Winch's code: median | p99 | RSS with it loaded (without) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {:.1} MB | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB ({:.1}) |",
+            "| {} | {:.1} MB | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB ({:.1}) |",
             r.lang.name(),
             r.size as f64 / 1e6,
             fmt(r.cold_tiered),
@@ -511,6 +544,7 @@ fn main() {
             fmt(r.warm_cranelift),
             fmt(r.cranelift_calls.0),
             fmt(r.cranelift_calls.1),
+            r.cranelift_calls.2,
             fmt(r.winch_calls.0),
             fmt(r.winch_calls.1),
             r.rss,
