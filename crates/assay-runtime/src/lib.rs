@@ -71,12 +71,9 @@ pub mod types {
     pub use crate::contract::latest::types::*;
 }
 
-/// The default deadline of one plugin call.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Accepted memory limits of one call, in MiB; the pooling allocator reserves the largest.
-pub const MEMORY_LIMIT_MB_RANGE: std::ops::RangeInclusive<u64> = 1..=4096;
-/// The default memory limit of one plugin call.
-pub const DEFAULT_MEMORY_LIMIT: u64 = 64 * 1024 * 1024;
+// The runtime's limits the configuration is checked against are defined with it, in
+// `assay-config` (which needs no wasmtime), and used from here.
+pub use assay_config::limits::{DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, MEMORY_LIMIT_MB_RANGE};
 /// The deadline of the `metadata` call made while loading.
 pub const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 /// The WIT package of the plugin contract.
@@ -210,6 +207,22 @@ impl Runtime {
     /// The memory budget every call of every plugin shares.
     pub fn memory_budget(&self) -> &MemoryBudget {
         &self.budget
+    }
+}
+
+impl From<assay_wire::callback::CallbackRequest> for types::CallbackRequest {
+    fn from(r: assay_wire::callback::CallbackRequest) -> Self {
+        Self {
+            method: r.method,
+            path: r.path,
+            query: r.query,
+            headers: r
+                .headers
+                .into_iter()
+                .map(|(name, value)| types::Header { name, value })
+                .collect(),
+            body: r.body,
+        }
     }
 }
 
