@@ -80,3 +80,43 @@ pub fn response_headers(
     }
     (map, invalid)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plugin_is_handed_the_request_as_sent() {
+        let (parts, ()) = http::Request::post("/v1/products/p/callbacks/done/1?sig=a%20b")
+            .header("X-Sig", "one")
+            .header("x-sig", "two")
+            .body(())
+            .expect("request")
+            .into_parts();
+        let call = CallbackRequest::new(&parts, "done/1", b"{}");
+        assert_eq!(call.method, "POST");
+        assert_eq!(call.path, "done/1");
+        assert_eq!(call.query.as_deref(), Some("sig=a%20b"));
+        assert_eq!(
+            call.headers,
+            vec![
+                ("x-sig".to_owned(), b"one".to_vec()),
+                ("x-sig".to_owned(), b"two".to_vec())
+            ]
+        );
+        assert_eq!(call.body, b"{}");
+    }
+
+    #[test]
+    fn response_headers_drop_hop_by_hop_and_set_invalid_ones_apart() {
+        let (map, invalid) = response_headers([
+            ("Content-Type".to_owned(), b"text/plain".to_vec()),
+            ("Connection".to_owned(), b"close".to_vec()),
+            ("bad name".to_owned(), b"x".to_vec()),
+            ("x-ok".to_owned(), b"bad\nvalue".to_vec()),
+        ]);
+        assert_eq!(map.len(), 1);
+        assert_eq!(map["content-type"], "text/plain");
+        assert_eq!(invalid, ["bad name", "x-ok"]);
+    }
+}
