@@ -1,4 +1,5 @@
-//! `config.toml`: parsing and validation (`Config::from_str_with`), as `assay` loads it.
+//! `config.toml`: parsing and validation (`assay_config::Config::from_str_with`), as `assay`
+//! loads it.
 //!
 //! Properties, for any text:
 //! - a bad file is an error, never a panic, and the error names `config.toml` (with a line and
@@ -15,7 +16,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use assay::config::{
+use assay_config::{
     Config, ConfigError, MAX_CONNECTION_TIMEOUT, MAX_PLUGIN_TIMEOUT, MAX_REQUEST_TIMEOUT,
     ORDER_CREATED_EVENT, Overrides, is_valid_product_name,
 };

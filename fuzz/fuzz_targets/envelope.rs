@@ -1,5 +1,7 @@
 //! The body of a StackOne order webhook, as the edge reads it after the signature check
-//! (`edge::stackone_routes::webhook`): JSON, the envelope, where the order sits, the order.
+//! (`edge::stackone_routes::webhook`): JSON, the envelope, where the order sits, the order
+//! (`assay_wire::order::parse_order`, which `assay::convert::order_from_json` gives the plugin
+//! contract's shape).
 //!
 //! Properties, for any bytes:
 //! - nothing panics;
@@ -12,8 +14,7 @@
 //!   has none), its raw JSON is the object found, and its errors name a path in the body.
 #![no_main]
 
-use assay::convert::{OrderError, order_from_json};
-use assay_runtime::types::OrderKind;
+use assay_wire::order::{OrderError, parse_order};
 use assay_wire::stackone::{Envelope, locate_order};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -52,35 +53,32 @@ fn check(body: &[u8]) {
     let Some((at, object)) = located else {
         return;
     };
-    for kind in [OrderKind::Assessment, OrderKind::BackgroundCheck] {
-        match order_from_json(
-            kind,
-            object,
-            at,
-            envelope.account_id.as_deref(),
-            envelope.provider.as_deref(),
-        ) {
-            Ok(order) => {
-                assert!(!order.id.is_empty());
-                assert!(!order.account_id.is_empty());
-                if object.get("account_id").is_none_or(Value::is_null) {
-                    assert_eq!(
-                        Some(order.account_id.as_str()),
-                        envelope.account_id.as_deref()
-                    );
-                }
-                let raw: Value = serde_json::from_str(&order.raw_json).expect("raw JSON parses");
-                assert_eq!(&raw, object);
-            }
-            Err(OrderError::Missing(path)) => {
-                assert!(
-                    path == "account_id" || path == join(at, "id"),
-                    "missing `{path}` at `{at}`"
+    match parse_order(
+        object,
+        at,
+        envelope.account_id.as_deref(),
+        envelope.provider.as_deref(),
+    ) {
+        Ok(order) => {
+            assert!(!order.id.is_empty());
+            assert!(!order.account_id.is_empty());
+            if object.get("account_id").is_none_or(Value::is_null) {
+                assert_eq!(
+                    Some(order.account_id.as_str()),
+                    envelope.account_id.as_deref()
                 );
             }
-            Err(OrderError::Invalid { path, .. }) => {
-                assert_eq!(path, if at.is_empty() { "order" } else { at });
-            }
+            let raw: Value = serde_json::from_str(&order.raw_json).expect("raw JSON parses");
+            assert_eq!(&raw, object);
+        }
+        Err(OrderError::Missing(path)) => {
+            assert!(
+                path == "account_id" || path == join(at, "id"),
+                "missing `{path}` at `{at}`"
+            );
+        }
+        Err(OrderError::Invalid { path, .. }) => {
+            assert_eq!(path, if at.is_empty() { "order" } else { at });
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Routing and the callback route (`edge::route`, `edge::callbacks`).
+//! Routing and the callback route (`assay_wire::route`, `assay_wire::callback`, which the
+//! edge's `route` and `callbacks` use).
 //!
 //! Properties, for any method, request target, headers and plugin response headers:
 //! - `route` never panics, on a path as hyper hands it over (`Uri::path`) or on any string;
@@ -13,9 +14,8 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use assay::edge::callbacks::{HOP_BY_HOP, callback_request, response_headers};
-use assay::edge::route::{Listener, Route, hidden, route};
-use assay_runtime::types::Header;
+use assay_wire::callback::{CallbackRequest, HOP_BY_HOP, response_headers};
+use assay_wire::route::{Listener, Route, hidden, route};
 use http::{Method, Request, Uri};
 use libfuzzer_sys::fuzz_target;
 
@@ -56,7 +56,7 @@ fn check(input: Input) {
             return;
         };
         let (parts, ()) = request.into_parts();
-        let call = callback_request(&parts, rest, b"body");
+        let call = CallbackRequest::new(&parts, rest, b"body");
         assert_eq!(call.method, method.as_str());
         assert_eq!(call.path, rest);
         assert!(!call.path.starts_with('/'), "{path}: rest {rest:?}");
@@ -69,30 +69,25 @@ fn check(input: Input) {
         let handed: Vec<(&str, &[u8])> = call
             .headers
             .iter()
-            .map(|h| (h.name.as_str(), h.value.as_slice()))
+            .map(|(name, value)| (name.as_str(), value.as_slice()))
             .collect();
         assert_eq!(sent, handed);
         assert_eq!(call.body, b"body");
     }
-    let given: Vec<Header> = input
-        .plugin_headers
-        .into_iter()
-        .take(8)
-        .map(|(name, value)| Header { name, value })
-        .collect();
+    let given: Vec<(String, Vec<u8>)> = input.plugin_headers.into_iter().take(8).collect();
     let (map, invalid) = response_headers(given.clone());
     for (name, value) in &map {
         assert!(!HOP_BY_HOP.contains(&name.as_str()), "{name} was sent");
         assert!(
-            given.iter().any(
-                |h| h.name.to_ascii_lowercase() == name.as_str() && h.value == value.as_bytes()
-            ),
+            given
+                .iter()
+                .any(|(n, v)| n.to_ascii_lowercase() == name.as_str() && v == value.as_bytes()),
             "{name}: {value:?} was not set by the plugin"
         );
     }
     let hop = given
         .iter()
-        .filter(|h| HOP_BY_HOP.contains(&h.name.to_ascii_lowercase().as_str()))
+        .filter(|(n, _)| HOP_BY_HOP.contains(&n.to_ascii_lowercase().as_str()))
         .count();
     assert_eq!(map.len() + invalid.len() + hop, given.len());
 }

@@ -24,16 +24,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The default bound of one product's concurrent calls: a quarter of the instance pool, so
-/// that three products at their bound still leave the pool a quarter.
-pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = crate::POOL_INSTANCES as usize / 4;
+/// The default bound of one product's concurrent calls (a quarter of the instance pool, so
+/// that three products at their bound still leave the pool a quarter), defined with the
+/// configuration, which fills it in.
+pub use assay_config::limits::DEFAULT_MAX_CONCURRENT_CALLS;
 
 /// The part of the [`MemoryBudget`] one product's calls may hold together: a half, so one
 /// product at its share leaves the other half to the rest.
 pub const PRODUCT_BUDGET_SHARE: (u64, u64) = (1, 2);
-
-/// The memory budget used when the machine's memory cannot be read.
-pub const FALLBACK_MEMORY_BUDGET: u64 = 2 << 30;
 
 /// The bound of one product's concurrent calls.
 #[derive(Debug)]
@@ -96,17 +94,11 @@ impl MemoryBudget {
         }
     }
 
-    /// A quarter of the machine's memory (`MemTotal` of `/proc/meminfo`), or
-    /// `FALLBACK_MEMORY_BUDGET` (2 GiB) where that cannot be read.
+    /// A quarter of the machine's memory (`MemTotal` of `/proc/meminfo`), or 2 GiB where that
+    /// cannot be read: [`assay_config::limits::default_memory_budget`], the default of
+    /// `plugins.memory_budget_mb`.
     pub fn default_limit() -> u64 {
-        std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|text| {
-                let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kib * 1024 / 4)
-            })
-            .unwrap_or(FALLBACK_MEMORY_BUDGET)
+        assay_config::limits::default_memory_budget()
     }
 
     /// The budget, in bytes.

@@ -16,10 +16,9 @@ use wasmtime::{
 /// looping calls on two threads kept another product's call waiting 20 ms and more. The
 /// ticker only runs while a call is in flight.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
-/// Instances the pooling allocator keeps slots for (concurrent plugin calls). Plugin calls
-/// mostly wait on vendor APIs, so a 2-core host runs far more at once than it has cores; past
-/// this many, instantiation fails and the call is retried later.
-pub const POOL_INSTANCES: u32 = 256;
+/// Instances the pooling allocator keeps slots for (concurrent plugin calls), defined with
+/// the configuration that bounds `max_concurrent_calls` by it.
+pub use assay_config::limits::POOL_INSTANCES;
 /// The largest linear memory a pooled instance may grow to: the largest memory limit the
 /// configuration accepts (`products.NAME.memory_limit_mb`). Slots are only reserved address
 /// space; each call's own limit is enforced by its store's limiter.

@@ -74,12 +74,9 @@ pub mod types {
     pub use crate::contract::latest::types::*;
 }
 
-/// The default deadline of one plugin call.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Accepted memory limits of one call, in MiB; the pooling allocator reserves the largest.
-pub const MEMORY_LIMIT_MB_RANGE: std::ops::RangeInclusive<u64> = 1..=4096;
-/// The default memory limit of one plugin call.
-pub const DEFAULT_MEMORY_LIMIT: u64 = 64 * 1024 * 1024;
+// The runtime's limits the configuration is checked against are defined with it, in
+// `assay-config` (which needs no wasmtime), and used from here.
+pub use assay_config::limits::{DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, MEMORY_LIMIT_MB_RANGE};
 /// The deadline of the `metadata` call made while loading.
 pub const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 /// The WIT package of the plugin contract.
@@ -302,6 +299,22 @@ fn new_linker(engine: &Engine) -> Result<Linker<state::StoreState>, StartError> 
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(StartError::Link)?;
     contract::add_to_linker(&mut linker).map_err(StartError::Link)?;
     Ok(linker)
+}
+
+impl From<assay_wire::callback::CallbackRequest> for types::CallbackRequest {
+    fn from(r: assay_wire::callback::CallbackRequest) -> Self {
+        Self {
+            method: r.method,
+            path: r.path,
+            query: r.query,
+            headers: r
+                .headers
+                .into_iter()
+                .map(|(name, value)| types::Header { name, value })
+                .collect(),
+            body: r.body,
+        }
+    }
 }
 
 impl From<types::OrderKind> for assay_wire::order_kind::OrderKind {

@@ -40,38 +40,7 @@ use crate::engine::Compiler;
 use crate::plugin::{Plugin, Tier};
 use crate::state::StoreState;
 
-/// Which compiler plugins are compiled with (`[plugins] compiler`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CompilerChoice {
-    /// Winch first for large components, Cranelift in the background (this module).
-    #[default]
-    Tiered,
-    /// Cranelift only: a large plugin serves once its optimised code is compiled.
-    Cranelift,
-    /// Winch only: the fastest load and the slowest calls, never optimised.
-    Winch,
-}
-
-impl CompilerChoice {
-    /// The configuration's word for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tiered => "tiered",
-            Self::Cranelift => "cranelift",
-            Self::Winch => "winch",
-        }
-    }
-
-    /// Parses the configuration's word.
-    pub fn parse(word: &str) -> Option<Self> {
-        match word {
-            "tiered" => Some(Self::Tiered),
-            "cranelift" => Some(Self::Cranelift),
-            "winch" => Some(Self::Winch),
-            _ => None,
-        }
-    }
-}
+pub use assay_config::limits::CompilerChoice;
 
 /// Components at least this large are loaded by Winch first under
 /// [`CompilerChoice::Tiered`]. The smallest JavaScript plugin is about 10 MB; Rust plugins are
@@ -215,22 +184,4 @@ pub(crate) fn optimised_cached(cache: Option<&ArtifactCache>, hash: &[u8]) -> bo
 /// For log lines: where a baseline load was refused.
 pub(crate) fn refused(path: &Path, error: &wasmtime::Error) {
     tracing::info!(path = %path.display(), reason = format_args!("{error:#}"), "the baseline compiler cannot compile this plugin; compiling it with Cranelift");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_choice_reads_back_its_own_words() {
-        for choice in [
-            CompilerChoice::Tiered,
-            CompilerChoice::Cranelift,
-            CompilerChoice::Winch,
-        ] {
-            assert_eq!(CompilerChoice::parse(choice.as_str()), Some(choice));
-        }
-        assert_eq!(CompilerChoice::parse("llvm"), None);
-        assert_eq!(CompilerChoice::default(), CompilerChoice::Tiered);
-    }
 }

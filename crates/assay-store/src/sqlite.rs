@@ -43,8 +43,9 @@ use super::{
 use read_pool::ReadPool;
 use writer::Writer;
 
-/// The default most requests committed in one transaction.
-pub const DEFAULT_MAX_BATCH: usize = 256;
+/// The default most requests committed in one transaction, defined with the configuration
+/// that reads `store.max_batch`.
+pub use assay_config::limits::DEFAULT_MAX_BATCH;
 
 /// The default number of idle read connections kept open.
 pub const DEFAULT_READ_CONNECTIONS: usize = 4;

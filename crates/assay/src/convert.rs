@@ -1,38 +1,24 @@
 //! Conversions between StackOne's JSON and the plugin contract's types.
 //!
-//! Incoming orders are parsed leniently: StackOne documents every order field as nullable, and
-//! ids sometimes arrive as numbers. Only what Assay cannot work without is required: the order
-//! id (results are delivered to it) and the linked account id (StackOne needs it in
-//! `x-account-id`). Errors name the missing field as a path in the webhook body.
+//! Incoming orders are parsed and checked in [`assay_wire::order`] (leniently: StackOne
+//! documents every order field as nullable, and ids sometimes arrive as numbers; only the
+//! order id and the account id are required); here they are given the contract's shape.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use assay_runtime::types::{
     Application, AssessmentResult, Candidate, ContentType, Email, HiringTeamMember, Job, Order,
     OrderKind, OrderPackage, Package, PackageTest, ResultValue,
 };
+pub use assay_wire::order::OrderError;
+use assay_wire::order::{MemberWire, TestWire, parse_order};
 use assay_wire::stackone::{
     AttachmentJson, CandidateRefJson, EnumJson, PackageJson, ResultBody, ScoreJson, TestJson,
 };
 
-/// Why an order object could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OrderError {
-    /// A field Assay needs is absent or empty; names its path, e.g. `data.id`.
-    #[error("`{0}` is missing")]
-    Missing(String),
-    /// A field has the wrong shape; names its path and the problem.
-    #[error("`{path}` is invalid: {problem}")]
-    Invalid {
-        /// Where the field sits.
-        path: String,
-        /// What is wrong.
-        problem: String,
-    },
-}
-
-/// Builds the plugin's [`Order`] from the order object of a webhook.
+/// Builds the plugin's [`Order`] from the order object of a webhook: checked by
+/// [`parse_order`] (which names the missing field or the bad one), then given the contract's
+/// shape, with `kind` the product's.
 ///
 /// `at` is where the object sits in the body (`data`, `event_data` or empty for the top level),
 /// for error messages; `account_id` and `provider` come from the envelope when the object
@@ -44,39 +30,15 @@ pub fn order_from_json(
     account_id: Option<&str>,
     provider: Option<&str>,
 ) -> Result<Order, OrderError> {
-    let path = |field: &str| {
-        if at.is_empty() {
-            field.to_owned()
-        } else {
-            format!("{at}.{field}")
-        }
-    };
-    let wire: OrderWire =
-        serde_json::from_value(object.clone()).map_err(|e| OrderError::Invalid {
-            path: if at.is_empty() {
-                "order".to_owned()
-            } else {
-                at.to_owned()
-            },
-            problem: e.to_string(),
-        })?;
-    let id = wire
-        .id
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| OrderError::Missing(path("id")))?;
-    let account_id = wire
-        .account_id
-        .or_else(|| account_id.map(str::to_owned))
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| OrderError::Missing("account_id".to_owned()))?;
-    let package = wire.package.unwrap_or_default();
-    let candidate = wire.candidate.unwrap_or_default();
+    let order = parse_order(object, at, account_id, provider)?;
+    let package = order.package;
+    let candidate = order.candidate;
     Ok(Order {
-        id,
+        id: order.id,
         kind,
-        account_id,
-        provider: wire.provider.or_else(|| provider.map(str::to_owned)),
-        remote_id: wire.remote_id,
+        account_id: order.account_id,
+        provider: order.provider,
+        remote_id: order.remote_id,
         package: OrderPackage {
             id: package.id,
             remote_id: package.remote_id,
@@ -86,7 +48,7 @@ pub fn order_from_json(
                 .tests
                 .unwrap_or_default()
                 .into_iter()
-                .map(PackageTest::from)
+                .map(package_test)
                 .collect(),
         },
         candidate: Candidate {
@@ -107,7 +69,7 @@ pub fn order_from_json(
                 .collect(),
             profile_url: candidate.profile_url,
         },
-        application: wire.application.map(|a| {
+        application: order.application.map(|a| {
             let status = a.application_status.unwrap_or_default();
             Application {
                 id: a.id,
@@ -116,7 +78,7 @@ pub fn order_from_json(
                 status_source: status.source_value,
             }
         }),
-        job: wire.job.map(|j| Job {
+        job: order.job.map(|j| Job {
             id: j.id,
             remote_id: j.remote_id,
             title: j.title,
@@ -124,12 +86,32 @@ pub fn order_from_json(
                 .hiring_team
                 .unwrap_or_default()
                 .into_iter()
-                .map(HiringTeamMember::from)
+                .map(member)
                 .collect(),
         }),
-        requester: wire.requester.map(HiringTeamMember::from),
-        raw_json: object.to_string(),
+        requester: order.requester.map(member),
+        raw_json: order.raw_json,
     })
+}
+
+/// A test of an ordered package: the vendor's id where StackOne sent it.
+fn package_test(t: TestWire) -> PackageTest {
+    PackageTest {
+        id: t.remote_id.or(t.id).unwrap_or_default(),
+        name: t.name.unwrap_or_default(),
+        description: t.description,
+    }
+}
+
+fn member(m: MemberWire) -> HiringTeamMember {
+    HiringTeamMember {
+        user_id: m.user_id,
+        remote_user_id: m.remote_user_id,
+        first_name: m.first_name,
+        last_name: m.last_name,
+        email: m.email,
+        role: m.role,
+    }
 }
 
 /// The StackOne package for a plugin's [`Package`]. The vendor's id is both `id` and
@@ -225,155 +207,6 @@ fn content_type_name(value: ContentType) -> (&'static str, Option<String>) {
     }
 }
 
-/// The order object as StackOne sends it, every field optional.
-#[derive(Debug, Default, Deserialize)]
-struct OrderWire {
-    #[serde(default, deserialize_with = "lenient")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    remote_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    account_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    provider: Option<String>,
-    package: Option<PackageWire>,
-    candidate: Option<CandidateWire>,
-    application: Option<ApplicationWire>,
-    job: Option<JobWire>,
-    requester: Option<MemberWire>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct PackageWire {
-    #[serde(default, deserialize_with = "lenient")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    remote_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    description: Option<String>,
-    tests: Option<Vec<TestWire>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct TestWire {
-    #[serde(default, deserialize_with = "lenient")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    remote_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    description: Option<String>,
-}
-
-impl From<TestWire> for PackageTest {
-    fn from(t: TestWire) -> Self {
-        PackageTest {
-            id: t.remote_id.or(t.id).unwrap_or_default(),
-            name: t.name.unwrap_or_default(),
-            description: t.description,
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct CandidateWire {
-    #[serde(default, deserialize_with = "lenient")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    remote_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    first_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    last_name: Option<String>,
-    emails: Option<Vec<EmailWire>>,
-    #[serde(default, deserialize_with = "lenient")]
-    profile_url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct EmailWire {
-    #[serde(rename = "type", default, deserialize_with = "lenient")]
-    kind: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    value: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ApplicationWire {
-    #[serde(default, deserialize_with = "lenient")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    remote_id: Option<String>,
-    application_status: Option<StatusWire>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct StatusWire {
-    #[serde(default, deserialize_with = "lenient")]
-    value: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    source_value: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct JobWire {
-    #[serde(default, deserialize_with = "lenient")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    remote_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    title: Option<String>,
-    hiring_team: Option<Vec<MemberWire>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct MemberWire {
-    #[serde(default, deserialize_with = "lenient")]
-    user_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    remote_user_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    first_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    last_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    email: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    role: Option<String>,
-}
-
-impl From<MemberWire> for HiringTeamMember {
-    fn from(m: MemberWire) -> Self {
-        HiringTeamMember {
-            user_id: m.user_id,
-            remote_user_id: m.remote_user_id,
-            first_name: m.first_name,
-            last_name: m.last_name,
-            email: m.email,
-            role: m.role,
-        }
-    }
-}
-
-/// Accepts a string, a number or a boolean as text, and `null` as absent; StackOne documents
-/// these fields as strings but providers' ids are sometimes numeric.
-fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::Bool(b)) => Some(b.to_string()),
-        Some(other) => {
-            return Err(serde::de::Error::custom(format!(
-                "expected a string, found {other}"
-            )));
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,47 +254,6 @@ mod tests {
         );
         let raw: Value = serde_json::from_str(&order.raw_json).expect("raw json");
         assert_eq!(raw["passthrough"], json!({"x": 1}));
-    }
-
-    #[test]
-    fn missing_id_or_account_names_the_field() {
-        let err = order_from_json(
-            OrderKind::Assessment,
-            &json!({"candidate": {}}),
-            "data",
-            Some("a"),
-            None,
-        );
-        assert_eq!(err.expect_err("no id").to_string(), "`data.id` is missing");
-        let err = order_from_json(OrderKind::Assessment, &json!({"id": "o"}), "", None, None);
-        assert_eq!(
-            err.expect_err("no account").to_string(),
-            "`account_id` is missing"
-        );
-        let err = order_from_json(
-            OrderKind::Assessment,
-            &json!({"id": "o", "candidate": "x"}),
-            "data",
-            Some("a"),
-            None,
-        );
-        assert!(
-            err.expect_err("bad candidate")
-                .to_string()
-                .starts_with("`data` is invalid")
-        );
-    }
-
-    #[test]
-    fn raw_json_is_the_order_received_even_for_large_numbers() {
-        // Found by the `envelope` fuzz target: without serde_json's `float_roundtrip` this
-        // number came back one unit in the last place off (7.777777777777779e40).
-        let body = r#"{"id": "o", "account_id": "a", "remote_id": 77777777777777777777777777777777777777777}"#;
-        let object: Value = serde_json::from_str(body).expect("json");
-        let order = order_from_json(OrderKind::Assessment, &object, "data", None, None)
-            .expect("valid order");
-        let raw: Value = serde_json::from_str(&order.raw_json).expect("raw json");
-        assert_eq!(raw, object);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Authentication (Basic auth, signature, token) happens on the raw body before any parsing;
 //! every error becomes a response in one place, [`error::EdgeError::into_response`].
 //!
-//! - [`route`]: the routes, a pure function of method and path.
+//! - [`route`]: the routes, a pure function of method and path (in `assay-wire`, re-exported).
 //! - [`service`]: dispatch, body limits, request metrics.
 //! - [`stackone_routes`]: the Package's List Endpoint and the order webhooks.
 //! - [`callbacks`]: the vendor's system calling the plugin.
@@ -21,7 +21,7 @@ pub mod html;
 pub mod operator;
 pub mod plugin_errors;
 pub mod readiness;
-pub mod route;
+pub use assay_wire::route;
 pub mod service;
 pub mod session;
 pub mod stackone_routes;

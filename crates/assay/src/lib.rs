@@ -3,8 +3,11 @@
 //! This crate is the host itself (library and `assay` binary). The concepts it builds on are
 //! crates of their own, each with no backward imports:
 //!
-//! - [`assay_wire`]: secrets, signatures, Basic auth, order kinds, StackOne's wire types, the
-//!   HTTP serve loop.
+//! - [`assay_wire`]: secrets, signatures, Basic auth, order kinds, StackOne's wire types and
+//!   order object, the host's routes, the callback's headers, the HTTP serve loop.
+//! - [`assay_config`]: `config.toml`, `ASSAY_*` variables and flags, loaded into a checked
+//!   `Config`, and the runtime's and worker's limits it is checked against; re-exported here
+//!   as [`config`].
 //! - [`assay_runtime`]: the wasmtime embedding, the plugin contract per WIT version, the
 //!   outbound HTTP filter, the artifact cache.
 //! - [`assay_store`]: the `Store` trait, SQLite with group commit, the order state machine.
@@ -15,7 +18,7 @@
 //!
 //! - [`app`]: the whole host assembled: [`app::App::start`] on a listener.
 //! - [`config`]: `config.toml`, `ASSAY_*` variables and flags, loaded into a checked
-//!   [`config::Config`].
+//!   [`config::Config`] (the `assay-config` crate).
 //! - [`edge`]: the HTTP edge: routing, authentication, error responses.
 //! - [`convert`]: the plugin contract's types to and from StackOne's wire types.
 //! - [`products`]: the product table (configuration, plugin, context), swapped atomically,
@@ -44,7 +47,7 @@ pub mod build_info;
 pub mod check;
 pub mod cli;
 pub mod commands;
-pub mod config;
+pub use assay_config as config;
 pub mod convert;
 pub mod debounce;
 #[cfg(feature = "emulator")]

@@ -12,6 +12,9 @@
 //! the same callback that were stored are stored again then; StackOne receives the same
 //! update twice, which changes nothing there.
 //!
+//! What the plugin is handed and which of its response headers the vendor gets is decided in
+//! [`assay_wire::callback`].
+//!
 //! A callback that names nothing known is answered 404 and never retried, counted in
 //! [`metric::CALLBACKS_DECLINED_TOTAL`] and logged once: when the plugin declines it
 //! (`callback-outcome.unknown`, contract 0.2.0), or when every result it returned names an
@@ -19,7 +22,7 @@
 //! be recorded (so no later retry could place it either).
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, request::Parts};
+use http::{Response, StatusCode, request::Parts};
 use tokio::sync::Notify;
 
 use super::error::EdgeError;
@@ -28,25 +31,15 @@ use super::plugin_errors::call_error;
 use super::stackone_routes::store_error;
 use crate::pipeline::results;
 use crate::products::Product;
-use assay_runtime::types::{CallbackOutcome, CallbackRequest, Header};
+use assay_runtime::types::{CallbackOutcome, CallbackRequest};
 use assay_store::Store;
+use assay_wire::callback;
 use assay_wire::http_server::Body;
 use assay_wire::metric;
 
 /// What a vendor is asked to wait before sending again a callback that came too early: about
 /// one fulfilment retry (the first is 2 s after a failure).
 const CALLBACK_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Response headers a plugin may not set: they belong to the connection, not the message.
-pub const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "content-length",
-];
 
 /// Runs the product's `handle-callback`, stores its results, returns its response.
 pub async fn handle(
@@ -68,7 +61,7 @@ pub async fn handle(
             cause,
             retry_after: Some(std::time::Duration::from_secs(5)),
         })?;
-    let request = callback_request(parts, rest, &body);
+    let request = CallbackRequest::from(callback::CallbackRequest::new(parts, rest, &body));
     let outcome = match plugin
         .handle_callback(&product.context, request)
         .await
@@ -114,7 +107,13 @@ pub async fn handle(
             outcome.response.status
         ))
     })?;
-    let (headers, invalid) = response_headers(outcome.response.headers);
+    let (headers, invalid) = callback::response_headers(
+        outcome
+            .response
+            .headers
+            .into_iter()
+            .map(|h| (h.name, h.value)),
+    );
     *response.headers_mut() = headers;
     for header in invalid {
         tracing::warn!(
@@ -124,49 +123,6 @@ pub async fn handle(
         );
     }
     Ok(response)
-}
-
-/// What the plugin is handed for a callback: the method, the path after `callbacks/`, the raw
-/// query, every request header (a repeated one once per value, in its order), the body.
-pub fn callback_request(parts: &Parts, rest: &str, body: &[u8]) -> CallbackRequest {
-    CallbackRequest {
-        method: parts.method.as_str().to_owned(),
-        path: rest.to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| Header {
-                name: name.as_str().to_owned(),
-                value: value.as_bytes().to_vec(),
-            })
-            .collect(),
-        body: body.to_vec(),
-    }
-}
-
-/// The response headers a plugin set, as sent to the vendor: names lower-cased, hop-by-hop
-/// headers left out silently, and the names of those that are not valid HTTP returned apart
-/// (for the log) instead of being sent.
-pub fn response_headers(headers: Vec<Header>) -> (HeaderMap, Vec<String>) {
-    let mut map = HeaderMap::new();
-    let mut invalid = Vec::new();
-    for h in headers {
-        let lower = h.name.to_ascii_lowercase();
-        if HOP_BY_HOP.contains(&lower.as_str()) {
-            continue;
-        }
-        match (
-            HeaderName::from_bytes(lower.as_bytes()),
-            HeaderValue::from_bytes(&h.value),
-        ) {
-            (Ok(name), Ok(value)) => {
-                map.append(name, value);
-            }
-            _ => invalid.push(h.name),
-        }
-    }
-    (map, invalid)
 }
 
 /// The 404 for a callback that names nothing known; logged here, once, since the vendor is

@@ -45,12 +45,11 @@ use assay_runtime::types::{AssessmentResult, PluginError, ResultStatus, ResultVa
 use assay_store::{ClaimSlots, ClaimedOrder, ResultBody, Store, Timestamp};
 use assay_wire::metric;
 
-/// How many orders are fulfilled at once, all products together.
-pub const FULFIL_CONCURRENCY: usize = 16;
-/// How many orders of one product are fulfilled at once unless its
-/// `max_concurrent_fulfilments` says otherwise: half the slots, so a product whose plugin
-/// runs to its deadline leaves the other half to the rest.
-pub const DEFAULT_PRODUCT_FULFILMENTS: usize = FULFIL_CONCURRENCY / 2;
+/// How many orders are fulfilled at once, all products together, and how many of one
+/// product unless its `max_concurrent_fulfilments` says otherwise (half the slots, so a
+/// product whose plugin runs to its deadline leaves the other half to the rest): defined with
+/// the configuration, which bounds `max_concurrent_fulfilments` by them.
+pub use crate::config::limits::{DEFAULT_PRODUCT_FULFILMENTS, FULFIL_CONCURRENCY};
 /// After this many failed attempts a retryable failure parks the order as failed.
 pub const MAX_FULFIL_ATTEMPTS: u32 = 12;
 /// Longest `source_value` of the result that tells StackOne an order failed; the reason in

@@ -22,7 +22,7 @@ fn defaults_are_filled_and_paths_anchored_at_the_file() {
         config.store.path,
         Path::new("/etc/assay").join(DEFAULT_STORE_PATH)
     );
-    assert_eq!(config.store.max_batch, assay_store::DEFAULT_MAX_BATCH);
+    assert_eq!(config.store.max_batch, limits::DEFAULT_MAX_BATCH);
     assert_eq!(config.server.connections, ConnectionLimits::default());
     assert_eq!(config.stackone.base_url, DEFAULT_STACKONE_BASE_URL);
     assert_eq!(

@@ -1,5 +1,10 @@
 //! Routing: a pure function from method and path to a [`Route`].
 //!
+//! The host's edge (`assay::edge::route`, a re-export) dispatches on it. It lives in this
+//! crate, which has no plugin runtime in its build graph, because the paths are part of the
+//! wire StackOne and vendors speak to the host, and so that the `route` fuzz target builds
+//! without wasmtime.
+//!
 //! The routes are a public contract (StackOne and vendors are configured with them):
 //!
 //! | method | path | route |

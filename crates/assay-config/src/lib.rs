@@ -1,5 +1,11 @@
 //! The host's configuration: `config.toml`, `ASSAY_*` environment variables and flags.
 //!
+//! A crate of its own, with no plugin runtime and no store in its build graph (it needs only
+//! `assay-wire`, serde and toml): the host re-exports it as `assay::config`, and the `config`
+//! fuzz target (`fuzz/`, RELIABILITY.md "Fuzzing") builds it with coverage instrumentation in
+//! minutes instead of compiling wasmtime. The limits it checks against that belong to the
+//! plugin runtime or the worker are in [`limits`], which those re-export.
+//!
 //! Loading has two layers. The file is first deserialized as written (`raw`, strict: an
 //! unknown key, a wrong type or a literal secret is an error naming the line). It is then
 //! checked and resolved (`validate`) into [`Config`], the only form the rest of the host sees:
@@ -108,12 +114,13 @@
 //! ```
 //!
 //! The configuration alone cannot know which settings a plugin needs: a 0.2.0 plugin declares
-//! them, and [`crate::products::check_plugin`] holds `[products.NAME.settings]` against the
-//! declaration once the plugin is loaded, with the places [`ProductConfig::setting_sources`]
-//! recorded here.
+//! them, and the host (`assay::products::check_plugin`) holds `[products.NAME.settings]`
+//! against the declaration once the plugin is loaded, with the places
+//! [`ProductConfig::setting_sources`] recorded here.
 
 mod address;
 mod error;
+pub mod limits;
 mod raw;
 mod secret_ref;
 mod validate;
@@ -126,7 +133,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assay_runtime::CompilerChoice;
+use crate::limits::CompilerChoice;
 use assay_wire::origin::AllowedHost;
 use assay_wire::secret::Secret;
 use assay_wire::stackone::BaseUrl;
@@ -163,13 +170,13 @@ pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
 /// Name of the default `plugins.cache_dir`, in the store file's directory.
 pub const DEFAULT_CACHE_DIR_NAME: &str = "artifact-cache";
 /// Default of `products.NAME.timeout_ms`: the runtime's default deadline.
-pub const DEFAULT_PLUGIN_TIMEOUT: Duration = assay_runtime::DEFAULT_TIMEOUT;
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = limits::DEFAULT_TIMEOUT;
 /// Longest `products.NAME.timeout_ms`.
 pub const MAX_PLUGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Default of `products.NAME.memory_limit_mb`: the runtime's default memory limit.
-pub const DEFAULT_MEMORY_LIMIT_MB: u64 = assay_runtime::DEFAULT_MEMORY_LIMIT >> 20;
+pub const DEFAULT_MEMORY_LIMIT_MB: u64 = limits::DEFAULT_MEMORY_LIMIT >> 20;
 /// Accepted values of `products.NAME.memory_limit_mb`: the runtime's pool reserves the top.
-pub use assay_runtime::MEMORY_LIMIT_MB_RANGE;
+pub use limits::MEMORY_LIMIT_MB_RANGE;
 /// Largest `plugins.memory_budget_mb`: 1 TiB.
 pub const MAX_MEMORY_BUDGET_MB: u64 = 1 << 20;
 /// Longest `products.NAME.poll_interval_s`: one day.
@@ -246,7 +253,7 @@ pub struct StoreConfig {
     pub fulfil_lease: Duration,
     /// How long a claimed result is exclusive to the relay that claimed it
     /// (`store.delivery_lease_ms`); the relay's PATCH timeout and send window derive from it
-    /// ([`crate::pipeline::relay`]).
+    /// (`assay::pipeline::relay`).
     pub delivery_lease: Duration,
     /// The most writes committed in one transaction (`store.max_batch`).
     pub max_batch: usize,

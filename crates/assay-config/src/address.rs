@@ -29,7 +29,7 @@ pub(super) fn parse_origin(text: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DEFAULT_LISTEN;
+    use crate::DEFAULT_LISTEN;
 
     #[test]
     fn origins_are_checked_and_normalised() {

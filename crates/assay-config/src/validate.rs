@@ -15,6 +15,7 @@ use super::address::{parse_base_url, parse_listen, parse_origin};
 use super::raw::{RawConfig, RawProduct, RawServer};
 use super::secret_ref::{SecretRef, SecretRefList, SettingValue};
 use super::*;
+use crate::limits;
 use assay_wire::origin::AllowedHost;
 
 /// The origin of values from [`Overrides`].
@@ -101,7 +102,7 @@ impl Context<'_> {
                 .join(DEFAULT_CACHE_DIR_NAME),
         };
         let memory_budget_bytes = match &raw.plugins.memory_budget_mb {
-            None => assay_runtime::MemoryBudget::default_limit(),
+            None => limits::default_memory_budget(),
             Some(mb) => {
                 self.bounded(mb, "plugins.memory_budget_mb", 1, MAX_MEMORY_BUDGET_MB)? << 20
             }
@@ -121,7 +122,7 @@ impl Context<'_> {
         };
         let stackone = self.stackone(&raw, overrides)?;
         let max_batch = match &raw.store.max_batch {
-            None => assay_store::DEFAULT_MAX_BATCH,
+            None => limits::DEFAULT_MAX_BATCH,
             Some(n) => usize::try_from(*n.get_ref())
                 .ok()
                 .filter(|n| (1..=MAX_STORE_BATCH).contains(n))
@@ -405,21 +406,21 @@ impl Context<'_> {
             }
         };
         let max_concurrent_calls = match &raw.max_concurrent_calls {
-            None => assay_runtime::DEFAULT_MAX_CONCURRENT_CALLS,
+            None => limits::DEFAULT_MAX_CONCURRENT_CALLS,
             Some(n) => self.bounded(
                 n,
                 &key("max_concurrent_calls"),
                 1,
-                u64::from(assay_runtime::POOL_INSTANCES),
+                u64::from(limits::POOL_INSTANCES),
             )? as usize,
         };
         let max_concurrent_fulfilments = match &raw.max_concurrent_fulfilments {
-            None => crate::pipeline::DEFAULT_PRODUCT_FULFILMENTS,
+            None => limits::DEFAULT_PRODUCT_FULFILMENTS,
             Some(n) => self.bounded(
                 n,
                 &key("max_concurrent_fulfilments"),
                 1,
-                crate::pipeline::FULFIL_CONCURRENCY as u64,
+                limits::FULFIL_CONCURRENCY as u64,
             )? as usize,
         };
         // Only a 32-bit host could overflow here; it cannot use more than all of its memory.
