@@ -59,6 +59,7 @@ mod ingest;
 mod notify;
 mod orders;
 mod outbox;
+mod outcomes;
 mod redrive;
 mod schema;
 mod sql;
@@ -110,6 +111,8 @@ impl Default for PostgresOptions {
 pub struct PostgresStore {
     pool: Pool,
     ingest: ingest::Collector,
+    outcomes: outcomes::Collector,
+    notifier: notify::Notifier,
     listener: notify::Listener,
     target: String,
 }
@@ -134,8 +137,11 @@ impl PostgresStore {
         let mut client = pool.get().await.map_err(|e| naming(e.into()))?;
         schema::migrate(&mut client).await.map_err(naming)?;
         drop(client);
+        let notifier = notify::Notifier::start(pool.clone());
         Ok(PostgresStore {
-            ingest: ingest::Collector::start(pool.clone(), options.max_batch),
+            ingest: ingest::Collector::start(pool.clone(), options.max_batch, notifier.clone()),
+            outcomes: outcomes::Collector::start(pool.clone(), notifier.clone()),
+            notifier,
             listener: notify::Listener::start(config),
             pool,
             target,
@@ -226,16 +232,19 @@ impl PostgresStore {
         read_only: bool,
         op: impl for<'a> FnOnce(&'a Transaction<'a>) -> StoreFuture<'a, T> + Send,
     ) -> Result<T, StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(isolation)
-            .read_only(read_only)
-            .start()
-            .await?;
-        let out = op(&tx).await?;
-        tx.commit().await?;
-        Ok(out)
+        notify::after_commit(&self.notifier, async {
+            let mut client = self.pool.get().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(isolation)
+                .read_only(read_only)
+                .start()
+                .await?;
+            let out = op(&tx).await?;
+            tx.commit().await?;
+            Ok(out)
+        })
+        .await
     }
 }
 
@@ -329,15 +338,11 @@ impl Store for PostgresStore {
         test_url: Option<String>,
         first_result: Option<ResultBody>,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(self.in_tx(move |tx| {
-            Box::pin(orders::succeeded(
-                tx,
-                claim,
-                external_id,
-                test_url,
-                first_result,
-                Timestamp::now(),
-            ))
+        Box::pin(self.outcomes.record(outcomes::Outcome::Succeeded {
+            claim,
+            external_id,
+            test_url,
+            first_result,
         }))
     }
 
@@ -347,14 +352,10 @@ impl Store for PostgresStore {
         not_before: Timestamp,
         error: String,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(self.in_tx(move |tx| {
-            Box::pin(orders::retry(
-                tx,
-                claim,
-                not_before,
-                error,
-                Timestamp::now(),
-            ))
+        Box::pin(self.outcomes.record(outcomes::Outcome::Retry {
+            claim,
+            not_before,
+            error,
         }))
     }
 
@@ -364,11 +365,11 @@ impl Store for PostgresStore {
         reason: String,
         result: Option<ResultBody>,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(
-            self.in_tx(move |tx| {
-                Box::pin(orders::failed(tx, claim, reason, result, Timestamp::now()))
-            }),
-        )
+        Box::pin(self.outcomes.record(outcomes::Outcome::Failed {
+            claim,
+            reason,
+            result,
+        }))
     }
 
     fn record_results<'a>(
@@ -409,9 +410,8 @@ impl Store for PostgresStore {
 
     fn outbox_delivered(&self, claim: OutboxClaim, http_status: u16) -> StoreFuture<'_, ()> {
         Box::pin(
-            self.in_tx(move |tx| {
-                Box::pin(outbox::delivered(tx, claim, http_status, Timestamp::now()))
-            }),
+            self.outcomes
+                .record(outcomes::Outcome::Delivered { claim, http_status }),
         )
     }
 
@@ -421,7 +421,11 @@ impl Store for PostgresStore {
         not_before: Timestamp,
         error: String,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(self.in_tx(move |tx| Box::pin(outbox::retry(tx, claim, not_before, error))))
+        Box::pin(self.outcomes.record(outcomes::Outcome::OutboxRetry {
+            claim,
+            not_before,
+            error,
+        }))
     }
 
     fn outbox_dead_letter(
@@ -430,14 +434,10 @@ impl Store for PostgresStore {
         http_status: Option<u16>,
         message: String,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(self.in_tx(move |tx| {
-            Box::pin(outbox::dead_letter(
-                tx,
-                claim,
-                http_status,
-                message,
-                Timestamp::now(),
-            ))
+        Box::pin(self.outcomes.record(outcomes::Outcome::DeadLetter {
+            claim,
+            http_status,
+            message,
         }))
     }
 
