@@ -19,11 +19,37 @@
 //!   collector task (`ingest`) that commits everything queued in one transaction, so one
 //!   WAL flush acknowledges a batch, as the SQLite writer does. A batch is a fixed number of
 //!   multi-row statements over arrays (`INSERT … SELECT … FROM unnest(…)`), not a few
-//!   statements per webhook: its round trips to the database do not grow with its size.
-//! - **Waking other hosts.** A transaction that adds work sends `NOTIFY` on
-//!   [`ORDERS_CHANNEL`] or [`OUTBOX_CHANNEL`] (delivered at commit); every host `LISTEN`s on a
-//!   connection of its own and bumps its [`Wakeups`] (`notify`), so workers sleep until
-//!   their next due time or a wake-up instead of polling.
+//!   statements per webhook: its round trips to the database do not grow with its size. Two
+//!   batches are in flight at once, on two connections, so one is sent while the other
+//!   waits for its flush.
+//! - **Outcomes share commits too.** The worker's and the relay's outcomes (fulfilment
+//!   succeeded, retry, failed; delivered, retry, dead letter) go to a second collector
+//!   (`outcomes`) that records those queued meanwhile in one transaction, their statements
+//!   pipelined on one connection. Each outcome still locks its row and checks its claim's
+//!   fencing token; the batch commits only if every outcome in it was accepted, and
+//!   otherwise each is recorded again alone, so a host that lost its lease is refused
+//!   exactly as before and nothing of its outcome is stored.
+//! - **Waking other hosts.** A transaction that adds work notes [`ORDERS_CHANNEL`] or
+//!   [`OUTBOX_CHANNEL`]; once it has committed, a task sends the `NOTIFY` in a small
+//!   transaction of its own (`notify`). Every host `LISTEN`s on a connection of its own and
+//!   bumps its [`Wakeups`], so workers sleep until their next due time or a wake-up instead
+//!   of polling. Not inside the work's transaction: PostgreSQL serialises the commits of
+//!   notifying transactions, flush included, which bound ingest to one fsync per commit
+//!   (the `notify` module docs say what was measured).
+//!
+//! # Throughput: what was measured and chosen
+//!
+//! Measured with `ASSAY_BENCH_ONLY=ingest-postgres cargo bench -p assay --bench compare`
+//! (BENCHMARKS.md, "Ingest on PostgreSQL"), sampling `pg_stat_activity` meanwhile. Most
+//! active backends were in `COMMIT`, waiting for the lock PostgreSQL takes for a notifying
+//! commit, and the worker's transactions (one per outcome) outnumbered the webhooks' group
+//! commits more than ten to one; next came the claims, which grouped every waiting order to
+//! find the products with due ones. Hence, all on the host's side, with no server setting
+//! required (`commit_delay` and `commit_siblings` are the database operator's, and a vendor
+//! may not control them): `NOTIFY` after the commit, outcomes committed together, two ingest
+//! batches in flight, and claims over a partial index of claimable orders (schema version 2)
+//! found by a skip scan over products. Statements were already prepared once per connection
+//! (`prepare_cached`).
 //! - **Losing the database.** A call fails with [`StoreError::Unavailable`] (the edge
 //!   answers 503) while the database cannot be reached; the pool drops broken connections
 //!   and opens new ones, and the listener reconnects, so the store recovers by itself.
@@ -33,8 +59,9 @@
 //! - `schema`: versioned migrations, applied by one host at a time under an advisory lock;
 //!   a database newer than this build is refused.
 //! - `ingest`: the collector task and the idempotent inserts.
+//! - `outcomes`: the collector that commits fulfilment and delivery outcomes together.
 //! - `orders`, `outbox`, `views`: the SQL of each concern, as in `sqlite/`.
-//! - `notify`: `LISTEN`/`NOTIFY`.
+//! - `notify`: `LISTEN`/`NOTIFY`, and the task that notifies after commits.
 //! - `copy`: a single host's SQLite store copied in ([`copy_from_sqlite`], `assay store copy`).
 //! - `sql`: small helpers over statements and columns.
 //! - `testing` (tests, or the `testing` feature): a throw-away server from the machine's
@@ -78,8 +105,9 @@ use super::{
     StoreFuture, Timestamp, Wakeups, WriteStats,
 };
 
-/// The default number of pooled connections per host (the ingest collector and the
-/// listener's own connection come on top of the pool's one in use for a batch).
+/// The default number of pooled connections per host. Up to two carry ingest batches, one
+/// the worker's and relay's outcomes and one a notification at a time; the rest serve claims
+/// and reads. The listener's connection is its own, on top.
 pub const DEFAULT_POOL_SIZE: usize = 8;
 
 /// How long a call waits for a pooled connection, or for a new one to open, before it fails
