@@ -236,6 +236,12 @@ impl PostgresStore {
         self.ingest.stats()
     }
 
+    /// How many transactions have committed fulfilment and delivery outcomes (several
+    /// outcomes share one when they arrive together).
+    pub fn outcome_commits(&self) -> u64 {
+        self.outcomes.commits()
+    }
+
     /// Runs `op` in one transaction on a pooled connection and commits. An error rolls the
     /// transaction back (the transaction is dropped) and nothing of `op` is stored.
     async fn in_tx<T: Send>(

@@ -28,6 +28,8 @@
 //! would have alone.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -137,14 +139,23 @@ type Reply = oneshot::Sender<Result<(), StoreError>>;
 /// The handle the store keeps; the task ends when it is dropped.
 pub struct Collector {
     queue: mpsc::Sender<(Outcome, Reply)>,
+    /// Transactions committed so far.
+    commits: Arc<AtomicU64>,
 }
 
 impl Collector {
     /// Starts the task on the current runtime.
     pub fn start(pool: Pool, notifier: Notifier) -> Collector {
         let (queue, rx) = mpsc::channel(WRITE_QUEUE_CAPACITY);
-        tokio::spawn(run(Committer { pool, notifier }, rx));
-        Collector { queue }
+        let commits = Arc::new(AtomicU64::new(0));
+        let to = Committer { pool, notifier };
+        tokio::spawn(run(to, rx, Arc::clone(&commits)));
+        Collector { queue, commits }
+    }
+
+    /// How many transactions have committed outcomes so far.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Records `outcome`; returns once it is committed (or refused).
@@ -160,7 +171,7 @@ impl Collector {
     }
 }
 
-async fn run(pool: Committer, mut rx: mpsc::Receiver<(Outcome, Reply)>) {
+async fn run(pool: Committer, mut rx: mpsc::Receiver<(Outcome, Reply)>, commits: Arc<AtomicU64>) {
     // Outcomes whose row was already in the batch being formed: they go in the next one.
     let mut waiting: VecDeque<(Outcome, Reply)> = VecDeque::new();
     loop {
@@ -186,23 +197,30 @@ async fn run(pool: Committer, mut rx: mpsc::Receiver<(Outcome, Reply)>) {
                 waiting.push_back(next);
             }
         }
-        commit_batch(&pool, batch).await;
+        commit_batch(&pool, batch, &commits).await;
     }
 }
 
 /// Records `batch` (one outcome per row) in one transaction, or each outcome alone if that
 /// fails for one outcome's sake, and answers each.
-async fn commit_batch(pool: &Committer, mut batch: Vec<(Outcome, Reply)>) {
+async fn commit_batch(pool: &Committer, mut batch: Vec<(Outcome, Reply)>, commits: &AtomicU64) {
     batch.sort_by_key(|(o, _)| o.row());
     let outcomes: Vec<Outcome> = batch.iter().map(|(o, _)| o.clone()).collect();
     let answers = match record_all(pool, outcomes).await {
-        Ok(()) => vec![Ok(()); batch.len()],
+        Ok(()) => {
+            commits.fetch_add(1, Ordering::Relaxed);
+            vec![Ok(()); batch.len()]
+        }
         Err(e) if e.is_unavailable() || batch.len() == 1 => vec![Err(e); batch.len()],
         Err(e) => {
             tracing::debug!(error = %e, outcomes = batch.len(), "outcome batch refused; recording each alone");
             let mut alone = Vec::with_capacity(batch.len());
             for (outcome, _) in &batch {
-                alone.push(record_all(pool, vec![outcome.clone()]).await);
+                let answer = record_all(pool, vec![outcome.clone()]).await;
+                if answer.is_ok() {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                }
+                alone.push(answer);
             }
             alone
         }
