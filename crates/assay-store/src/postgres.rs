@@ -19,11 +19,37 @@
 //!   collector task (`ingest`) that commits everything queued in one transaction, so one
 //!   WAL flush acknowledges a batch, as the SQLite writer does. A batch is a fixed number of
 //!   multi-row statements over arrays (`INSERT … SELECT … FROM unnest(…)`), not a few
-//!   statements per webhook: its round trips to the database do not grow with its size.
-//! - **Waking other hosts.** A transaction that adds work sends `NOTIFY` on
-//!   [`ORDERS_CHANNEL`] or [`OUTBOX_CHANNEL`] (delivered at commit); every host `LISTEN`s on a
-//!   connection of its own and bumps its [`Wakeups`] (`notify`), so workers sleep until
-//!   their next due time or a wake-up instead of polling.
+//!   statements per webhook: its round trips to the database do not grow with its size. Two
+//!   batches are in flight at once, on two connections, so one is sent while the other
+//!   waits for its flush.
+//! - **Outcomes share commits too.** The worker's and the relay's outcomes (fulfilment
+//!   succeeded, retry, failed; delivered, retry, dead letter) go to a second collector
+//!   (`outcomes`) that records those queued meanwhile in one transaction, their statements
+//!   pipelined on one connection. Each outcome still locks its row and checks its claim's
+//!   fencing token; the batch commits only if every outcome in it was accepted, and
+//!   otherwise each is recorded again alone, so a host that lost its lease is refused
+//!   exactly as before and nothing of its outcome is stored.
+//! - **Waking other hosts.** A transaction that adds work notes [`ORDERS_CHANNEL`] or
+//!   [`OUTBOX_CHANNEL`]; once it has committed, a task sends the `NOTIFY` in a small
+//!   transaction of its own (`notify`). Every host `LISTEN`s on a connection of its own and
+//!   bumps its [`Wakeups`], so workers sleep until their next due time or a wake-up instead
+//!   of polling. Not inside the work's transaction: PostgreSQL serialises the commits of
+//!   notifying transactions, flush included, which bound ingest to one fsync per commit
+//!   (the `notify` module docs say what was measured).
+//!
+//! # Throughput: what was measured and chosen
+//!
+//! Measured with `ASSAY_BENCH_ONLY=ingest-postgres cargo bench -p assay --bench compare`
+//! (BENCHMARKS.md, "Ingest on PostgreSQL"), sampling `pg_stat_activity` meanwhile. Most
+//! active backends were in `COMMIT`, waiting for the lock PostgreSQL takes for a notifying
+//! commit, and the worker's transactions (one per outcome) outnumbered the webhooks' group
+//! commits more than ten to one; next came the claims, which grouped every waiting order to
+//! find the products with due ones. Hence, all on the host's side, with no server setting
+//! required (`commit_delay` and `commit_siblings` are the database operator's, and a vendor
+//! may not control them): `NOTIFY` after the commit, outcomes committed together, two ingest
+//! batches in flight, and claims over a partial index of claimable orders (schema version 2)
+//! found by a skip scan over products. Statements were already prepared once per connection
+//! (`prepare_cached`).
 //! - **Losing the database.** A call fails with [`StoreError::Unavailable`] (the edge
 //!   answers 503) while the database cannot be reached; the pool drops broken connections
 //!   and opens new ones, and the listener reconnects, so the store recovers by itself.
@@ -33,8 +59,9 @@
 //! - `schema`: versioned migrations, applied by one host at a time under an advisory lock;
 //!   a database newer than this build is refused.
 //! - `ingest`: the collector task and the idempotent inserts.
+//! - `outcomes`: the collector that commits fulfilment and delivery outcomes together.
 //! - `orders`, `outbox`, `views`: the SQL of each concern, as in `sqlite/`.
-//! - `notify`: `LISTEN`/`NOTIFY`.
+//! - `notify`: `LISTEN`/`NOTIFY`, and the task that notifies after commits.
 //! - `copy`: a single host's SQLite store copied in ([`copy_from_sqlite`], `assay store copy`).
 //! - `sql`: small helpers over statements and columns.
 //! - `testing` (tests, or the `testing` feature): a throw-away server from the machine's
@@ -59,6 +86,7 @@ mod ingest;
 mod notify;
 mod orders;
 mod outbox;
+mod outcomes;
 mod redrive;
 mod schema;
 mod sql;
@@ -77,8 +105,9 @@ use super::{
     StoreFuture, Timestamp, Wakeups, WriteStats,
 };
 
-/// The default number of pooled connections per host (the ingest collector and the
-/// listener's own connection come on top of the pool's one in use for a batch).
+/// The default number of pooled connections per host. Up to two carry ingest batches, one
+/// the worker's and relay's outcomes and one a notification at a time; the rest serve claims
+/// and reads. The listener's connection is its own, on top.
 pub const DEFAULT_POOL_SIZE: usize = 8;
 
 /// How long a call waits for a pooled connection, or for a new one to open, before it fails
@@ -110,6 +139,8 @@ impl Default for PostgresOptions {
 pub struct PostgresStore {
     pool: Pool,
     ingest: ingest::Collector,
+    outcomes: outcomes::Collector,
+    notifier: notify::Notifier,
     listener: notify::Listener,
     target: String,
 }
@@ -134,8 +165,11 @@ impl PostgresStore {
         let mut client = pool.get().await.map_err(|e| naming(e.into()))?;
         schema::migrate(&mut client).await.map_err(naming)?;
         drop(client);
+        let notifier = notify::Notifier::start(pool.clone());
         Ok(PostgresStore {
-            ingest: ingest::Collector::start(pool.clone(), options.max_batch),
+            ingest: ingest::Collector::start(pool.clone(), options.max_batch, notifier.clone()),
+            outcomes: outcomes::Collector::start(pool.clone(), notifier.clone()),
+            notifier,
             listener: notify::Listener::start(config),
             pool,
             target,
@@ -202,6 +236,12 @@ impl PostgresStore {
         self.ingest.stats()
     }
 
+    /// How many transactions have committed fulfilment and delivery outcomes (several
+    /// outcomes share one when they arrive together).
+    pub fn outcome_commits(&self) -> u64 {
+        self.outcomes.commits()
+    }
+
     /// Runs `op` in one transaction on a pooled connection and commits. An error rolls the
     /// transaction back (the transaction is dropped) and nothing of `op` is stored.
     async fn in_tx<T: Send>(
@@ -226,16 +266,19 @@ impl PostgresStore {
         read_only: bool,
         op: impl for<'a> FnOnce(&'a Transaction<'a>) -> StoreFuture<'a, T> + Send,
     ) -> Result<T, StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(isolation)
-            .read_only(read_only)
-            .start()
-            .await?;
-        let out = op(&tx).await?;
-        tx.commit().await?;
-        Ok(out)
+        notify::after_commit(&self.notifier, async {
+            let mut client = self.pool.get().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(isolation)
+                .read_only(read_only)
+                .start()
+                .await?;
+            let out = op(&tx).await?;
+            tx.commit().await?;
+            Ok(out)
+        })
+        .await
     }
 }
 
@@ -329,15 +372,11 @@ impl Store for PostgresStore {
         test_url: Option<String>,
         first_result: Option<ResultBody>,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(self.in_tx(move |tx| {
-            Box::pin(orders::succeeded(
-                tx,
-                claim,
-                external_id,
-                test_url,
-                first_result,
-                Timestamp::now(),
-            ))
+        Box::pin(self.outcomes.record(outcomes::Outcome::Succeeded {
+            claim,
+            external_id,
+            test_url,
+            first_result,
         }))
     }
 
@@ -347,14 +386,10 @@ impl Store for PostgresStore {
         not_before: Timestamp,
         error: String,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(self.in_tx(move |tx| {
-            Box::pin(orders::retry(
-                tx,
-                claim,
-                not_before,
-                error,
-                Timestamp::now(),
-            ))
+        Box::pin(self.outcomes.record(outcomes::Outcome::Retry {
+            claim,
+            not_before,
+            error,
         }))
     }
 
@@ -364,11 +399,11 @@ impl Store for PostgresStore {
         reason: String,
         result: Option<ResultBody>,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(
-            self.in_tx(move |tx| {
-                Box::pin(orders::failed(tx, claim, reason, result, Timestamp::now()))
-            }),
-        )
+        Box::pin(self.outcomes.record(outcomes::Outcome::Failed {
+            claim,
+            reason,
+            result,
+        }))
     }
 
     fn record_results<'a>(
@@ -409,9 +444,8 @@ impl Store for PostgresStore {
 
     fn outbox_delivered(&self, claim: OutboxClaim, http_status: u16) -> StoreFuture<'_, ()> {
         Box::pin(
-            self.in_tx(move |tx| {
-                Box::pin(outbox::delivered(tx, claim, http_status, Timestamp::now()))
-            }),
+            self.outcomes
+                .record(outcomes::Outcome::Delivered { claim, http_status }),
         )
     }
 
@@ -421,7 +455,11 @@ impl Store for PostgresStore {
         not_before: Timestamp,
         error: String,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(self.in_tx(move |tx| Box::pin(outbox::retry(tx, claim, not_before, error))))
+        Box::pin(self.outcomes.record(outcomes::Outcome::OutboxRetry {
+            claim,
+            not_before,
+            error,
+        }))
     }
 
     fn outbox_dead_letter(
@@ -430,14 +468,10 @@ impl Store for PostgresStore {
         http_status: Option<u16>,
         message: String,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(self.in_tx(move |tx| {
-            Box::pin(outbox::dead_letter(
-                tx,
-                claim,
-                http_status,
-                message,
-                Timestamp::now(),
-            ))
+        Box::pin(self.outcomes.record(outcomes::Outcome::DeadLetter {
+            claim,
+            http_status,
+            message,
         }))
     }
 

@@ -2,7 +2,12 @@
 //!
 //! [`Collector::record`] queues the event and waits for its answer. The task takes every
 //! event already queued (up to the batch limit), records them in one transaction and commits
-//! once: one WAL flush acknowledges the batch.
+//! once: one WAL flush acknowledges the batch. Up to [`BATCHES_IN_FLIGHT`] batches are
+//! committed at once, each on a pooled connection of its own: with one, a batch took the
+//! whole round of statements and flush, and webhooks arriving meanwhile waited for up to two
+//! batches. Two batches in flight are two transactions like two hosts' batches, and the
+//! same reasoning keeps them apart: the unique keys decide duplicates (the second insert of a
+//! key waits for the first transaction, then does nothing), and keys are locked in order.
 //!
 //! A batch costs a fixed number of statements, not a few per event: each step is one
 //! multi-row statement over arrays (`INSERT … SELECT … FROM unnest($1::text[], …) ON
@@ -30,9 +35,9 @@ use std::time::Instant;
 
 use assay_wire::metric;
 use deadpool_postgres::{Pool, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::notify::{self, ORDERS_CHANNEL};
+use super::notify::{self, Notifier, ORDERS_CHANNEL};
 use super::sql::{self, Col};
 use crate::{
     EventDisposition, IncomingEvent, IngestOutcome, NewOrder, OrderId, OrderState, StoreError,
@@ -40,6 +45,11 @@ use crate::{
 };
 
 pub(super) type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
+
+/// How many batches one host commits at once, each on a connection of its own: while one
+/// waits for its WAL flush, the next is already being sent, as SQLite's writer prepares the
+/// next batch while the last one syncs.
+pub const BATCHES_IN_FLIGHT: usize = 2;
 
 /// The handle the store keeps; the task ends when it is dropped.
 pub struct Collector {
@@ -49,9 +59,10 @@ pub struct Collector {
 
 impl Collector {
     /// Starts the task on the current runtime.
-    pub fn start(pool: Pool, max_batch: usize) -> Collector {
+    pub fn start(pool: Pool, max_batch: usize, notifier: Notifier) -> Collector {
         let (queue, rx) = mpsc::channel(WRITE_QUEUE_CAPACITY);
         let counters = Arc::new(Counters::default());
+        let pool = Committer { pool, notifier };
         tokio::spawn(run(pool, rx, max_batch.max(1), Arc::clone(&counters)));
         Collector { queue, counters }
     }
@@ -74,14 +85,26 @@ impl Collector {
     }
 }
 
+/// Where batches are committed, and who wakes the other hosts after.
+#[derive(Clone)]
+pub(super) struct Committer {
+    pub pool: Pool,
+    pub notifier: Notifier,
+}
+
 async fn run(
-    pool: Pool,
+    pool: Committer,
     mut rx: mpsc::Receiver<(IncomingEvent, Reply)>,
     max_batch: usize,
     counters: Arc<Counters>,
 ) {
-    let mut batch = Vec::with_capacity(max_batch);
+    let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
+        // Waiting for a free slot before gathering: what arrives meanwhile joins this batch.
+        let Ok(slot) = Arc::clone(&in_flight).acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(max_batch);
         batch.push(first);
         while batch.len() < max_batch {
             match rx.try_recv() {
@@ -89,14 +112,18 @@ async fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, &mut batch, &counters).await;
+        let (pool, counters) = (pool.clone(), Arc::clone(&counters));
+        tokio::spawn(async move {
+            commit_batch(&pool, &mut batch, &counters).await;
+            drop(slot);
+        });
     }
 }
 
 /// Records `batch` in one transaction (one by one if that fails for one event's sake) and
 /// answers each event.
 pub(super) async fn commit_batch(
-    pool: &Pool,
+    pool: &Committer,
     batch: &mut Vec<(IncomingEvent, Reply)>,
     counters: &Counters,
 ) {
@@ -138,15 +165,18 @@ pub(super) async fn commit_batch(
 /// Records `events` in one transaction: all of them, or (on error) none. See the
 /// [module docs](self) for the statements.
 async fn record_all(
-    pool: &Pool,
+    to: &Committer,
     events: &[&IncomingEvent],
 ) -> Result<Vec<IngestOutcome>, StoreError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let now = Timestamp::now();
-    let outcomes = record_batch(&tx, events, now).await?;
-    tx.commit().await?;
-    Ok(outcomes)
+    notify::after_commit(&to.notifier, async {
+        let mut client = to.pool.get().await?;
+        let tx = client.transaction().await?;
+        let now = Timestamp::now();
+        let outcomes = record_batch(&tx, events, now).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    })
+    .await
 }
 
 /// A (product, key) pair: an event's idempotency key or an order's StackOne id.

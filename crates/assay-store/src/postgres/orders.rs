@@ -82,9 +82,11 @@ pub async fn set_state(
 }
 
 /// The orders [`claim`] may take at `$1`: received and due, or fulfilling with a lease that
-/// ran out.
-const DUE: &str = "((state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= $1))
-     OR (state = 'fulfilling' AND (lease_until IS NULL OR lease_until <= $1)))";
+/// ran out. The first condition is the predicate of the partial index `orders_claimable`,
+/// repeated so that the planner uses it.
+const DUE: &str = "state IN ('received', 'fulfilling')
+     AND ((state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= $1))
+          OR (state = 'fulfilling' AND (lease_until IS NULL OR lease_until <= $1)))";
 
 /// When [`claim`] will next find an order of a product not in `skip`; see
 /// [`Store::next_fulfilment_due_except`](crate::Store::next_fulfilment_due_except).
@@ -120,10 +122,24 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Vec<ClaimedOrder>, StoreError> {
     let now_ms = now.as_millis();
-    // Products with due orders, the one whose oldest due order is oldest first.
+    // Products with due orders, the one whose oldest due order is oldest first: a skip scan
+    // of `orders_claimable` (the next product after the last one found, then its oldest due
+    // order), so its cost follows the number of products, not of orders waiting.
     let products = sql::rows(
         tx,
-        &format!("SELECT product FROM orders WHERE {DUE} GROUP BY product ORDER BY MIN(id)"),
+        &format!(
+            "WITH RECURSIVE p(product) AS (
+                 (SELECT product FROM orders WHERE {DUE} ORDER BY product LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT product FROM orders
+                         WHERE product > p.product AND {DUE}
+                         ORDER BY product LIMIT 1)
+                 FROM p WHERE p.product IS NOT NULL)
+             SELECT p.product FROM p,
+                 LATERAL (SELECT id FROM orders WHERE product = p.product AND {DUE}
+                          ORDER BY id LIMIT 1) AS oldest
+             ORDER BY oldest.id"
+        ),
         &[&now_ms],
     )
     .await?;

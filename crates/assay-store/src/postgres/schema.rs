@@ -112,6 +112,14 @@ CREATE TABLE redrives (
 CREATE INDEX redrives_by_order ON redrives (order_id);
 CREATE INDEX redrives_by_outbox ON redrives (outbox_id) WHERE outbox_id IS NOT NULL;
 "#,
+    // 2: the orders a claim may take, by product and age. A claim used to find the products
+    // with due orders by grouping every received order (thousands under a backlog), and to
+    // walk each product's orders from its oldest, fulfilled ones included; this index holds
+    // only received and fulfilling orders, so a claim reads a few entries per product.
+    r#"
+CREATE INDEX orders_claimable ON orders (product, id)
+    WHERE state IN ('received', 'fulfilling');
+"#,
 ];
 
 /// The schema version this build writes.

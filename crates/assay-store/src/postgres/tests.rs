@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::tests::{LEASE, PRODUCT, accept, claim_one, event, fulfilled, ingest_at_once, result};
+use crate::{OrderState, OutboxState};
 
 /// How long a test waits for something another task or host does.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -184,7 +185,11 @@ async fn one_batch(
             ((e, reply), answer)
         })
         .unzip();
-    ingest::commit_batch(&store.pool, &mut batch, &counters).await;
+    let to = ingest::Committer {
+        pool: store.pool.clone(),
+        notifier: store.notifier.clone(),
+    };
+    ingest::commit_batch(&to, &mut batch, &counters).await;
     let mut out = Vec::new();
     for answer in answers {
         out.push(answer.await.expect("every event is answered"));
@@ -489,4 +494,85 @@ async fn an_identical_result_is_not_queued_again_by_another_host() {
         again[..],
         [Ok(ResultRecorded::AlreadyQueued { .. })]
     ));
+}
+
+/// Outcomes recorded at the same time share transactions (`outcomes`): each caller still gets
+/// the answer it would get alone. A stale claim among them is refused and nothing of it is
+/// stored, the others are committed; two outcomes of one outbox row go in turn.
+#[tokio::test]
+async fn outcomes_committed_together_answer_each_as_if_alone() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (host(&url).await, host(&url).await);
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(accept(&a, &format!("o{i}")).await);
+    }
+    let t0 = Timestamp::now();
+    let claimed = a.claim_orders_for_fulfilment(20, t0, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 20);
+    // Another host takes the oldest order over once the leases ran out: the first host's
+    // claim on it is stale.
+    let taken = b
+        .claim_orders_for_fulfilment(1, t0.plus(LEASE), LEASE)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    let stale = taken[0].claim.order;
+
+    let retried = futures::future::join_all(
+        claimed
+            .iter()
+            .map(|c| a.fulfilment_retry(c.claim, t0, format!("busy {}", c.order_id))),
+    )
+    .await;
+    for (c, answer) in claimed.iter().zip(&retried) {
+        let detail = a.get_order(c.claim.order).await.unwrap().unwrap();
+        if c.claim.order == stale {
+            let err = answer.as_ref().expect_err("a stale claim is refused");
+            assert!(matches!(err, StoreError::LeaseLost { .. }), "{err}");
+            assert_eq!(detail.summary.state, OrderState::Fulfilling);
+            assert_eq!(detail.summary.attempts, 2);
+            assert_eq!(detail.summary.last_error, None, "nothing of it is stored");
+        } else {
+            answer.as_ref().unwrap();
+            assert_eq!(detail.summary.state, OrderState::Received);
+            let error = format!("busy {}", c.order_id);
+            assert_eq!(detail.summary.last_error.as_deref(), Some(error.as_str()));
+        }
+    }
+
+    // The other 19 again, fulfilled at once, each with a first result: fewer commits than
+    // outcomes (this runtime has one thread, so all 19 are queued before the collector runs).
+    let again = a.claim_orders_for_fulfilment(20, t0, LEASE).await.unwrap();
+    assert_eq!(again.len(), 19);
+    let commits = a.outcome_commits();
+    let fulfilled = futures::future::join_all(again.iter().map(|c| {
+        a.fulfilment_succeeded(
+            c.claim,
+            format!("ext-{}", c.order_id),
+            None,
+            Some(result("initiated")),
+        )
+    }))
+    .await;
+    assert!(fulfilled.iter().all(Result::is_ok), "{fulfilled:?}");
+    let took = a.outcome_commits() - commits;
+    assert!(took < 19, "19 outcomes took {took} commits");
+    let rows = a.claim_outbox(50, t0, LEASE).await.unwrap();
+    assert_eq!(rows.len(), 19);
+    // Every row delivered, the first one reported twice at the same time.
+    let delivered = futures::future::join_all(
+        rows.iter()
+            .chain(&rows[..1])
+            .map(|r| a.outbox_delivered(r.claim, 200)),
+    )
+    .await;
+    assert!(delivered.iter().all(Result::is_ok), "{delivered:?}");
+    for r in &rows {
+        let detail = a.get_order(r.order).await.unwrap().unwrap();
+        assert_eq!(detail.summary.state, OrderState::AwaitingResult);
+        let states: Vec<OutboxState> = detail.outbox.iter().map(|o| o.state).collect();
+        assert_eq!(states, [OutboxState::Delivered]);
+        assert_eq!(detail.outbox[0].http_status, Some(200));
+    }
 }

@@ -31,6 +31,11 @@
 //! load run, default 5), `ASSAY_BENCH_EVENTS` (distinct webhooks prepared per ingest run),
 //! `ASSAY_BENCH_DIR` (where the deployments go; a real disk, default `target/assay-bench`),
 //! `ASSAY_WRK` (the wrk program, default `wrk` on the PATH).
+//!
+//! `ASSAY_BENCH_ONLY=ingest-postgres` runs item 2 at the highest concurrency only, SQLite
+//! (group commit and per-event) then PostgreSQL with one and two hosts, and prints their
+//! tables without touching BENCHMARKS.md: about a minute, for measuring a change to the
+//! PostgreSQL store before and after in one session. It needs wrk and PostgreSQL.
 
 mod postgres;
 mod process;
@@ -142,6 +147,9 @@ async fn run(smoke: bool) -> anyhow::Result<()> {
     }
     eprintln!("building the example plugin codetest…");
     let plugin = setup::build_codetest()?;
+    if let Some(only) = only()? {
+        return run_only(only, settings, &work, wrk.as_ref(), postgres, &plugin).await;
+    }
     let began = Instant::now();
 
     let step = |what: &str| eprintln!("[{:>5.1}s] {what}", began.elapsed().as_secs_f64());
@@ -185,6 +193,54 @@ async fn run(smoke: bool) -> anyhow::Result<()> {
         write_generated(&file, &format!("{machine}\n{tables}"))?;
         println!("written to {}", file.display());
         Ok(())
+    }
+}
+
+/// A part of the run chosen by `ASSAY_BENCH_ONLY`.
+#[derive(Clone, Copy)]
+enum Only {
+    /// Item 2 at the highest concurrency: SQLite, then PostgreSQL with one and two hosts.
+    IngestPostgres,
+}
+
+/// `ASSAY_BENCH_ONLY`, if set.
+fn only() -> anyhow::Result<Option<Only>> {
+    match std::env::var("ASSAY_BENCH_ONLY") {
+        Err(_) => Ok(None),
+        Ok(v) if v == "ingest-postgres" => Ok(Some(Only::IngestPostgres)),
+        Ok(v) => anyhow::bail!(
+            "ASSAY_BENCH_ONLY={v} names no part of the run; the one known is `ingest-postgres`"
+        ),
+    }
+}
+
+/// Runs only the part `only` names and prints its tables; BENCHMARKS.md is left alone.
+async fn run_only(
+    only: Only,
+    mut settings: Settings,
+    work: &Path,
+    wrk: Option<&wrk::Wrk>,
+    postgres: bool,
+    plugin: &[u8],
+) -> anyhow::Result<()> {
+    match only {
+        Only::IngestPostgres => {
+            let wrk = wrk.context("ASSAY_BENCH_ONLY=ingest-postgres needs wrk")?;
+            anyhow::ensure!(
+                postgres,
+                "ASSAY_BENCH_ONLY=ingest-postgres needs PostgreSQL: `{}`",
+                postgres::INSTALL
+            );
+            let top = *settings.concurrency.last().context("no concurrency")?;
+            settings.concurrency = vec![top];
+            eprintln!("2. webhook ingest at concurrency {top}: per-event commits vs group commit");
+            let ingest = scenarios::ingest(&settings, wrk, work, plugin).await?;
+            eprintln!("2. webhook ingest on PostgreSQL: one host, two hosts");
+            let pg = postgres::ingest(&settings, wrk, work, plugin).await?;
+            let machine = machine(work, Some(wrk))?;
+            println!("\n{machine}\n{}", report::ingest_tables(&ingest, &pg));
+            Ok(())
+        }
     }
 }
 

@@ -18,7 +18,8 @@
 //! backend alive at the end of the run, from `/proc`), the ingest commits and their mean batch
 //! (the hosts' `assay_store_batch_size` histogram), and from the server's statistics every
 //! commit of the database (ingest, claims, fulfilment, outbox) and the WAL flushes
-//! (`pg_stat_wal.wal_sync`).
+//! (`pg_stat_wal.wal_sync`), and the orders the workers fulfilled meanwhile (past
+//! `fulfilling` when the load ended): the workers compete with ingest for the same cores.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -67,6 +68,8 @@ pub struct PgRun {
     pub wal_syncs: u64,
     /// Orders in the database afterwards.
     pub stored: u64,
+    /// Orders the workers had fulfilled (past `fulfilling`) when the load ended.
+    pub fulfilled: u64,
 }
 
 impl PgRun {
@@ -236,6 +239,13 @@ async fn run(
         })
         .collect::<anyhow::Result<_>>()?;
     let host_cpu = cpu_of(&servers)?.saturating_sub(host_cpu_before);
+    let fulfilled: i64 = stats
+        .query_one(
+            "SELECT count(*) FROM orders WHERE state NOT IN ('received', 'fulfilling')",
+            &[],
+        )
+        .await?
+        .get(0);
     let postgres_cpu = postgres_cpu(server.dir())?.saturating_sub(pg_before);
     let (mut ingest_commits, mut ingest_events) = (0, 0);
     for assay in &servers {
@@ -272,6 +282,7 @@ async fn run(
         commits: commits.saturating_sub(commits_before),
         wal_syncs: wal_syncs.saturating_sub(syncs_before),
         stored: stored as u64,
+        fulfilled: fulfilled as u64,
     })
 }
 

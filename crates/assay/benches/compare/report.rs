@@ -266,6 +266,14 @@ pub fn markdown(f: &Figures) -> String {
 }
 
 /// A load scenario's heading, for a smoke run without wrk.
+/// Item 2's tables alone: SQLite's ingest and PostgreSQL's (`ASSAY_BENCH_ONLY`).
+pub fn ingest_tables(sqlite: &Ingest, pg: &PgIngest) -> String {
+    let mut s = String::new();
+    ingest(&mut s, sqlite);
+    ingest_postgres(&mut s, pg, Some(sqlite));
+    s
+}
+
 fn not_run(s: &mut String, heading: &str) {
     let _ = writeln!(s, "### {heading}\n\nNot run: wrk is not installed.\n");
 }
@@ -342,7 +350,8 @@ fn ingest_postgres(s: &mut String, pg: &PgIngest, sqlite: Option<&Ingest>) {
          the rate is their sum, p50 and p99 the worse host's. CPU columns are per acknowledged \
          webhook; \"ingest commits\" are the hosts' group commits of webhooks (mean batch in \
          parentheses), \"all commits\" every transaction committed in the database (ingest, \
-         claims, fulfilment, outbox), \"WAL flushes\" the server's (`pg_stat_wal.wal_sync`). \
+         claims, fulfilment, outbox), \"WAL flushes\" the server's (`pg_stat_wal.wal_sync`), \"fulfilled\" the orders the \
+         workers had fulfilled when the load ended, per second of load. \
          {} webhooks acknowledged, {} orders in the databases afterwards.\n",
         set.version,
         set.fsync,
@@ -356,14 +365,14 @@ fn ingest_postgres(s: &mut String, pg: &PgIngest, sqlite: Option<&Ingest>) {
     );
     let _ = writeln!(
         s,
-        "| store | hosts | acknowledged /s | p50 | p99 | host CPU | PostgreSQL CPU | ingest commits /s | all commits /s | WAL flushes /s | failed |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| store | hosts | acknowledged /s | p50 | p99 | host CPU | PostgreSQL CPU | ingest commits /s | all commits /s | WAL flushes /s | fulfilled /s | failed |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     if let Some(top) = sqlite.and_then(|i| i.levels.iter().find(|l| l.concurrency == c)) {
         let g = &top.group;
         let _ = writeln!(
             s,
-            "| SQLite (group commit, above) | 1 | {} | {} | {} | {} | – | – | – | – | {} |",
+            "| SQLite (group commit, above) | 1 | {} | {} | {} | {} | – | – | – | – | – | {} |",
             rate((g.requests - g.failed) as f64 / g.duration.as_secs_f64().max(1e-9)),
             ms(g.p50),
             ms(g.p99),
@@ -376,7 +385,7 @@ fn ingest_postgres(s: &mut String, pg: &PgIngest, sqlite: Option<&Ingest>) {
         let per_webhook = |d: Duration| us(d / run.acknowledged().max(1) as u32);
         let _ = writeln!(
             s,
-            "| PostgreSQL | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} | {} | {} |",
+            "| PostgreSQL | {} | {} | {} | {} | {} | {} | {} ({:.1}) | {} | {} | {} | {} |",
             run.hosts,
             rate(run.rate()),
             ms(run.p50()),
@@ -387,6 +396,7 @@ fn ingest_postgres(s: &mut String, pg: &PgIngest, sqlite: Option<&Ingest>) {
             run.ingest_events as f64 / run.ingest_commits.max(1) as f64,
             rate(run.commits as f64 / secs),
             rate(run.wal_syncs as f64 / secs),
+            rate(run.fulfilled as f64 / secs),
             run.failed(),
         );
     }
