@@ -78,11 +78,6 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
         rebuild(source).await;
     }
     let host = crate::commands::start_watching(args, config, overrides).await?;
-    println!(
-        "Assay serving on {}; watching {} plugin source(s). Ctrl-C to stop.",
-        host.base_url(),
-        sources.len()
-    );
 
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -99,6 +94,13 @@ pub async fn run(args: &ConfigArgs) -> anyhow::Result<()> {
             .watch(&source.dir, RecursiveMode::Recursive)
             .with_context(|| format!("watching {}", source.dir.display()))?;
     }
+    // Said once every source is watched (a recursive watch of a project with `node_modules/`
+    // takes a while on a busy machine): an edit after this line is seen.
+    println!(
+        "Assay serving on {}; watching {} plugin source(s). Ctrl-C to stop.",
+        host.base_url(),
+        sources.len()
+    );
     let mut pending = Debouncer::default();
     let stop = shutdown_signal();
     tokio::pin!(stop);
