@@ -7,7 +7,7 @@
 //! several times faster and that code runs slower per call (BENCHMARKS.md, "Plugins per
 //! language"). With [`CompilerChoice::Tiered`], the runtime loads a component at least
 //! [`RuntimeOptions::tiered_min_bytes`](crate::RuntimeOptions) large whose optimised artifact
-//! is not yet cached with Winch, serves it, and queues it on the [`Optimiser`]:
+//! is not yet cached with Winch, serves it, and queues it on the optimiser:
 //!
 //! - one thread, compiling one plugin at a time, in the order they were loaded, with
 //!   Cranelift's parallel compilation on a pool of its own whose threads run at
