@@ -681,7 +681,9 @@ async fn a_product_past_its_call_bound_is_refused_and_the_others_keep_the_pool()
         }
     }
     assert_eq!((timed_out, busy), (bound, 300 - bound));
-    assert_eq!(c.calls.in_use(), 0, "every slot was given back");
+    // A call answered at its deadline by the caller's own timeout may still be ending on the
+    // pool's long lane: its slot is given back when it has.
+    wait_until("every slot was given back", || c.calls.in_use() == 0).await;
 }
 
 #[tokio::test]

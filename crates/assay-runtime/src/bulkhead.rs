@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::pool::LaneMemo;
+
 /// The default bound of one product's concurrent calls (a quarter of the instance pool, so
 /// that three products at their bound still leave the pool a quarter), defined with the
 /// configuration, which fills it in.
@@ -33,11 +35,12 @@ pub use assay_config::limits::DEFAULT_MAX_CONCURRENT_CALLS;
 /// product at its share leaves the other half to the rest.
 pub const PRODUCT_BUDGET_SHARE: (u64, u64) = (1, 2);
 
-/// The bound of one product's concurrent calls.
+/// The bound of one product's concurrent calls, and the lane they start on (see `pool`).
 #[derive(Debug)]
 pub struct CallSlots {
     limit: usize,
     slots: Arc<Semaphore>,
+    lane: Arc<LaneMemo>,
 }
 
 impl CallSlots {
@@ -47,12 +50,18 @@ impl CallSlots {
         CallSlots {
             limit,
             slots: Arc::new(Semaphore::new(limit)),
+            lane: Arc::default(),
         }
     }
 
     /// The bound.
     pub fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// Whether the product's calls start on the long lane, remembered between them.
+    pub fn lane(&self) -> &Arc<LaneMemo> {
+        &self.lane
     }
 
     /// Calls in flight now.

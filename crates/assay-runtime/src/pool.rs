@@ -2,67 +2,141 @@
 //!
 //! A plugin call is CPU-bound while the plugin computes: eight calls of a looping plugin on the
 //! host's runtime took its worker threads in 5 ms slices between epoch yields, and a
-//! well-behaved product's package list went from p99 5.8 ms to 289 ms. Calls now run on a
-//! runtime of their own ([`CallPool`]): the edge, the store and the relay keep the host's
-//! threads, and the kernel shares the cores between the two sets of threads. The pool's
-//! threads run at a lower scheduling priority ([`CALL_THREAD_NICE`]), so when the cores are
-//! short, a request waiting on the host's threads goes first and a plugin computing waits;
-//! within the pool, each call still yields at every epoch tick, so plugins share it fairly.
+//! well-behaved product's package list went from p99 5.8 ms to 289 ms. Calls run on runtimes
+//! of their own ([`CallPool`]): the edge, the store and the relay keep the host's threads, and
+//! the kernel shares the cores between the sets of threads.
 //!
-//! A call that grew a big linear memory ends with the kernel taking that memory back
-//! (`madvise(MADV_DONTNEED)` on everything past what the pooling allocator keeps resident),
-//! which is one system call that cannot yield: 25 to 60 MiB took 20 to 55 ms each on a busy
-//! 2-core machine. Dropped at the end of the call, on one of the pool's threads, it held that
-//! thread while a well-behaved product's call waited for it (`scripts/probe-fairness.py`: p99
-//! 8x alone beside eight memory-hungry calls). Such stores are handed to the [`Reclaimer`]
-//! instead: one thread of its own, at the pool's priority, drops them one after another, so
-//! the pool's threads go straight back to the calls and at most one core is busy giving
-//! memory back. What the memory budget and the product's call bound count is only given back
-//! once the memory is (the store's limiter and the call's slot are dropped with it), so
-//! neither resident memory nor instance slots can run past their bounds while stores wait.
+//! **Two lanes.** One pool for every call still let a looping product slow the others: a call
+//! waited behind the loops' 1 ms epoch slices on the pool's threads, and the kernel let the
+//! loops finish their slice before the edge's thread ran (`scripts/probe-fairness.py` on a
+//! quiet machine: a well-behaved product's package list p50 0.2 → 1.1 ms, p99 6.5–21× alone,
+//! beside eight looping calls; 23–35× beside eight memory-hungry ones). So a call starts on
+//! the *quick lane* (threads at nice [`CALL_THREAD_NICE`]) and may compute there for
+//! [`QUICK_LANE_BUDGET`], counted as the time spent inside its polls. Past it, at its next
+//! epoch yield, the call moves to the *long lane*: the same number of threads at the lowest
+//! priority ([`LONG_LANE_NICE`]), which give up the core to a waking quick-lane or host thread.
+//! Moving is handing the call's boxed future to the other runtime (wasmtime's call futures are
+//! `Send` and may be polled from any thread).
+//!
+//! The lane is remembered per product ([`LaneMemo`], in the product's `CallSlots`): once one
+//! of its calls moved, the product's other calls on the quick lane move at their next yield
+//! and its new calls start on the long lane, until [`QUICK_CALLS_TO_RETURN`] calls in a row
+//! finish within the budget. So a product that loops or grows big memories costs the quick
+//! lane one budget, not one per call, and the well-behaved products never wait behind it.
+//!
+//! What the long lane costs: when the cores are busy with the host's own work or with quick
+//! calls, a long call gets a small share of them (nice 19 against 10 and 0) and may reach its
+//! deadline (retryable, like any timeout). That is the intended order: the edge first, short
+//! calls next, long calls with what is left. The caller waits for the deadline on its own
+//! thread as well (`plugin`), so a long call that gets no core still answers in time.
+//!
+//! **Reclaim.** A call that grew a big linear memory ends with the kernel taking that memory
+//! back (`madvise(MADV_DONTNEED)` on everything past what the pooling allocator keeps
+//! resident), which is one system call that cannot yield: 25 to 60 MiB took 20 to 55 ms each
+//! on a busy 2-core machine. Such stores are handed to the [`Reclaimer`]: one thread of its
+//! own, at the quick lane's priority, drops them one after another, so the lanes' threads go
+//! straight back to the calls and at most one core is busy giving memory back. What the memory
+//! budget and the product's call bound count is only given back once the memory is (the
+//! store's limiter and the call's slot are dropped with it), so neither resident memory nor
+//! instance slots can run past their bounds while stores wait.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Sender, channel};
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
-/// The nice value of the pool's threads (0 is the host's; higher runs later when cores are
-/// contended). Setting it needs no privilege.
+/// The nice value of the quick lane's threads (0 is the host's; higher runs later when cores
+/// are contended). Setting it needs no privilege.
 pub const CALL_THREAD_NICE: i32 = 10;
 
-/// A multi-threaded runtime for plugin calls, shut down in the background when the last
-/// plugin holding it is dropped.
+/// The nice value of the long lane's threads: the lowest, so a waking quick-lane or host thread
+/// takes the core from them. Not the kernel's idle class (`SCHED_IDLE`): measured with
+/// `scripts/probe-fairness.py`, it kept the well-behaved product no faster than nice 19 does,
+/// and it starved long calls outright whenever the host's threads kept both cores busy (the
+/// integration suite's own load took a TypeScript call past its 500 ms deadline).
+pub const LONG_LANE_NICE: i32 = 19;
+
+/// How long a call may compute on the quick lane before it moves to the long lane: the time
+/// spent inside the call's polls, that is running plugin code and the host's synchronous work
+/// for it, not time waiting on a request. A package list takes 0.02 ms (Rust) to 1.1 ms
+/// (Python); a plugin looping to its deadline takes everything it is given.
+pub const QUICK_LANE_BUDGET: Duration = Duration::from_millis(2);
+
+/// How many calls in a row a product on the long lane must finish within
+/// [`QUICK_LANE_BUDGET`] to start its calls on the quick lane again. One is not enough: a
+/// memory-hungry plugin's calls alternate between running long and failing at once when the
+/// memory budget is spent, and each return to the quick lane cost it another budget there.
+pub const QUICK_CALLS_TO_RETURN: u32 = 16;
+
+/// Which lane a product's calls start on, remembered between its calls (see the module docs).
+#[derive(Debug, Default)]
+pub struct LaneMemo {
+    runs_long: AtomicBool,
+    /// Calls in a row within the budget while on the long lane.
+    quick_in_a_row: AtomicU32,
+}
+
+impl LaneMemo {
+    /// Whether the product's calls outran [`QUICK_LANE_BUDGET`] lately: its calls start on the
+    /// long lane, and its calls still on the quick lane move at their next yield.
+    pub fn runs_long(&self) -> bool {
+        self.runs_long.load(Ordering::Relaxed)
+    }
+
+    /// A call ran past the budget.
+    fn ran_long(&self) {
+        self.quick_in_a_row.store(0, Ordering::Relaxed);
+        if !self.runs_long.swap(true, Ordering::Relaxed) {
+            tracing::debug!("a product's calls move to the long lane");
+        }
+    }
+
+    /// A call on the long lane finished within the budget.
+    fn ran_quick(&self) {
+        let in_a_row = self.quick_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        if in_a_row >= QUICK_CALLS_TO_RETURN && self.runs_long.swap(false, Ordering::Relaxed) {
+            self.quick_in_a_row.store(0, Ordering::Relaxed);
+            tracing::debug!("a product's calls return to the quick lane");
+        }
+    }
+}
+
+/// Two multi-threaded runtimes for plugin calls (the quick and the long lane), shut down in the
+/// background when the last plugin holding them is dropped.
 #[derive(Debug)]
 pub struct CallPool {
-    runtime: Option<tokio::runtime::Runtime>,
-    handle: tokio::runtime::Handle,
+    quick: Lane,
+    long: Lane,
     reclaimer: Reclaimer,
 }
 
-impl CallPool {
-    /// One worker thread per core.
-    pub fn new() -> std::io::Result<Arc<Self>> {
+#[derive(Debug)]
+struct Lane {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+}
+
+impl Lane {
+    fn new(name: &str, on_start: fn()) -> std::io::Result<Self> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
-            .thread_name("assay-plugin")
+            .thread_name(name)
             .enable_all()
-            .on_thread_start(lower_priority)
+            .on_thread_start(on_start)
             .build()?;
         let handle = runtime.handle().clone();
-        Ok(Arc::new(CallPool {
+        Ok(Lane {
             runtime: Some(runtime),
             handle,
-            reclaimer: Reclaimer::start()?,
-        }))
+        })
     }
 
-    /// Drops `what` on the reclaim thread rather than the caller's (see [`Reclaimer`]).
-    pub fn reclaim<T: Send + 'static>(&self, what: T) {
-        self.reclaimer.drop_later(what);
-    }
-
-    /// Runs `job` on the pool and waits for it; a panic in `job` is resumed here.
-    pub async fn run<F>(&self, job: F) -> Option<F::Output>
+    /// Runs `job` here and waits for it; a panic in `job` is resumed in the caller.
+    async fn run<F>(&self, job: F) -> Option<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -76,13 +150,101 @@ impl CallPool {
     }
 }
 
-impl Drop for CallPool {
+impl Drop for Lane {
     fn drop(&mut self) {
         // Dropping a runtime blocks, which an async context forbids; this does not.
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
     }
+}
+
+/// Where a call on the quick lane ended: done, or handed over to the long lane.
+enum QuickOutcome<F: Future> {
+    Done(F::Output),
+    Moved(Pin<Box<F>>),
+}
+
+impl CallPool {
+    /// One worker thread per core in each lane.
+    pub fn new() -> std::io::Result<Arc<Self>> {
+        Ok(Arc::new(CallPool {
+            quick: Lane::new("assay-plugin", lower_priority)?,
+            long: Lane::new("assay-plugin-long", lowest_priority)?,
+            reclaimer: Reclaimer::start()?,
+        }))
+    }
+
+    /// Drops `what` on the reclaim thread rather than the caller's (see [`Reclaimer`]).
+    pub fn reclaim<T: Send + 'static>(&self, what: T) {
+        self.reclaimer.drop_later(what);
+    }
+
+    /// Runs `job` (one call of the product whose lane `memo` remembers) and waits for it; a
+    /// panic in `job` is resumed here. `None` when the pool is shutting down.
+    pub async fn run<F>(&self, job: F, memo: &Arc<LaneMemo>) -> Option<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if memo.runs_long() {
+            let (output, busy) = self.long.run(metered(job)).await?;
+            if busy <= QUICK_LANE_BUDGET {
+                memo.ran_quick();
+            } else {
+                memo.ran_long();
+            }
+            return Some(output);
+        }
+        let quick = {
+            let memo = Arc::clone(memo);
+            async move {
+                let mut job = Box::pin(job);
+                let mut busy = Duration::ZERO;
+                let done = poll_fn(|cx| {
+                    let started = Instant::now();
+                    let polled = job.as_mut().poll(cx);
+                    busy += started.elapsed();
+                    match polled {
+                        Poll::Ready(output) => Poll::Ready(Some(output)),
+                        // Out of budget, or another call of the product was: move. Whatever
+                        // woke this task from now on wakes nothing; the long lane polls the
+                        // job at once, so no wake-up is lost.
+                        Poll::Pending if busy > QUICK_LANE_BUDGET || memo.runs_long() => {
+                            Poll::Ready(None)
+                        }
+                        Poll::Pending => Poll::Pending,
+                    }
+                })
+                .await;
+                match done {
+                    Some(output) => QuickOutcome::Done(output),
+                    None => {
+                        memo.ran_long();
+                        QuickOutcome::Moved(job)
+                    }
+                }
+            }
+        };
+        match self.quick.run(quick).await? {
+            QuickOutcome::Done(output) => Some(output),
+            QuickOutcome::Moved(job) => self.long.run(job).await,
+        }
+    }
+}
+
+/// `job`'s output and the time spent inside its polls.
+async fn metered<F: Future>(job: F) -> (F::Output, Duration) {
+    let mut job = std::pin::pin!(job);
+    let mut busy = Duration::ZERO;
+    let output = poll_fn(|cx| {
+        let started = Instant::now();
+        let polled = job.as_mut().poll(cx);
+        busy += started.elapsed();
+        polled
+    })
+    .await;
+    (output, busy)
 }
 
 /// A thread that drops what it is given, one after another, at the pool's priority: where the
@@ -124,11 +286,149 @@ fn lower_priority() {
     }
 }
 
+/// Lowers the calling thread's priority to the long lane's.
+fn lowest_priority() {
+    if let Err(e) = rustix::process::setpriority_process(None, LONG_LANE_NICE) {
+        tracing::debug!(error = %e, "the long lane keeps its thread's priority");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
     use std::time::Duration;
+
+    /// A call as the pool sees it: it computes for `per_poll` in each poll and yields between
+    /// polls, as a plugin does at an epoch tick, and reports the threads its polls ran on.
+    struct Computing {
+        polls: u32,
+        per_poll: Duration,
+        threads: Vec<String>,
+    }
+
+    impl Computing {
+        fn new(polls: u32, per_poll: Duration) -> Self {
+            Computing {
+                polls,
+                per_poll,
+                threads: Vec::new(),
+            }
+        }
+    }
+
+    impl Future for Computing {
+        type Output = Vec<String>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Vec<String>> {
+            let this = self.get_mut();
+            let name = std::thread::current().name().unwrap_or("?").to_owned();
+            this.threads.push(name);
+            let until = Instant::now() + this.per_poll;
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            this.polls -= 1;
+            if this.polls == 0 {
+                return Poll::Ready(std::mem::take(&mut this.threads));
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    fn run(pool: &CallPool, job: Computing, memo: &Arc<LaneMemo>) -> Vec<String> {
+        let caller = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        caller
+            .block_on(pool.run(job, memo))
+            .expect("the pool is running")
+    }
+
+    const QUICK: &str = "assay-plugin";
+    const LONG: &str = "assay-plugin-long";
+
+    #[test]
+    fn a_call_within_the_budget_stays_on_the_quick_lane() {
+        let pool = CallPool::new().expect("pool");
+        let memo = Arc::new(LaneMemo::default());
+        // Three polls computing nothing, yielding between them: microseconds in all (a longer
+        // computation could be preempted past the budget on a busy machine).
+        let threads = run(&pool, Computing::new(3, Duration::ZERO), &memo);
+        assert_eq!(threads.len(), 3);
+        assert!(threads.iter().all(|t| t == QUICK), "{threads:?}");
+        assert!(!memo.runs_long());
+    }
+
+    #[test]
+    fn a_call_past_the_budget_moves_and_its_product_follows_until_it_runs_quick_again() {
+        let pool = CallPool::new().expect("pool");
+        let memo = Arc::new(LaneMemo::default());
+        // 1 ms a poll: past the 2 ms budget after the second or third poll (sooner if the
+        // thread was preempted inside one), which is where it moves.
+        let threads = run(&pool, Computing::new(10, Duration::from_millis(1)), &memo);
+        assert_eq!(threads.len(), 10);
+        assert_eq!(
+            threads.first().map(String::as_str),
+            Some(QUICK),
+            "{threads:?}"
+        );
+        assert_eq!(
+            threads.last().map(String::as_str),
+            Some(LONG),
+            "{threads:?}"
+        );
+        let moved_at = threads.iter().position(|t| t == LONG).expect("moved");
+        assert!((1..=3).contains(&moved_at), "moved after {moved_at} polls");
+        assert!(threads[moved_at..].iter().all(|t| t == LONG), "{threads:?}");
+        assert!(memo.runs_long());
+
+        // The product's next calls start on the long lane, quick or not, until enough of them
+        // in a row were quick.
+        for _ in 0..QUICK_CALLS_TO_RETURN {
+            assert!(memo.runs_long());
+            let threads = run(&pool, Computing::new(1, Duration::ZERO), &memo);
+            assert_eq!(threads, [LONG]);
+        }
+        assert!(!memo.runs_long());
+        assert_eq!(
+            run(&pool, Computing::new(1, Duration::ZERO), &memo),
+            [QUICK]
+        );
+    }
+
+    #[test]
+    fn a_long_call_on_the_long_lane_restarts_the_count_of_quick_ones() {
+        let pool = CallPool::new().expect("pool");
+        let memo = Arc::new(LaneMemo::default());
+        run(&pool, Computing::new(4, Duration::from_millis(1)), &memo);
+        for _ in 1..QUICK_CALLS_TO_RETURN {
+            run(&pool, Computing::new(1, Duration::ZERO), &memo);
+        }
+        run(&pool, Computing::new(4, Duration::from_millis(1)), &memo);
+        run(&pool, Computing::new(1, Duration::ZERO), &memo);
+        assert!(
+            memo.runs_long(),
+            "one quick call after a long one is not a return"
+        );
+    }
+
+    #[test]
+    fn each_lane_runs_at_its_nice_value() {
+        let pool = CallPool::new().expect("pool");
+        let memo = Arc::new(LaneMemo::default());
+        let caller = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let nice = || rustix::process::getpriority_process(None).expect("nice");
+        let quick = caller.block_on(pool.run(async move { nice() }, &memo));
+        assert_eq!(quick, Some(CALL_THREAD_NICE));
+        memo.ran_long();
+        let long = caller.block_on(pool.run(async move { nice() }, &memo));
+        assert_eq!(long, Some(LONG_LANE_NICE));
+    }
 
     /// Blocks its drop until released, then reports the thread it was dropped on.
     struct Held {
