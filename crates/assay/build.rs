@@ -7,8 +7,9 @@
 //!
 //! And it embeds what `assay plugin new` writes into a vendor's project: the files of the
 //! Rust, TypeScript and Python SDKs (`plugins/sdk`, `plugins/sdk-js`, `plugins/sdk-python`,
-//! each with its vendored WIT), the example plugins' `Cargo.lock` and release profile, and the
-//! toolchain pin, listed in `$OUT_DIR/scaffold_files.rs`.
+//! each with its vendored WIT and the HTTP conformance table their tests share), the example
+//! plugins' `Cargo.lock` and release profile, and the toolchain pin, listed in
+//! `$OUT_DIR/scaffold_files.rs`.
 
 use std::path::Path;
 use std::process::Command;
@@ -53,7 +54,8 @@ fn main() {
 /// Writes `$OUT_DIR/scaffold_files.rs`: `SDK_FILES` (the Rust SDK, `plugins/sdk`),
 /// `JS_SDK_FILES` (`plugins/sdk-js`) and `PY_SDK_FILES` (`plugins/sdk-python`), each file as
 /// `(relative path, include_bytes!)`, sorted, without build outputs, installed toolchains or
-/// lock files (see [`SKIPPED`]); `PLUGINS_LOCK`; `PLUGINS_MANIFEST`; `TOOLCHAIN`.
+/// lock files (see [`SKIPPED`]); `PLUGINS_LOCK`; `PLUGINS_MANIFEST`; `TOOLCHAIN`; `JS_SDK_LOCK`
+/// (the TypeScript project's `package-lock.json` is derived from it).
 fn scaffold_files(manifest: &Path) {
     let root = manifest.join("../..");
     let mut out = String::new();
@@ -63,18 +65,26 @@ fn scaffold_files(manifest: &Path) {
         ("PY_SDK_FILES", "plugins/sdk-python"),
     ] {
         let sdk = root.join(folder);
-        let mut files = Vec::new();
-        collect(&sdk, &sdk, &mut files);
+        let mut found = Vec::new();
+        collect(&sdk, &sdk, &mut found);
+        let mut files: Vec<(String, std::path::PathBuf)> = found
+            .into_iter()
+            .map(|file| {
+                let relative = file.strip_prefix(&sdk).unwrap_or(&file);
+                (relative.to_string_lossy().into_owned(), file.clone())
+            })
+            .collect();
+        // The table every SDK's tests check it against, where those tests look for it first.
+        files.push((CONFORMANCE_IN_SDK.to_owned(), root.join(CONFORMANCE)));
         files.sort();
         out.push_str(&format!(
-            "/// Every file of `{folder}` a project needs, by its path inside it.\n"
+            "/// Every file of `{folder}` a project needs, by its path inside it, and \
+             `{CONFORMANCE}` as `{CONFORMANCE_IN_SDK}`.\n"
         ));
         out.push_str(&format!("pub const {name}: &[(&str, &[u8])] = &[\n"));
-        for file in &files {
-            let relative = file.strip_prefix(&sdk).unwrap_or(file);
+        for (relative, file) in &files {
             out.push_str(&format!(
-                "    ({:?}, include_bytes!({:?})),\n",
-                relative.to_string_lossy(),
+                "    ({relative:?}, include_bytes!({:?})),\n",
                 file.canonicalize()
                     .unwrap_or(file.clone())
                     .to_string_lossy()
@@ -82,10 +92,15 @@ fn scaffold_files(manifest: &Path) {
         }
         out.push_str("];\n");
     }
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join(CONFORMANCE).display()
+    );
     for (name, path) in [
         ("PLUGINS_LOCK", root.join("plugins/Cargo.lock")),
         ("PLUGINS_MANIFEST", root.join("plugins/Cargo.toml")),
         ("TOOLCHAIN", root.join("rust-toolchain.toml")),
+        ("JS_SDK_LOCK", root.join("plugins/sdk-js/package-lock.json")),
     ] {
         println!("cargo:rerun-if-changed={}", path.display());
         out.push_str(&format!(
@@ -101,6 +116,12 @@ fn scaffold_files(manifest: &Path) {
         panic!("writing {}: {e}", dest.display());
     }
 }
+
+/// The HTTP conformance table the three SDKs' tests share, from the repository's root.
+const CONFORMANCE: &str = "plugins/sdk-conformance/http-status.json";
+
+/// Where a project's copy of an SDK carries [`CONFORMANCE`], so the copy's tests find it.
+const CONFORMANCE_IN_SDK: &str = "conformance/http-status.json";
 
 /// What an SDK folder holds that a project must not get: build outputs, installed
 /// toolchains and packages, generated bindings, byte code, the SDK's own lock file and

@@ -107,6 +107,11 @@ async fn a_new_rust_plugin_builds_outside_the_checkout_loads_and_lists_its_packa
         std::fs::read(project.join("assay-plugin-sdk/wit/plugin.wit")).expect("the WIT"),
         std::fs::read(repo_dir().join("wit/plugin.wit")).expect("the host's WIT")
     );
+    assert_sdk_is_the_repositorys(
+        &project.join("assay-plugin-sdk"),
+        "plugins/sdk",
+        "src/http/response.rs",
+    );
     let readme = std::fs::read_to_string(project.join("README.md")).expect("README");
     let first_block = readme
         .split("```sh")
@@ -156,6 +161,75 @@ async fn a_new_rust_plugin_builds_outside_the_checkout_loads_and_lists_its_packa
     );
 
     assert_stubs_unwritten(&plugin, "t1:First test", "src/lib.rs").await;
+}
+
+/// Every file of the SDK copy at `copy` is the repository's at the same path under `sdk` (its
+/// `conformance/http-status.json` is `plugins/sdk-conformance/http-status.json`), and the copy
+/// has `http_module`, the module that reads a vendor's answers, and the conformance table.
+fn assert_sdk_is_the_repositorys(copy: &Path, sdk: &str, http_module: &str) {
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read the SDK copy").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut copied = Vec::new();
+    files(copy, &mut copied);
+    for needed in [http_module, "conformance/http-status.json"] {
+        assert!(copy.join(needed).is_file(), "the SDK copy has {needed}");
+    }
+    for file in &copied {
+        let relative = file.strip_prefix(copy).expect("under the copy");
+        let original = if relative == Path::new("conformance/http-status.json") {
+            repo_dir().join("plugins/sdk-conformance/http-status.json")
+        } else {
+            repo_dir().join(sdk).join(relative)
+        };
+        let same =
+            std::fs::read(&original).ok() == Some(std::fs::read(file).expect("a copied file"));
+        assert!(
+            same,
+            "{} is not {} as the repository has it",
+            file.display(),
+            original.display()
+        );
+    }
+}
+
+/// The packages npm installed into the TypeScript project at `project` (its
+/// `node_modules/.package-lock.json`) are the SDK's own lock's, at the same paths, versions and
+/// integrity hashes, and every package that lock needs on every platform is there.
+fn assert_installed_as_the_sdk_is_locked(project: &Path) {
+    let read = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).expect("a lock file")).expect("JSON")
+    };
+    let installed = read(&project.join("node_modules/.package-lock.json"));
+    let sdk = read(&repo_dir().join("plugins/sdk-js/package-lock.json"));
+    let installed = installed["packages"].as_object().expect("packages");
+    let sdk = sdk["packages"].as_object().expect("packages");
+    let mut checked = 0;
+    for (path, entry) in installed {
+        if entry["link"] == true || !path.starts_with("node_modules/") {
+            continue;
+        }
+        let locked = &sdk[path.as_str()];
+        assert_eq!(
+            (&entry["version"], &entry["integrity"]),
+            (&locked["version"], &locked["integrity"]),
+            "{path}"
+        );
+        checked += 1;
+    }
+    for (path, entry) in sdk {
+        if path.starts_with("node_modules/") && entry["optional"] != true {
+            assert!(installed.contains_key(path), "{path} installed");
+        }
+    }
+    assert!(checked > 50, "{checked} packages installed");
 }
 
 /// The lines of the first `sh` block of the README of the project at `project`.
@@ -299,6 +373,41 @@ async fn scaffolded_plugin_completes_an_order(s: Scaffolded) {
         std::fs::read(project.join("vendor/assay-plugin-sdk/wit/plugin.wit")).expect("the WIT"),
         std::fs::read(repo_dir().join("wit/plugin.wit")).expect("the host's WIT")
     );
+    let (sdk, http_module) = match s.lang {
+        Lang::Js => ("plugins/sdk-js", "src/http.ts"),
+        Lang::Python => ("plugins/sdk-python", "assay_plugin/http.py"),
+    };
+    assert_sdk_is_the_repositorys(&project.join("vendor/assay-plugin-sdk"), sdk, http_module);
+    // The build tools are pinned to one version each: the npm tree by the project's lock (its
+    // build starts with `npm ci`, which installs exactly the lock), componentize-py by `==`.
+    let lock = project.join("package-lock.json");
+    let locked = std::fs::read(&lock).ok();
+    match s.lang {
+        Lang::Js => {
+            assert!(
+                locked.is_some(),
+                "the TypeScript project has a package-lock.json"
+            );
+            assert_eq!(
+                readme_build_lines(&project).first().map(String::as_str),
+                Some("npm ci")
+            );
+        }
+        Lang::Python => {
+            let requirements =
+                std::fs::read_to_string(project.join("vendor/assay-plugin-sdk/requirements.txt"))
+                    .expect("the SDK's requirements.txt");
+            let pins: Vec<&str> = requirements
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect();
+            assert!(
+                !pins.is_empty() && pins.iter().all(|l| l.contains("==") && !l.contains(',')),
+                "every requirement is pinned to one version: {pins:?}"
+            );
+        }
+    }
 
     let source = project.join(s.source);
     let text = std::fs::read_to_string(&source).expect("the plugin's source");
@@ -319,6 +428,14 @@ async fn scaffolded_plugin_completes_an_order(s: Scaffolded) {
 
     build_as_the_readme_says(&project, &(s.env)()).await;
     let plugin_file = project.join("dist/acme-quiz.wasm");
+    if s.lang == Lang::Js {
+        assert_installed_as_the_sdk_is_locked(&project);
+        assert_eq!(
+            std::fs::read(&lock).ok(),
+            locked,
+            "the build leaves package-lock.json as written"
+        );
+    }
 
     // Loaded as the host loads it, compiled into a cache the deployment below reuses.
     let cache = tempfile::tempdir().expect("a cache folder");

@@ -11,10 +11,16 @@
 //! - TypeScript: the TypeScript SDK (`vendor/assay-plugin-sdk/`: sources, jco-generated types,
 //!   its WIT and the `assay-plugin-build` command), a `file:` dependency of the project's
 //!   `package.json`, which also names the SDK's build tools (componentize-js, esbuild,
-//!   TypeScript) so `npm install` fetches them from npm.
+//!   TypeScript), and a `package-lock.json` that pins every package to the version and
+//!   integrity hash of the SDK's own `package-lock.json` (the tree the SDK and the example
+//!   plugins are tested with), so `npm ci` gives every vendor the same tree.
 //! - Python: the Python SDK (`vendor/assay-plugin-sdk/`: the `assay_plugin` package, its WIT
-//!   and `build.sh`, which installs the pinned componentize-py from PyPI into the SDK's
-//!   `.venv` on first use) and the project's `build.sh` calling it.
+//!   and `build.sh`, which installs componentize-py, pinned to one exact version by the SDK's
+//!   `requirements.txt`, from PyPI into the SDK's `.venv` on first use) and the project's
+//!   `build.sh` calling it.
+//!
+//! Each SDK copy also carries `conformance/http-status.json`, the table its tests check its
+//! reading of a vendor's HTTP answers against (the same in all three languages).
 //!
 //! The plugin it writes works from the start where nothing vendor-specific is needed: it lists
 //! the packages its `packages` setting names. Fulfilling an order and handling a callback are
@@ -55,7 +61,7 @@ impl Language {
     pub fn build_commands(self) -> &'static str {
         match self {
             Language::Rust => "cargo build --release --target wasm32-wasip2",
-            Language::TypeScript => "npm install\nnpm run build",
+            Language::TypeScript => "npm ci\nnpm run build",
             Language::Python => "./build.sh",
         }
     }
@@ -166,7 +172,12 @@ fn rust_project(project: &mut Project<'_>, name: &str) -> anyhow::Result<()> {
 /// dependency, with the SDK's build tools named at the versions the SDK asks for.
 fn ts_project(project: &mut Project<'_>, name: &str) -> anyhow::Result<()> {
     let language = Language::TypeScript;
-    project.write("package.json", package_json(name)?.as_bytes())?;
+    let package = package_json(name)?;
+    project.write("package.json", pretty(&package)?.as_bytes())?;
+    project.write(
+        "package-lock.json",
+        pretty(&package_lock(&package)?)?.as_bytes(),
+    )?;
     project.write("tsconfig.json", TSCONFIG.as_bytes())?;
     project.write(".gitignore", b"node_modules/\ndist/\n")?;
     project.write("src/plugin.ts", fill(PLUGIN_TS, language, name).as_bytes())?;
@@ -195,10 +206,15 @@ fn python_project(project: &mut Project<'_>, name: &str) -> anyhow::Result<()> {
     project.write_sdk(VENDOR_SDK_FOLDER, files::PY_SDK_FILES)
 }
 
+/// `value` as npm writes JSON: two-space indents and a final newline.
+fn pretty(value: &serde_json::Value) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(value)? + "\n")
+}
+
 /// The TypeScript project's `package.json`: the SDK by `file:`, and the SDK's own
 /// dependencies (its build tools) as the project's, so npm installs them where the SDK's
 /// build command finds them.
-fn package_json(name: &str) -> anyhow::Result<String> {
+fn package_json(name: &str) -> anyhow::Result<serde_json::Value> {
     let sdk = files::JS_SDK_FILES
         .iter()
         .find(|(path, _)| *path == "package.json")
@@ -214,7 +230,7 @@ fn package_json(name: &str) -> anyhow::Result<String> {
         dependencies.extend(tools.clone());
     }
     let plugin = Language::TypeScript.built_plugin(name);
-    let text = serde_json::to_string_pretty(&serde_json::json!({
+    Ok(serde_json::json!({
         "name": name,
         "version": "0.1.0",
         "private": true,
@@ -224,8 +240,69 @@ fn package_json(name: &str) -> anyhow::Result<String> {
         },
         "assay": { "plugin": plugin },
         "devDependencies": dependencies,
-    }))?;
-    Ok(text + "\n")
+    }))
+}
+
+/// The TypeScript project's `package-lock.json`, the lock npm itself writes for `package`
+/// (checked by the scaffold test with `npm ci`), derived from the SDK's own lock rather than
+/// resolved anew:
+///
+/// - the project's dependencies are the SDK's (by `file:`) and the SDK's own, so npm hoists the
+///   SDK's whole tree (its development tools too: the SDK is part of the project) into the
+///   project's `node_modules` exactly as in the SDK's lock: the same paths, versions,
+///   `resolved` URLs and integrity hashes;
+/// - every package is reached from the project only through `devDependencies`, so each is
+///   marked `dev`;
+/// - the SDK itself is the link `node_modules/@assay/plugin-sdk` → [`VENDOR_SDK_FOLDER`], whose
+///   entry is the SDK lock's root entry.
+fn package_lock(package: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    let sdk: serde_json::Value = serde_json::from_str(files::JS_SDK_LOCK)
+        .context("the TypeScript SDK's package-lock.json")?;
+    let Some(sdk_packages) = sdk["packages"].as_object() else {
+        bail!("the TypeScript SDK's package-lock.json has no `packages` (lockfileVersion 2 or 3)");
+    };
+    let dev = |entry: &serde_json::Value| -> anyhow::Result<serde_json::Value> {
+        let mut entry = entry
+            .as_object()
+            .context("a package of the TypeScript SDK's package-lock.json is not an object")?
+            .clone();
+        // Reached only through the project's devDependencies: dev, and optional only where it
+        // was optional for the SDK too.
+        entry.remove("devOptional");
+        entry.insert("dev".into(), true.into());
+        Ok(entry.into())
+    };
+    let mut packages = serde_json::Map::new();
+    packages.insert(
+        String::new(),
+        serde_json::json!({
+            "name": package["name"],
+            "version": package["version"],
+            "devDependencies": package["devDependencies"],
+        }),
+    );
+    packages.insert(
+        "node_modules/@assay/plugin-sdk".into(),
+        serde_json::json!({ "resolved": VENDOR_SDK_FOLDER, "link": true }),
+    );
+    packages.insert(
+        VENDOR_SDK_FOLDER.into(),
+        dev(sdk_packages
+            .get("")
+            .context("the TypeScript SDK's package-lock.json has no root package")?)?,
+    );
+    for (path, entry) in sdk_packages {
+        if path.starts_with("node_modules/") {
+            packages.insert(path.clone(), dev(entry)?);
+        }
+    }
+    Ok(serde_json::json!({
+        "name": package["name"],
+        "version": package["version"],
+        "lockfileVersion": sdk["lockfileVersion"],
+        "requires": true,
+        "packages": packages,
+    }))
 }
 
 /// A name cargo takes for a package and a library.
@@ -364,8 +441,10 @@ const README_TS: &str = r#"# {{name}}: an Assay plugin in TypeScript
 assay plugin inspect {{plugin}}
 ```
 
-Node.js 20 or later. `npm install` fetches the build tools (componentize-js, esbuild,
-TypeScript) from npm; `vendor/assay-plugin-sdk/` is the Assay SDK for TypeScript with the WIT
+Node.js 20 or later. `npm ci` fetches the build tools (componentize-js, esbuild, TypeScript)
+from npm at the exact versions `package-lock.json` pins, those the SDK is tested with (`npm
+install` instead lets npm move within the ranges of `package.json` and rewrite the lock);
+`vendor/assay-plugin-sdk/` is the Assay SDK for TypeScript with the WIT
 contract it binds to, as the `assay` binary that wrote this project serves it (its README lists
 the helpers). `npm run build` type-checks `src/plugin.ts`, bundles it and makes it a
 WebAssembly component (`{{plugin}}`, about 13 MB; the first build takes a minute).

@@ -48,9 +48,10 @@ export class PluginError extends Error {
   /**
    * A passing failure: the host tries again later (after `retryAfterMs`, if given). The hint
    * is a WIT `u64`: a fraction is rounded down, a negative or NaN hint is 0, and one beyond
-   * the `u64` range (Infinity too) saturates, as the Rust SDK's does.
+   * the `u64` range (Infinity too) saturates, as the Rust SDK's does. A `bigint` is exact
+   * where a `number` beyond 2^53 is not.
    */
-  static retryable(message: string, retryAfterMs?: number): PluginError {
+  static retryable(message: string, retryAfterMs?: number | bigint): PluginError {
     return new PluginError({
       tag: "upstream-retryable",
       val: {
@@ -75,7 +76,8 @@ export class PluginError extends Error {
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
-function u64Millis(ms: number): bigint {
+function u64Millis(ms: number | bigint): bigint {
+  if (typeof ms === "bigint") return ms <= 0n ? 0n : ms >= U64_MAX ? U64_MAX : ms;
   if (Number.isNaN(ms) || ms <= 0) return 0n;
   if (ms >= 2 ** 64) return U64_MAX;
   return BigInt(Math.floor(ms));

@@ -11,6 +11,10 @@ exchange, so there is no event loop to feed). Only transport failures raise from
 :meth:`Response.error_for_status` raises the plugin error the status means
 (:func:`status_error`). The host filters every request by the product's ``allowed_hosts``.
 
+What a vendor's answer means (:func:`status_error`, :meth:`Response.json`) is the same, to the
+byte, in the Rust and TypeScript SDKs: every SDK's tests check it against one table,
+``plugins/sdk-conformance/http-status.json``.
+
 componentize-py ships an asyncio ``poll_loop`` module with ``wasi:http`` helpers; it is not
 used because it imports the HTTP types as ``wit_world.imports.types``, a name this world
 gives to ``assay:plugin/types`` (the HTTP types are ``wasi_http_types`` here), and a plugin
@@ -18,6 +22,8 @@ call has nothing to run concurrently.
 """
 
 import json as _json
+import re
+from itertools import accumulate
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlencode
 
@@ -27,8 +33,21 @@ from wit_world.imports import wasi_http_types as w
 
 from . import errors
 
-#: How much of the vendor's body an error message quotes.
-QUOTED_BODY_CHARS = 300
+#: How much of the vendor's words an error message quotes: bytes of UTF-8, cut back to a
+#: character boundary, as in the Rust and TypeScript SDKs.
+QUOTED_BODY_BYTES = 300
+#: The deepest nesting of arrays and objects ``serde_json`` (so the Rust SDK) reads.
+_MAX_JSON_DEPTH = 127
+#: Unicode ``White_Space``, what Rust's ``str::trim`` removes around the quote. Python's own
+#: ``strip()`` differs: it also removes U+001C..U+001F.
+_WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+#: A JSON string (its brackets are no nesting), and what is not a bracket.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+#: An escape that may be half of a surrogate pair, the only way JSON text can hold a surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: The most bytes ``blocking-write-and-flush`` accepts at once.
 _WRITE_CHUNK = 4096
 #: The largest chunk asked for when reading a body.
@@ -103,13 +122,17 @@ class Response:
         return 200 <= self.status < 300
 
     def text(self) -> str:
-        return self.body.decode(errors="replace")
+        """The body as text (invalid UTF-8 replaced by U+FFFD)."""
+        return bytes(self.body).decode(errors="replace")
 
     def json(self) -> Any:
-        """The body as JSON; an answer that is not JSON raises ``permanent``: the vendor's
-        API changed, or the URL points elsewhere."""
+        """The body as JSON (as :func:`parse_json` reads it), whatever the status. An answer
+        that is not JSON raises ``permanent``: the vendor's API changed or the URL points
+        elsewhere (a web page at a 2xx is the site, not the API), and the same request gets the
+        same answer. A gateway's passing trouble comes with a 5xx, which
+        :meth:`error_for_status` makes retryable first."""
         try:
-            return _json.loads(self.body)
+            return parse_json(self.body)
         except ValueError as e:
             raise errors.permanent(
                 f"the vendor's answer (HTTP {self.status}) is not the expected JSON: {e}"
@@ -128,19 +151,30 @@ def status_error(status: int, retry_after: Optional[str], body: bytes) -> Option
 
     401, 403: ``unauthorized``; 404, 410: ``not_found``; 408, 425, 429, 5xx: ``retryable``
     with ``Retry-After`` seconds; 422: ``permanent`` (the vendor understood and refuses);
-    other 4xx: ``invalid_input``; 1xx, 3xx: ``permanent`` (the base URL is probably wrong).
-    The message names the status and quotes the vendor's own words."""
+    other 4xx: ``invalid_input``; 1xx, 3xx and anything outside 100..599: ``permanent`` (the
+    base URL is probably wrong).
+
+    ``Retry-After`` counts only as delay-seconds: ASCII digits with spaces or tabs around them.
+    An HTTP date is ignored (the host's own backoff applies); a count beyond a ``u64`` of
+    milliseconds saturates at its maximum.
+
+    The message is ``the vendor answered HTTP <status>: <quote>``, without ``: `` when there is
+    nothing to quote. The quote is the first string among ``error_description``, ``message``,
+    ``detail``, ``error`` and ``error.message`` of a JSON object, else the body itself (invalid
+    UTF-8 replaced); trimmed of Unicode ``White_Space``, then cut to :data:`QUOTED_BODY_BYTES`
+    bytes of UTF-8 on a character boundary."""
     if 200 <= status < 300:
         return None
-    message = f"the vendor answered HTTP {status}: {_vendor_message(body)}"
+    quote = _vendor_message(body)
+    message = f"the vendor answered HTTP {status}: {quote}" if quote else f"the vendor answered HTTP {status}"
     if status in (401, 403):
         return errors.unauthorized(message)
     if status in (404, 410):
         return errors.not_found(message)
     if status in (408, 425, 429) or 500 <= status <= 599:
         # Whole seconds in ASCII digits only: ``str.isdigit`` alone accepts "²", which
-        # ``int`` refuses. An HTTP-date is ignored (the host's own backoff applies).
-        after = retry_after.strip() if retry_after else ""
+        # ``int`` refuses. ``errors.retryable`` saturates what a u64 cannot hold.
+        after = retry_after.strip(" \t") if retry_after else ""
         seconds = after.isascii() and after.isdigit()
         return errors.retryable(message, int(after) if seconds else None)
     if status == 422:
@@ -150,10 +184,65 @@ def status_error(status: int, retry_after: Optional[str], body: bytes) -> Option
     return errors.permanent(message)
 
 
+def parse_json(body: bytes) -> Any:
+    """``body`` as JSON, as ``serde_json`` reads it (the Rust SDK's parser), or ``ValueError``
+    saying why not: UTF-8 without a byte-order mark, no ``NaN`` or ``Infinity``, numbers within
+    the ``f64`` range, no lone surrogate escape, at most 127 levels deep (which also keeps
+    Python's parser clear of its recursion limit)."""
+    text = bytes(body).decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if _too_deep(text):
+        raise ValueError(f"arrays and objects nested deeper than {_MAX_JSON_DEPTH} levels")
+    value = _json.loads(text, parse_constant=_no_constant, parse_float=_f64, parse_int=_int_in_f64)
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise ValueError("a lone surrogate escape")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _f64(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]}... is beyond the f64 range")
+    return value
+
+
+def _int_in_f64(text: str) -> int:
+    value = int(text)
+    if len(text) > 300:
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError(f"{text[:20]}... is beyond the f64 range") from None
+    return value
+
+
+def _too_deep(text: str) -> bool:
+    """Whether arrays and objects nest deeper than :data:`_MAX_JSON_DEPTH` in ``text`` (exact
+    when it is valid JSON), at C speed: strings out, then a running sum over the brackets."""
+    if text.count("[") + text.count("{") <= _MAX_JSON_DEPTH:
+        return False
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > _MAX_JSON_DEPTH
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    # Python's parser joins an escaped pair into one character: any surrogate left is alone.
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    return False
+
+
 def _vendor_message(body: bytes) -> str:
     said = None
     try:
-        parsed = _json.loads(body)
+        parsed = parse_json(body)
     except ValueError:
         parsed = None
     if isinstance(parsed, dict):
@@ -167,7 +256,8 @@ def _vendor_message(body: bytes) -> str:
                 said = inner["message"]
     if said is None:
         said = bytes(body).decode(errors="replace")
-    return said.strip()[:QUOTED_BODY_CHARS]
+    # Cut on bytes; "ignore" drops only the partial character the cut may leave at the end.
+    return said.strip(_WHITE_SPACE).encode()[:QUOTED_BODY_BYTES].decode(errors="ignore")
 
 
 class Request:

@@ -41,6 +41,6 @@ mod url;
 
 pub use client::Client;
 pub use request::Request;
-pub use response::{Response, status_error};
+pub use response::{QUOTED_BODY_BYTES, Response, status_error};
 pub use transport::transport_error;
 pub use url::encode_component;
