@@ -53,10 +53,13 @@ use std::time::{Duration, Instant};
 pub const CALL_THREAD_NICE: i32 = 10;
 
 /// The nice value of the long lane's threads: the lowest, so a waking quick-lane or host thread
-/// takes the core from them. Not the kernel's idle class (`SCHED_IDLE`): measured with
-/// `scripts/probe-fairness.py`, it kept the well-behaved product no faster than nice 19 does,
-/// and it starved long calls outright whenever the host's threads kept both cores busy (the
-/// integration suite's own load took a TypeScript call past its 500 ms deadline).
+/// takes the core from them. Not the kernel's idle class (`SCHED_IDLE`), though it kept the
+/// well-behaved product faster (`scripts/probe-fairness.py`, ten alternating rounds: p99 beside
+/// a looping product a median 1.15× alone against 2.55× at nice 19, beside a memory-hungry one
+/// 3.25× against 5.1×): an idle-class thread runs only when no other thread wants the core, so
+/// long calls starved outright whenever the host's threads kept both cores busy (the
+/// integration suite's own load took a TypeScript call past its 500 ms deadline). RELIABILITY.md
+/// has the figures.
 pub const LONG_LANE_NICE: i32 = 19;
 
 /// How long a call may compute on the quick lane before it moves to the long lane: the time
