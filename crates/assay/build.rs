@@ -125,7 +125,8 @@ const CONFORMANCE_IN_SDK: &str = "conformance/http-status.json";
 
 /// What an SDK folder holds that a project must not get: build outputs, installed
 /// toolchains and packages, generated bindings, byte code, the SDK's own lock file and
-/// ignore list (a project resolves its own dependencies).
+/// ignore list. (The TypeScript project's own `package-lock.json` is derived from the SDK's
+/// lock, embedded separately, so a scaffold installs the versions the SDK is tested with.)
 const SKIPPED: &[&str] = &[
     "target",
     "node_modules",

@@ -171,7 +171,7 @@ pub struct Runtime {
     linker: Arc<Linker<state::StoreState>>,
     cache: Option<cache::ArtifactCache>,
     /// Winch's engine, under [`CompilerChoice::Tiered`] and [`CompilerChoice::Winch`].
-    baseline: Option<tiering::Baseline>,
+    baseline: Option<tiering::Toolchain>,
     /// Optimises what `baseline` loaded, under [`CompilerChoice::Tiered`].
     optimiser: Option<tiering::Optimiser>,
     compiler: CompilerChoice,
@@ -208,7 +208,7 @@ impl Runtime {
             CompilerChoice::Cranelift => None,
             CompilerChoice::Tiered | CompilerChoice::Winch => {
                 match engine::build(pooling, Compiler::Winch, keep) {
-                    Ok(engine) => Some(tiering::Baseline {
+                    Ok(engine) => Some(tiering::Toolchain {
                         linker: Arc::new(new_linker(&engine)?),
                         cache: cache_for(&engine),
                         engine,
@@ -227,7 +227,7 @@ impl Runtime {
         };
         let optimiser = match compiler {
             CompilerChoice::Tiered => Some(
-                tiering::Optimiser::start(tiering::Optimising {
+                tiering::Optimiser::start(tiering::Toolchain {
                     engine: engine.clone(),
                     linker: Arc::clone(&linker),
                     cache: cache.clone(),

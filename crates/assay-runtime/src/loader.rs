@@ -19,7 +19,7 @@ use crate::contract::{Pre, SUPPORTED_VERSIONS, Version};
 use crate::engine::Compiler;
 use crate::plugin::{Caller, Tier};
 use crate::state::StoreState;
-use crate::tiering::{self, Baseline};
+use crate::tiering::{self, Toolchain};
 
 impl Runtime {
     /// Loads and validates the plugin at `path`.
@@ -79,7 +79,7 @@ impl Runtime {
     }
 
     /// The baseline engine, when a component of this hash and size should start on it.
-    fn baseline_for(&self, hash: &[u8], size: usize) -> Option<&Baseline> {
+    fn baseline_for(&self, hash: &[u8], size: usize) -> Option<&Toolchain> {
         let baseline = self.baseline.as_ref()?;
         match self.compiler {
             CompilerChoice::Winch => Some(baseline),
@@ -172,13 +172,24 @@ async fn compile(
     bytes: &Arc<Vec<u8>>,
 ) -> wasmtime::Result<(Component, LoadSource)> {
     let (engine, bytes) = (engine.clone(), Arc::clone(bytes));
-    tokio::task::spawn_blocking(move || match cache {
-        Some(cache) => cache.load_or_compile(&engine, &content_hash, &bytes),
-        None => Component::new(&engine, &bytes[..]).map(|c| (c, LoadSource::Compiled)),
-    })
-    .await
-    // A panic while compiling: the component is refused like one that does not compile.
-    .unwrap_or_else(|panicked| Err(wasmtime::Error::new(panicked)))
+    tokio::task::spawn_blocking(move || compile_now(&engine, cache.as_ref(), &content_hash, &bytes))
+        .await
+        // A panic while compiling: the component is refused like one that does not compile.
+        .unwrap_or_else(|panicked| Err(wasmtime::Error::new(panicked)))
+}
+
+/// Loads the cached artifact of `content_hash`, or compiles `bytes` with `engine` (and caches
+/// the artifact), on the calling thread.
+pub(crate) fn compile_now(
+    engine: &Engine,
+    cache: Option<&ArtifactCache>,
+    content_hash: &[u8],
+    bytes: &[u8],
+) -> wasmtime::Result<(Component, LoadSource)> {
+    match cache {
+        Some(cache) => cache.load_or_compile(engine, content_hash, bytes),
+        None => Component::new(engine, bytes).map(|c| (c, LoadSource::Compiled)),
+    }
 }
 
 /// The names a component exports and imports (interfaces and functions), in its order.

@@ -205,10 +205,7 @@ impl CallPool {
                 let mut job = Box::pin(job);
                 let mut busy = Duration::ZERO;
                 let done = poll_fn(|cx| {
-                    let started = Instant::now();
-                    let polled = job.as_mut().poll(cx);
-                    busy += started.elapsed();
-                    match polled {
+                    match timed_poll(job.as_mut(), cx, &mut busy) {
                         Poll::Ready(output) => Poll::Ready(Some(output)),
                         // Out of budget, or another call of the product was: move. Whatever
                         // woke this task from now on wakes nothing; the long lane polls the
@@ -240,14 +237,20 @@ impl CallPool {
 async fn metered<F: Future>(job: F) -> (F::Output, Duration) {
     let mut job = std::pin::pin!(job);
     let mut busy = Duration::ZERO;
-    let output = poll_fn(|cx| {
-        let started = Instant::now();
-        let polled = job.as_mut().poll(cx);
-        busy += started.elapsed();
-        polled
-    })
-    .await;
+    let output = poll_fn(|cx| timed_poll(job.as_mut(), cx, &mut busy)).await;
     (output, busy)
+}
+
+/// Polls `job` once, adding the time the poll took to `busy`.
+fn timed_poll<F: Future + ?Sized>(
+    job: Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+    busy: &mut Duration,
+) -> Poll<F::Output> {
+    let started = Instant::now();
+    let polled = job.poll(cx);
+    *busy += started.elapsed();
+    polled
 }
 
 /// A thread that drops what it is given, one after another, at the pool's priority: where the
@@ -264,7 +267,7 @@ impl Reclaimer {
         std::thread::Builder::new()
             .name("assay-reclaim".into())
             .spawn(move || {
-                lower_priority();
+                set_nice(CALL_THREAD_NICE, "the reclaim thread");
                 // Each item is dropped as it is received; the loop ends when the sender is.
                 for item in receiver {
                     drop(item);
@@ -282,18 +285,20 @@ impl Reclaimer {
     }
 }
 
-/// Lowers the calling thread's priority (on Linux the nice value is per thread).
-fn lower_priority() {
-    if let Err(e) = rustix::process::setpriority_process(None, CALL_THREAD_NICE) {
-        tracing::debug!(error = %e, "plugin threads keep the host's priority");
+/// Sets the calling thread's nice value (per thread on Linux; raising it needs no privilege);
+/// `who` names the threads in the log line of a refusal.
+pub(crate) fn set_nice(nice: i32, who: &str) {
+    if let Err(e) = rustix::process::setpriority_process(None, nice) {
+        tracing::debug!(error = %e, "{who} keeps the host's priority");
     }
 }
 
-/// Lowers the calling thread's priority to the long lane's.
+fn lower_priority() {
+    set_nice(CALL_THREAD_NICE, "the quick lane");
+}
+
 fn lowest_priority() {
-    if let Err(e) = rustix::process::setpriority_process(None, LONG_LANE_NICE) {
-        tracing::debug!(error = %e, "the long lane keeps its thread's priority");
-    }
+    set_nice(LONG_LANE_NICE, "the long lane");
 }
 
 #[cfg(test)]

@@ -32,12 +32,14 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 
-use crate::cache::{ArtifactCache, LoadSource};
+use crate::cache::ArtifactCache;
 use crate::contract::{Pre, Version};
 use crate::engine::Compiler;
+use crate::loader::compile_now;
 use crate::plugin::{Plugin, Tier};
+use crate::pool::set_nice;
 use crate::state::StoreState;
 
 pub use assay_config::limits::CompilerChoice;
@@ -52,16 +54,9 @@ pub const TIERED_MIN_BYTES: usize = 4 << 20;
 /// waits on an optimisation.
 pub const OPTIMISER_NICE: i32 = 19;
 
-/// The baseline compiler's engine, linker and artifact cache.
-pub(crate) struct Baseline {
-    pub engine: Engine,
-    pub linker: Arc<Linker<StoreState>>,
-    pub cache: Option<ArtifactCache>,
-}
-
-/// What the optimiser needs of the runtime's optimising engine.
-#[derive(Clone)]
-pub(crate) struct Optimising {
+/// An engine with its linker and artifact cache: the baseline compiler's, or the optimising
+/// one the optimiser compiles with.
+pub(crate) struct Toolchain {
     pub engine: Engine,
     pub linker: Arc<Linker<StoreState>>,
     pub cache: Option<ArtifactCache>,
@@ -84,19 +79,19 @@ pub(crate) struct Optimiser {
 
 impl Optimiser {
     /// Starts the thread and its compile pool.
-    pub fn start(optimising: Optimising) -> std::io::Result<Self> {
+    pub fn start(optimising: Toolchain) -> std::io::Result<Self> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("assay-optimise-{i}"))
-            .start_handler(|_| lower_priority())
+            .start_handler(|_| set_nice(OPTIMISER_NICE, "the optimiser"))
             .build()
             .map_err(std::io::Error::other)?;
         let (queue, jobs) = channel::<Job>();
         std::thread::Builder::new()
             .name("assay-optimiser".into())
             .spawn(move || {
-                lower_priority();
+                set_nice(OPTIMISER_NICE, "the optimiser");
                 for job in jobs {
                     optimise(&optimising, &pool, job);
                 }
@@ -121,7 +116,7 @@ impl Optimiser {
     }
 }
 
-fn optimise(with: &Optimising, pool: &rayon::ThreadPool, job: Job) {
+fn optimise(with: &Toolchain, pool: &rayon::ThreadPool, job: Job) {
     // Replaced or unloaded while queued: nobody would run the optimised code.
     let Some(plugin) = job.plugin.upgrade() else {
         return;
@@ -134,10 +129,8 @@ fn optimise(with: &Optimising, pool: &rayon::ThreadPool, job: Job) {
     // The job does not keep the plugin alive while it compiles.
     drop(plugin);
     let started = Instant::now();
-    let compiled = pool.install(|| match &with.cache {
-        Some(cache) => cache.load_or_compile(&with.engine, &hash, &job.bytes),
-        None => Component::new(&with.engine, &job.bytes[..]).map(|c| (c, LoadSource::Compiled)),
-    });
+    let compiled =
+        pool.install(|| compile_now(&with.engine, with.cache.as_ref(), &hash, &job.bytes));
     let compile_ms = started.elapsed().as_millis();
     let tier = compiled.and_then(|(component, source)| {
         let pre = with.linker.instantiate_pre(&component)?;
@@ -166,13 +159,6 @@ fn optimise(with: &Optimising, pool: &rayon::ThreadPool, job: Job) {
         Err(e) => {
             tracing::warn!(plugin = label, path = %path.display(), error = format_args!("{e:#}"), "plugin could not be optimised; it keeps serving from the baseline compiler's code");
         }
-    }
-}
-
-/// Lowers the calling thread's priority to [`OPTIMISER_NICE`] (per thread on Linux).
-fn lower_priority() {
-    if let Err(e) = rustix::process::setpriority_process(None, OPTIMISER_NICE) {
-        tracing::debug!(error = %e, "the optimiser keeps the host's priority");
     }
 }
 

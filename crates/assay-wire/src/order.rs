@@ -105,8 +105,8 @@ pub fn parse_order(
 }
 
 /// The order object as StackOne sends it, every field optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct OrderWire {
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct OrderWire {
     /// StackOne's order id.
     #[serde(default, deserialize_with = "lenient")]
     pub id: Option<String>,

@@ -17,22 +17,26 @@
 //!   makes them new); "warm": the same bytes renamed in again once the first load's artifacts
 //!   are cached (after a restart, or on a second host sharing the cache). Under
 //!   `compiler = "tiered"` and `compiler = "cranelift"`; for tiered, also when Cranelift's code
-//!   took over (the background compile, at nice 19), counted from the rename;
+//!   took over (the background compile, at nice 19), counted from the rename ("–" for a plugin
+//!   below `TIERED_MIN_BYTES`, which is compiled by Cranelift straight away);
 //! - **instance + `list-packages` call**: median and p99 of `ASSAY_BENCH_CALLS` sequential calls
 //!   (default 2,000, after 200 of warm-up), each in a fresh instance from the pooling
-//!   allocator, for Cranelift's code and for Winch's;
+//!   allocator, and the minor page faults per call, for Cranelift's code and for Winch's;
 //! - **RSS**: the resident memory of a process (this benchmark started again) with a runtime
 //!   and the plugin loaded from a warm cache after one call, and of the same process with no
 //!   plugin, so the difference is the plugin's.
 //!
 //! The plugins are built with their documented commands when missing: `cargo build --release`
-//! in `plugins/`, `npm ci && npm run build` in `plugins/examples-js/codetest`,
+//! in `plugins/` (both Rust examples: every host starts with the one of the plugin's kind), `npm ci && npm run build` in `plugins/examples-js/codetest`,
 //! `plugins/sdk-python/build.sh` for `plugins/examples-python/backcheck`. A language whose
 //! toolchain is missing (Node.js, python3) is skipped with a line saying so.
 //!
-//! `ASSAY_BENCH_ONLY=calls` measures the calls and RSS only (the renames read 0), and
+//! `ASSAY_BENCH_ONLY=calls` measures the calls and RSS only (the renames print "–"; any other
+//! value is refused), and
 //! `ASSAY_BENCH_KEEP_RESIDENT_MB` tries another value of what the pooling allocator keeps
 //! resident of an instance's memory between calls (`assay_runtime::POOL_KEEP_RESIDENT`).
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,8 +47,11 @@ use std::time::{Duration, Instant};
 use assay::app::{App, AppOptions};
 use assay::config::{Config, Overrides};
 use assay_runtime::types::PackageQuery;
-use assay_runtime::{Compiler, CompilerChoice, ProductContext, Runtime, RuntimeOptions};
+use assay_runtime::{
+    Compiler, CompilerChoice, ProductContext, Runtime, RuntimeOptions, TIERED_MIN_BYTES,
+};
 use assay_wire::secret::Secret;
+use common::{first_package_id, median, unique};
 
 /// The catalogue every example answers `list-packages` from.
 const CATALOGUE: &str = r#"[{"id":"pk-rust","name":"Rust backend engineer","description":"90 minutes"},{"id":"pk-sql","name":"SQL fundamentals"}]"#;
@@ -52,10 +59,7 @@ const WARMUP: usize = 200;
 const WARM_LOADS: usize = 3;
 
 fn calls_count() -> usize {
-    std::env::var("ASSAY_BENCH_CALLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000)
+    common::calls_count(2000)
 }
 
 fn root() -> PathBuf {
@@ -109,7 +113,7 @@ impl Lang {
         };
         match self {
             Lang::Rust => run(Command::new("cargo")
-                .args(["build", "--release", "-p", "codetest"])
+                .args(["build", "--release"])
                 .current_dir(&plugins)),
             Lang::Js => {
                 for dir in [plugins.join("sdk-js"), plugins.join("examples-js/codetest")] {
@@ -181,16 +185,15 @@ fn minor_faults() -> u64 {
         .unwrap_or(0)
 }
 
-/// From `load` to the first answer; the plugin, for what follows.
-async fn first_answer(rt: &Runtime, path: &Path) -> (Duration, Arc<assay_runtime::Plugin>) {
-    let started = Instant::now();
+/// Loads the plugin and calls it once; the plugin, for what follows.
+async fn first_answer(rt: &Runtime, path: &Path) -> Arc<assay_runtime::Plugin> {
     let plugin = rt.load(path).await.expect("the plugin loads");
     let list = plugin
         .list_packages(&context(), query())
         .await
         .expect("list-packages");
     assert_eq!(list.packages.len(), 2, "the catalogue's two packages");
-    (started.elapsed(), plugin)
+    plugin
 }
 
 /// Waits until calls of `plugin` run Cranelift's code; how long since `since`.
@@ -204,7 +207,7 @@ async fn optimised(plugin: &assay_runtime::Plugin, since: Instant) -> Duration {
 }
 
 /// Median and p99 of sequential calls, each in a fresh instance, and the page faults per call.
-async fn calls(plugin: &assay_runtime::Plugin) -> (Duration, Duration, u64) {
+async fn calls(plugin: &assay_runtime::Plugin) -> (Duration, Duration, f64) {
     let ctx = context();
     for _ in 0..WARMUP {
         plugin.list_packages(&ctx, query()).await.expect("call");
@@ -216,15 +219,10 @@ async fn calls(plugin: &assay_runtime::Plugin) -> (Duration, Duration, u64) {
         plugin.list_packages(&ctx, query()).await.expect("call");
         times.push(t.elapsed());
     }
-    let faults = (minor_faults() - faults) / calls_count() as u64;
+    let faults = (minor_faults() - faults) as f64 / calls_count() as f64;
     times.sort();
     let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
     (at(0.5), at(0.99), faults)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn fmt(d: Duration) -> String {
@@ -235,6 +233,11 @@ fn fmt(d: Duration) -> String {
     } else {
         format!("{:.2} ms", d.as_secs_f64() * 1e3)
     }
+}
+
+/// `d` as `fmt` writes it, or "–" when not measured.
+fn fmt_opt(d: Option<Duration>) -> String {
+    d.map_or_else(|| "–".to_owned(), fmt)
 }
 
 fn vm_rss_kib() -> u64 {
@@ -257,7 +260,7 @@ fn rss_child(cache: &Path, plugin: Option<&Path>) {
     rt.block_on(async {
         let runtime = runtime(CompilerChoice::Tiered, cache);
         let _plugin = match plugin {
-            Some(path) => Some(first_answer(&runtime, path).await.1),
+            Some(path) => Some(first_answer(&runtime, path).await),
             None => None,
         };
         println!("{}", vm_rss_kib());
@@ -316,27 +319,9 @@ async fn host(dir: &Path, lang: Lang, compiler: CompilerChoice) -> App {
         .expect("host")
 }
 
-/// The package list of `p0`, if the host answers it with the catalogue.
+/// Whether the host answers `p0`'s package list with the catalogue.
 async fn package_list(client: &reqwest::Client, host: &App) -> bool {
-    let body = br#"{"account_id":"a"}"#;
-    let key = Secret::new("bench-key");
-    let Ok(answer) = client
-        .post(format!("{}/v1/products/p0/packages", host.base_url()))
-        .header("authorization", assay_wire::basic_auth::header_value(&key))
-        .header(
-            "x-stackone-signature",
-            assay_wire::signature::sign(body, &key),
-        )
-        .body(&body[..])
-        .send()
-        .await
-    else {
-        return false;
-    };
-    let Ok(v) = answer.json::<serde_json::Value>().await else {
-        return false;
-    };
-    v["data"][0]["id"] == "pk-rust"
+    first_package_id(client, host).await.as_deref() == Some("pk-rust")
 }
 
 /// Renames `bytes` over `p0.wasm`; the time until the new generation answers the package list,
@@ -356,16 +341,12 @@ async fn rename_to_answer(
     let deadline = started + Duration::from_secs(600);
     loop {
         let product = host.products.get("p0").expect("p0");
-        if product.generation > before {
-            if let Some(e) = &product.last_error {
-                panic!("the swap failed: {e}");
-            }
-            if package_list(client, host).await {
-                let plugin = product.plugin.clone().expect("a loaded plugin");
-                return (started.elapsed(), plugin);
-            }
-        } else if let Some(e) = &product.last_error {
+        if let Some(e) = &product.last_error {
             panic!("the swap failed: {e}");
+        }
+        if product.generation > before && package_list(client, host).await {
+            let plugin = product.plugin.clone().expect("a loaded plugin");
+            return (started.elapsed(), plugin);
         }
         assert!(
             Instant::now() < deadline,
@@ -376,7 +357,7 @@ async fn rename_to_answer(
 }
 
 /// Rename → first answer, cold then warm, under `compiler`; for tiered, also when Cranelift's
-/// code took over.
+/// code took over (`None` for a plugin below `TIERED_MIN_BYTES`, which went straight to it).
 async fn renames(
     lang: Lang,
     compiler: CompilerChoice,
@@ -385,10 +366,18 @@ async fn renames(
     let dir = tempfile::tempdir().expect("tempdir");
     let host = host(dir.path(), lang, compiler).await;
     let client = reqwest::Client::new();
-    let bytes = unique(&std::fs::read(lang.path()).expect("plugin"), n);
+    let bytes = unique(
+        &std::fs::read(lang.path()).expect("plugin"),
+        b"assay-bench-languages",
+        n,
+    );
     let (cold, plugin) = rename_to_answer(&client, &host, dir.path(), &bytes).await;
     let optimised_after = match compiler {
-        CompilerChoice::Tiered => Some(cold + optimised(&plugin, Instant::now()).await),
+        CompilerChoice::Tiered
+            if bytes.len() >= TIERED_MIN_BYTES || plugin.compiler() != Compiler::Cranelift =>
+        {
+            Some(cold + optimised(&plugin, Instant::now()).await)
+        }
         _ => None,
     };
     drop(plugin);
@@ -409,29 +398,28 @@ async fn renames(
     (cold, optimised_after, median(warm))
 }
 
-/// `component` with a custom section holding `n`: new bytes, so the artifact cache misses, as
-/// with a new build of the plugin.
-fn unique(component: &[u8], n: u64) -> Vec<u8> {
-    let name = b"assay-bench-languages";
-    let payload = [&[name.len() as u8][..], name, &n.to_le_bytes()].concat();
-    [component, &[0, payload.len() as u8], &payload].concat()
+/// The rename figures of one language.
+struct Renames {
+    cold_tiered: Duration,
+    /// `None` when the plugin went straight to Cranelift (below `TIERED_MIN_BYTES`).
+    optimised_after: Option<Duration>,
+    warm_tiered: Duration,
+    cold_cranelift: Duration,
+    warm_cranelift: Duration,
 }
 
 struct Row {
     lang: Lang,
     size: u64,
-    cold_tiered: Duration,
-    optimised_after: Duration,
-    warm_tiered: Duration,
-    cold_cranelift: Duration,
-    warm_cranelift: Duration,
-    cranelift_calls: (Duration, Duration, u64),
-    winch_calls: (Duration, Duration, u64),
+    /// `None` under `ASSAY_BENCH_ONLY=calls`.
+    renames: Option<Renames>,
+    cranelift_calls: (Duration, Duration, f64),
+    winch_calls: (Duration, Duration, f64),
     rss: f64,
     rss_none: f64,
 }
 
-async fn measure(lang: Lang) -> Row {
+async fn measure(lang: Lang, only_calls: bool) -> Row {
     let path = lang.path();
     let size = std::fs::metadata(&path).expect("plugin file").len();
 
@@ -439,18 +427,21 @@ async fn measure(lang: Lang) -> Row {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let only_calls = std::env::var("ASSAY_BENCH_ONLY").is_ok_and(|v| v == "calls");
-    let ((cold_tiered, optimised_after, warm_tiered), (cold_cranelift, _, warm_cranelift)) =
-        if only_calls {
-            let none = (Duration::ZERO, Some(Duration::ZERO), Duration::ZERO);
-            (none, none)
-        } else {
-            (
-                renames(lang, CompilerChoice::Tiered, stamp).await,
-                renames(lang, CompilerChoice::Cranelift, stamp + 1).await,
-            )
-        };
-    let optimised_after = optimised_after.expect("tiered");
+    let renames = if only_calls {
+        None
+    } else {
+        let (cold_tiered, optimised_after, warm_tiered) =
+            renames(lang, CompilerChoice::Tiered, stamp).await;
+        let (cold_cranelift, _, warm_cranelift) =
+            renames(lang, CompilerChoice::Cranelift, stamp + 1).await;
+        Some(Renames {
+            cold_tiered,
+            optimised_after,
+            warm_tiered,
+            cold_cranelift,
+            warm_cranelift,
+        })
+    };
 
     // A cache with Cranelift's artifact, for the calls and the RSS child.
     let cache = tempfile::tempdir().expect("cache");
@@ -470,11 +461,7 @@ async fn measure(lang: Lang) -> Row {
     Row {
         lang,
         size,
-        cold_tiered,
-        optimised_after,
-        warm_tiered,
-        cold_cranelift,
-        warm_cranelift,
+        renames,
         cranelift_calls,
         winch_calls,
         rss,
@@ -496,6 +483,22 @@ fn languages() -> Vec<Lang> {
         .collect()
 }
 
+/// `ASSAY_BENCH_ONLY`: `calls` measures the calls and RSS only; unset measures everything.
+fn only_calls() -> Result<bool, String> {
+    match std::env::var("ASSAY_BENCH_ONLY") {
+        Err(_) => Ok(false),
+        Ok(v) if v == "calls" => Ok(true),
+        Ok(v) => Err(format!(
+            "ASSAY_BENCH_ONLY={v} names no part of the run; the one known is `calls`"
+        )),
+    }
+}
+
+/// The files measuring `lang` reads: its plugin and the Rust example of the same kind.
+fn needed(lang: Lang) -> [PathBuf; 2] {
+    [lang.path(), lang.rust_of_same_kind().0]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--rss-child") {
@@ -504,20 +507,42 @@ fn main() {
         rss_child(&cache, plugin.as_deref());
         return;
     }
+    let only_calls = match only_calls() {
+        Ok(only) => only,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio");
     let mut rows = Vec::new();
     for lang in languages() {
+        // The Rust examples first: every language's host starts with one of them.
+        if !lang.rust_of_same_kind().0.is_file()
+            && let Err(e) = Lang::Rust.build()
+        {
+            println!("skipped {}: {e}", lang.name());
+            continue;
+        }
         if !lang.path().is_file()
             && let Err(e) = lang.build()
         {
             println!("skipped {}: {e}", lang.name());
             continue;
         }
+        if let Some(missing) = needed(lang).into_iter().find(|p| !p.is_file()) {
+            println!(
+                "skipped {}: {} is missing after the build",
+                lang.name(),
+                missing.display()
+            );
+            continue;
+        }
         eprintln!("measuring {} ({})", lang.name(), lang.path().display());
-        rows.push(rt.block_on(measure(lang)));
+        rows.push(rt.block_on(measure(lang, only_calls)));
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
@@ -529,24 +554,26 @@ fn main() {
             .join(" ")
     );
     println!(
-        "\n| plugin | size | first answer, cold: tiered | Cranelift's code after | cold: Cranelift only | warm: tiered | warm: Cranelift only | call, Cranelift's code: median | p99 | page faults per call | call, Winch's code: median | p99 | RSS with it loaded (without) |"
+        "\n| plugin | size | first answer, cold: tiered | Cranelift's code after | cold: Cranelift only | warm: tiered | warm: Cranelift only | call, Cranelift's code: median | p99 | page faults per call | call, Winch's code: median | p99 | page faults per call | RSS with it loaded (without) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
+        let renames = r.renames.as_ref();
         println!(
-            "| {} | {:.1} MB | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB ({:.1}) |",
+            "| {} | {:.1} MB | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.1} | {:.1} MiB ({:.1}) |",
             r.lang.name(),
             r.size as f64 / 1e6,
-            fmt(r.cold_tiered),
-            fmt(r.optimised_after),
-            fmt(r.cold_cranelift),
-            fmt(r.warm_tiered),
-            fmt(r.warm_cranelift),
+            fmt_opt(renames.map(|m| m.cold_tiered)),
+            fmt_opt(renames.and_then(|m| m.optimised_after)),
+            fmt_opt(renames.map(|m| m.cold_cranelift)),
+            fmt_opt(renames.map(|m| m.warm_tiered)),
+            fmt_opt(renames.map(|m| m.warm_cranelift)),
             fmt(r.cranelift_calls.0),
             fmt(r.cranelift_calls.1),
             r.cranelift_calls.2,
             fmt(r.winch_calls.0),
             fmt(r.winch_calls.1),
+            r.winch_calls.2,
             r.rss,
             r.rss_none,
         );

@@ -10,12 +10,14 @@
 //! start and be ready, with the artifact cache cold and warm. Needs the example plugins built
 //! (`cargo test` or `cargo run -- demo` builds them).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assay::app::{App, AppOptions};
 use assay::config::{Config, Overrides};
-use assay_wire::secret::Secret;
+use common::{first_package_id, median, unique};
 use tokio::net::TcpListener;
 
 const SWAPS: usize = 10;
@@ -63,45 +65,6 @@ async fn start(dir: &Path, products: usize, cache: &Path) -> App {
         .expect("host")
 }
 
-async fn first_id(client: &reqwest::Client, host: &App) -> Option<String> {
-    let body = br#"{"account_id":"a"}"#;
-    let key = Secret::new("bench-key");
-    let v: serde_json::Value = client
-        .post(format!("{}/v1/products/p0/packages", host.base_url()))
-        .header("authorization", assay_wire::basic_auth::header_value(&key))
-        .header(
-            "x-stackone-signature",
-            assay_wire::signature::sign(body, &key),
-        )
-        .body(&body[..])
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    v["data"][0]["id"].as_str().map(str::to_owned)
-}
-
-/// The component with a custom section holding `n` appended: new bytes, so the artifact cache
-/// misses and the swap includes a compile, as a real new plugin version would.
-fn unique(component: &[u8], n: usize) -> Vec<u8> {
-    let name = b"assay-bench";
-    let mut section = vec![name.len() as u8];
-    section.extend_from_slice(name);
-    section.extend_from_slice(&(n as u64).to_le_bytes());
-    let mut out = component.to_vec();
-    out.push(0); // custom section id
-    out.push(section.len() as u8); // fits one LEB128 byte
-    out.extend_from_slice(&section);
-    out
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
     for name in ["codetest", "backcheck"] {
         if !example(name).is_file() {
@@ -131,13 +94,13 @@ fn main() {
         for swap in 0..SWAPS {
             let base = if swap % 2 == 0 { &backcheck } else { &codetest };
             let temp = plugins.join(format!(".p0.{swap}.part"));
-            std::fs::write(&temp, unique(base, swap)).expect("write");
+            std::fs::write(&temp, unique(base, b"assay-bench", swap as u64)).expect("write");
             let before = host.products.get("p0").expect("p0").generation;
             let t = Instant::now();
             std::fs::rename(&temp, plugins.join("p0.wasm")).expect("rename");
             loop {
                 let generation = host.products.get("p0").expect("p0").generation;
-                if generation > before && first_id(&client, &host).await.is_some() {
+                if generation > before && first_package_id(&client, &host).await.is_some() {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;

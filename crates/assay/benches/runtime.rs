@@ -13,6 +13,8 @@
 //! catalogue in codetest's `packages` setting: the plugin answers from it, so the figures are
 //! the sandbox's cost, not a vendor's.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,10 +26,7 @@ use assay_wire::secret::Secret;
 
 /// Calls measured per allocator; `ASSAY_BENCH_CALLS` overrides it (e.g. for profiling).
 fn calls_count() -> usize {
-    std::env::var("ASSAY_BENCH_CALLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3000)
+    common::calls_count(3000)
 }
 const WARMUP: usize = 300;
 const LOADS: usize = 5;

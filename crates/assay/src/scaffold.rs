@@ -169,7 +169,8 @@ fn rust_project(project: &mut Project<'_>, name: &str) -> anyhow::Result<()> {
 }
 
 /// A TypeScript project: `src/plugin.ts` on the SDK in [`VENDOR_SDK_FOLDER`], a `file:`
-/// dependency, with the SDK's build tools named at the versions the SDK asks for.
+/// dependency, with the SDK's build tools named at the versions the SDK asks for, and a
+/// `package-lock.json` derived from the SDK's own, so `npm ci` installs what it was tested with.
 fn ts_project(project: &mut Project<'_>, name: &str) -> anyhow::Result<()> {
     let language = Language::TypeScript;
     let package = package_json(name)?;

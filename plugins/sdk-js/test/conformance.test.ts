@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 import { test } from "node:test";
 import { PluginError } from "../src/errors.js";
 import { QUOTED_BODY_BYTES, Response, statusError } from "../src/http.js";
@@ -60,9 +61,7 @@ test("every row of the shared status table", () => {
       row.case === null
         ? { case: null }
         : { case: row.case, message: row.message, retry_after_ms: row.retry_after_ms };
-    try {
-      assert.deepEqual(got, want);
-    } catch {
+    if (!isDeepStrictEqual(got, want)) {
       failed.push(`${row.name}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
     }
   }
@@ -71,6 +70,7 @@ test("every row of the shared status table", () => {
 
 test("every row of the shared json table", () => {
   const rows = table().json;
+  assert.ok(rows.length > 10, `${rows.length} rows`);
   const failed: string[] = [];
   for (const row of rows) {
     const response = new Response(row.status, new Headers(), body(row));
@@ -78,7 +78,7 @@ test("every row of the shared json table", () => {
     let got: unknown;
     try {
       got = response.json();
-      ok = "value" in row ? isDeepEqual(got, row.value) : row.parses === true;
+      ok = "value" in row ? isDeepStrictEqual(got, row.value) : row.parses === true;
     } catch (e) {
       got = e instanceof PluginError ? described(e) : String(e);
       ok =
@@ -90,12 +90,3 @@ test("every row of the shared json table", () => {
   }
   assert.equal(failed.length, 0, `${failed.length} of ${rows.length} rows differ:\n${failed.join("\n")}`);
 });
-
-function isDeepEqual(a: unknown, b: unknown): boolean {
-  try {
-    assert.deepEqual(a, b);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -73,13 +73,6 @@ class Records(unittest.TestCase):
         self.assertEqual(response.json(), {"id": "inv-1"})
         self.assertIs(response.error_for_status(), response)
 
-    def test_a_body_that_is_not_json_is_permanent(self):
-        response = http.Response(200, [], b"<html>Please wait</html>")
-        with self.assertRaises(Exception) as caught:
-            response.json()
-        self.assertTrue(errors.is_case(caught.exception, t.PluginError_Permanent))
-        self.assertIn("HTTP 200", errors.message(caught.exception))
-
     def test_error_for_status_reads_retry_after_from_the_headers(self):
         response = http.Response(503, [("Retry-After", b"3")], b'{"error": {"message": "maintenance"}}')
         with self.assertRaises(Exception) as caught:

@@ -50,17 +50,7 @@ pub async fn handle(
     rest: &str,
     body: Bytes,
 ) -> Result<Response<Body>, EdgeError> {
-    let plugin = product
-        .plugin
-        .clone()
-        .map_err(|cause| EdgeError::Unavailable {
-            message: format!(
-                "the plugin of product `{}` is not loaded",
-                product.config.name
-            ),
-            cause,
-            retry_after: Some(std::time::Duration::from_secs(5)),
-        })?;
+    let plugin = super::stackone_routes::loaded(product)?;
     let request = CallbackRequest::from(callback::CallbackRequest::new(parts, rest, &body));
     let outcome = match plugin
         .handle_callback(&product.context, request)

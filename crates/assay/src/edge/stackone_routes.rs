@@ -283,7 +283,8 @@ fn accepted(status: &str) -> Response<Body> {
     json_response(StatusCode::OK, &json!({ "status": status }))
 }
 
-fn loaded(product: &Product) -> Result<Arc<Plugin>, EdgeError> {
+/// The product's plugin, or 503 with `Retry-After` naming the product when it is not loaded.
+pub(super) fn loaded(product: &Product) -> Result<Arc<Plugin>, EdgeError> {
     product
         .plugin
         .clone()
