@@ -20,6 +20,11 @@ pub const ENV_PREFIX: &str = "env:";
 /// The prefix of a reference to a file whose contents are the secret.
 pub const FILE_PREFIX: &str = "file:";
 
+/// The most a `file:` reference reads. A secret is a few hundred bytes and a setting (a
+/// package catalogue) a few kilobytes; a reference to a log, an image or `/dev/zero` by mistake
+/// is refused with this size in the message rather than read whole into memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Where a secret lives: an environment variable or a file.
 ///
 /// `Display` and `Debug` print the reference (`env:NAME`, `file:PATH`), which is safe to show.
@@ -69,7 +74,7 @@ impl SecretRef {
             }
             SecretRef::File(path) => {
                 let path = base_dir.join(path);
-                let mut text = std::fs::read_to_string(&path)
+                let mut text = read_bounded(&path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 // Editors and `echo` end files with a newline that is not part of the secret.
                 if text.ends_with('\n') {
@@ -97,6 +102,30 @@ impl SecretRef {
             SecretRef::File(path) => Some(base_dir.join(path)),
         }
     }
+}
+
+/// The file's text, refused past [`MAX_FILE_BYTES`] (read one byte further to tell).
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "larger than {} KiB, the most a `file:` reference reads",
+                MAX_FILE_BYTES / 1024
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8 text (a `file:` reference holds one value as text)",
+        )
+    })
 }
 
 impl FromStr for SecretRef {
@@ -363,6 +392,30 @@ mod tests {
                 dir.path().join("missing").display()
             )),
             "{missing}"
+        );
+    }
+
+    #[test]
+    fn refuses_files_past_the_bound_and_files_that_are_not_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let at_bound = "a".repeat(usize::try_from(MAX_FILE_BYTES).unwrap());
+        std::fs::write(dir.path().join("at-bound"), &at_bound).unwrap();
+        std::fs::write(dir.path().join("past-bound"), format!("{at_bound}a")).unwrap();
+        std::fs::write(dir.path().join("binary"), [b'k', 0xff, 0xfe, b'y']).unwrap();
+        let read = |name: &str| SecretRef::File(name.into()).resolve(dir.path(), &no_env);
+        assert_eq!(read("at-bound").unwrap().expose().len(), at_bound.len());
+        let past = read("past-bound").unwrap_err();
+        assert!(past.contains("past-bound"), "{past}");
+        assert!(past.contains("larger than 1024 KiB"), "{past}");
+        let binary = read("binary").unwrap_err();
+        assert!(binary.contains("not UTF-8 text"), "{binary}");
+        // A device that never ends is refused at the bound, not read until memory runs out.
+        let endless = SecretRef::File("/dev/zero".into()).resolve(dir.path(), &no_env);
+        assert!(
+            endless
+                .as_ref()
+                .is_err_and(|e| e.contains("larger than 1024 KiB")),
+            "{endless:?}"
         );
     }
 
