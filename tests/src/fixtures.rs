@@ -152,6 +152,28 @@ pub async fn build_and_load(
         .unwrap_or_else(|e| panic!("{} loads: {e:#}", built[0].display()))
 }
 
+/// Every file under `dir`, recursively, by its path relative to `dir`, with its bytes.
+pub fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        let entries =
+            fs::read_dir(&folder).unwrap_or_else(|e| panic!("listing {}: {e}", folder.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let bytes =
+                    fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+                let relative = path.strip_prefix(dir).expect("under dir").to_owned();
+                files.insert(relative, bytes);
+            }
+        }
+    }
+    files
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

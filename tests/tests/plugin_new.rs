@@ -12,7 +12,7 @@ use std::sync::Arc;
 use assay::convert::order_from_json;
 use assay_runtime::ProductContext;
 use assay_runtime::types::{OrderKind, PackageQuery, PluginError};
-use assay_tests::fixtures::{build_and_load, repo_dir};
+use assay_tests::fixtures::{build_and_load, files_under, repo_dir};
 use assay_tests::harness::Deployment;
 use assay_tests::langs::{Lang, require};
 use assay_wire::secret::Secret;
@@ -167,34 +167,20 @@ async fn a_new_rust_plugin_builds_outside_the_checkout_loads_and_lists_its_packa
 /// `conformance/http-status.json` is `plugins/sdk-conformance/http-status.json`), and the copy
 /// has `http_module`, the module that reads a vendor's answers, and the conformance table.
 fn assert_sdk_is_the_repositorys(copy: &Path, sdk: &str, http_module: &str) {
-    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("read the SDK copy").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                files(&path, out);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    let mut copied = Vec::new();
-    files(copy, &mut copied);
     for needed in [http_module, "conformance/http-status.json"] {
         assert!(copy.join(needed).is_file(), "the SDK copy has {needed}");
     }
-    for file in &copied {
-        let relative = file.strip_prefix(copy).expect("under the copy");
+    for (relative, copied) in files_under(copy) {
+        let relative = relative.as_path();
         let original = if relative == Path::new("conformance/http-status.json") {
             repo_dir().join("plugins/sdk-conformance/http-status.json")
         } else {
             repo_dir().join(sdk).join(relative)
         };
-        let same =
-            std::fs::read(&original).ok() == Some(std::fs::read(file).expect("a copied file"));
         assert!(
-            same,
+            std::fs::read(&original).ok() == Some(copied),
             "{} is not {} as the repository has it",
-            file.display(),
+            copy.join(relative).display(),
             original.display()
         );
     }
@@ -428,6 +414,9 @@ async fn scaffolded_plugin_completes_an_order(s: Scaffolded) {
 
     build_as_the_readme_says(&project, &(s.env)()).await;
     let plugin_file = project.join("dist/acme-quiz.wasm");
+    if s.lang == Lang::Python {
+        sdk_tests_run_from_the_copy(&project.join("vendor/assay-plugin-sdk")).await;
+    }
     if s.lang == Lang::Js {
         assert_installed_as_the_sdk_is_locked(&project);
         assert_eq!(
@@ -528,6 +517,40 @@ async fn a_new_python_plugin_builds_outside_the_checkout_and_completes_an_order(
         env: python_env,
     })
     .await;
+}
+
+/// The Python SDK's own tests run from a project's copy of it (`test.sh`), which generates the
+/// bindings from the WIT the copy carries, and again when that WIT changes.
+async fn sdk_tests_run_from_the_copy(sdk: &Path) {
+    let run = || async {
+        let out = Command::new(sdk.join("test.sh"))
+            .envs(python_env())
+            .output()
+            .await
+            .expect("run the SDK copy's test.sh");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "the SDK copy's tests pass:\n{stderr}");
+        assert!(stderr.contains("\nOK"), "unittest says OK:\n{stderr}");
+        assert!(!stderr.contains("No such file"), "{stderr}");
+        stderr
+    };
+    assert!(run().await.contains("generating the bindings"));
+    assert!(!run().await.contains("generating the bindings"));
+    // A changed contract (as a newer `assay plugin new` would write) regenerates them.
+    let wit = sdk.join("wit/plugin.wit");
+    let text = std::fs::read(&wit).expect("the copy's WIT");
+    std::fs::write(&wit, text).expect("rewrite the WIT");
+    let bindings = sdk.join("bindings/wit_world/__init__.py");
+    let later = std::fs::metadata(&bindings)
+        .and_then(|m| m.modified())
+        .expect("the bindings' time")
+        + std::time::Duration::from_secs(2);
+    std::fs::File::options()
+        .write(true)
+        .open(&wit)
+        .and_then(|f| f.set_modified(later))
+        .expect("date the WIT after the bindings");
+    assert!(run().await.contains("generating the bindings"));
 }
 
 /// The Python build's toolchain: the pinned componentize-py in the repository's SDK `.venv`

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use assay_runtime::ProductContext;
 use assay_runtime::types::PackageQuery;
-use assay_tests::fixtures::{build_and_load, repo_dir, sdk_dir};
+use assay_tests::fixtures::{build_and_load, files_under, repo_dir, sdk_dir};
 use assay_wire::secret::Secret;
 use tempfile::TempDir;
 
@@ -278,26 +278,4 @@ fn inherited_keys(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     walk(&manifest, "", &mut out);
     out
-}
-
-/// Every file under `dir`, recursively, by its path relative to `dir`, with its bytes.
-fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut folders = vec![dir.to_owned()];
-    while let Some(folder) = folders.pop() {
-        let entries =
-            fs::read_dir(&folder).unwrap_or_else(|e| panic!("listing {}: {e}", folder.display()));
-        for entry in entries {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                let bytes =
-                    fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-                let relative = path.strip_prefix(dir).expect("under dir").to_owned();
-                files.insert(relative, bytes);
-            }
-        }
-    }
-    files
 }
