@@ -11,7 +11,8 @@ use assay_runtime::types::{
     CallbackHandled, CallbackOutcome, CallbackRequest, OrderKind, PackageQuery, PluginError,
 };
 use assay_runtime::{
-    AllowedHost, CallErrorKind, LoadError, LoadSource, ProductContext, Runtime, RuntimeOptions,
+    AllowedHost, CallErrorKind, GROWTH_BURST, GROWTH_PACE, LoadError, LoadSource, ProductContext,
+    Runtime, RuntimeOptions,
 };
 use assay_tests::fixtures::{contract, fixture_path, rebuilt};
 use assay_wire::metric;
@@ -684,6 +685,42 @@ async fn a_product_past_its_call_bound_is_refused_and_the_others_keep_the_pool()
     // A call answered at its deadline by the caller's own timeout may still be ending on the
     // pool's long lane: its slot is given back when it has.
     wait_until("every slot was given back", || c.calls.in_use() == 0).await;
+}
+
+#[tokio::test]
+async fn a_product_that_runs_long_grows_its_memories_at_a_pace() {
+    // The probe: eight calls of a memory-hungry plugin made about 3,100 growths a second, each
+    // an `mprotect` under the process's memory-map lock, and a well-behaved product's call
+    // waited behind them (p99 4× alone). A product on the long lane now grows at a pace.
+    let rt = runtime();
+    let plugin = rt.load(&fixture_path("hog")).await.expect("loads");
+    let mut c = ctx("hog", &[], &[]);
+    c.timeout = Duration::from_secs(60);
+    c.memory_limit_bytes = 256 << 20;
+    // The first call computes past the quick lane's budget, so the product runs long.
+    let first = plugin.list_packages(&c, query()).await.expect_err("limit");
+    assert!(
+        matches!(first.kind, CallErrorKind::MemoryLimit(_)),
+        "{first}"
+    );
+    assert!(c.calls.lane().runs_long());
+    // The next one grows from about 1 MiB to the limit in blocks of 1 MiB: one growth of at
+    // most 1 MiB and 64 KiB each (the allocator's granule), so at least 240 growths, of which
+    // all but a burst wait their turn (the first call left the bucket spent). Waits only make
+    // it slower, so this bound cannot fail on a slow machine; unpaced, this call took 0.12 s.
+    let started = Instant::now();
+    let second = plugin.list_packages(&c, query()).await.expect_err("limit");
+    let took = started.elapsed();
+    assert!(
+        matches!(second.kind, CallErrorKind::MemoryLimit(_)),
+        "{second}"
+    );
+    let paced = 240 - GROWTH_BURST;
+    assert!(
+        took >= GROWTH_PACE * paced,
+        "{took:?} for 240 growths, {paced} of them paced at {GROWTH_PACE:?}"
+    );
+    other_product_answers(&rt).await;
 }
 
 #[tokio::test]

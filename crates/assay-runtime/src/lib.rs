@@ -64,7 +64,8 @@ pub use inspect::Inspection;
 pub use outbound::{AllowedHost, AllowedHostError};
 pub use plugin::{DEADLINE_GRACE, MAX_TRAP_MESSAGE, Plugin};
 pub use pool::{
-    CALL_THREAD_NICE, LONG_LANE_NICE, LaneMemo, QUICK_CALLS_TO_RETURN, QUICK_LANE_BUDGET,
+    CALL_THREAD_NICE, GROWTH_BURST, GROWTH_PACE, LONG_LANE_NICE, LaneMemo, QUICK_CALLS_TO_RETURN,
+    QUICK_LANE_BUDGET,
 };
 pub use state::{MAX_LOG_FIELD_CHARS, MAX_LOG_FIELDS, MAX_LOG_MESSAGE};
 pub use tiering::{CompilerChoice, TIERED_MIN_BYTES};

@@ -251,7 +251,7 @@ impl Caller {
         let state = StoreState::new(ctx, Arc::clone(&self.label), Arc::clone(&self.budget));
         let tier = self.tier.load_full();
         let mut store = Store::new(tier.pre.engine(), state);
-        store.limiter(|s| s.limiter());
+        store.limiter_async(|s| s.limiter());
         let deadline = Instant::now() + ctx.timeout;
         store.set_epoch_deadline(1);
         // Every tick: yield to other tasks, and stop the call once its deadline has passed.

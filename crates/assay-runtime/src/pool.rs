@@ -30,6 +30,17 @@
 //! calls next, long calls with what is left. The caller waits for the deadline on its own
 //! thread as well (`plugin`), so a long call that gets no core still answers in time.
 //!
+//! **Paced growth.** A product on the long lane may still hold up the others through the
+//! process's memory map: every `memory.grow` of a pooled memory is an `mprotect`, which takes
+//! the process's `mmap_lock` for writing, and every call's reset takes it for reading (wasmtime's
+//! `PAGEMAP_SCAN`). Eight calls of a memory-hungry plugin made about 3,100 growths a second,
+//! each thread of it at nice 19 preempted while holding the lock (held up to 4.45 ms), and a
+//! well-behaved call's reset waited behind them. So once a product runs long, its growths
+//! share one token bucket: [`GROWTH_BURST`] at once, then one per [`GROWTH_PACE`], the wait
+//! spent in the store's async limiter (the call's task sleeps; the thread runs other calls).
+//! Growing at instantiation is not paced. A hostile plugin's calls then take longer to reach
+//! their limits, and count against their own deadline while they wait.
+//!
 //! **Reclaim.** A call that grew a big linear memory ends with the kernel taking that memory
 //! back (`madvise(MADV_DONTNEED)` on everything past what the pooling allocator keeps
 //! resident), which is one system call that cannot yield: 25 to 60 MiB took 20 to 55 ms each
@@ -42,9 +53,9 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -74,12 +85,26 @@ pub const QUICK_LANE_BUDGET: Duration = Duration::from_millis(2);
 /// memory budget is spent, and each return to the quick lane cost it another budget there.
 pub const QUICK_CALLS_TO_RETURN: u32 = 16;
 
-/// Which lane a product's calls start on, remembered between its calls (see the module docs).
+/// How often a product on the long lane may grow a linear memory, once its
+/// [`GROWTH_BURST`] is spent: one growth per `GROWTH_PACE` across all of its calls (250 a
+/// second). See "Paced growth" in the module docs.
+pub const GROWTH_PACE: Duration = Duration::from_millis(4);
+
+/// How many growths a product on the long lane may make at once before they are paced: a
+/// plugin that grows its heap a few dozen times in a call is not slowed.
+pub const GROWTH_BURST: u32 = 64;
+
+/// Which lane a product's calls start on, remembered between its calls (see the module docs),
+/// and the pace of its memory growths while it runs long.
 #[derive(Debug, Default)]
 pub struct LaneMemo {
     runs_long: AtomicBool,
     /// Calls in a row within the budget while on the long lane.
     quick_in_a_row: AtomicU32,
+    /// When the product's paced growths are due ("theoretical arrival time" of a token
+    /// bucket): a growth takes the next [`GROWTH_PACE`] after it, and waits for whatever of it
+    /// lies more than [`GROWTH_BURST`] paces ahead.
+    growths_due: Mutex<Option<Instant>>,
 }
 
 impl LaneMemo {
@@ -87,6 +112,24 @@ impl LaneMemo {
     /// long lane, and its calls still on the quick lane move at their next yield.
     pub fn runs_long(&self) -> bool {
         self.runs_long.load(Ordering::Relaxed)
+    }
+
+    /// How long a growth of one of the product's memories must wait first: nothing on the
+    /// quick lane or within the burst, else until its turn at [`GROWTH_PACE`].
+    pub(crate) fn growth_wait(&self) -> Option<Duration> {
+        if !self.runs_long() {
+            return None;
+        }
+        let now = Instant::now();
+        let mut due = self
+            .growths_due
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = due.map_or(now, |due| due.max(now)) + GROWTH_PACE;
+        *due = Some(next);
+        let ahead = next - now;
+        let wait = ahead.saturating_sub(GROWTH_PACE * GROWTH_BURST);
+        (!wait.is_zero()).then_some(wait)
     }
 
     /// A call ran past the budget.
@@ -421,6 +464,34 @@ mod tests {
             memo.runs_long(),
             "one quick call after a long one is not a return"
         );
+    }
+
+    #[test]
+    fn growths_are_paced_only_on_the_long_lane_and_past_the_burst() {
+        let memo = LaneMemo::default();
+        for _ in 0..2 * GROWTH_BURST {
+            assert_eq!(memo.growth_wait(), None, "the quick lane is never paced");
+        }
+        memo.ran_long();
+        for n in 0..GROWTH_BURST {
+            assert_eq!(memo.growth_wait(), None, "growth {n} is within the burst");
+        }
+        // Then one growth per pace: each waits about one pace longer than the one before
+        // (less the microseconds this loop takes).
+        let waits: Vec<Duration> = (0..4).map(|_| memo.growth_wait().expect("paced")).collect();
+        for (n, wait) in waits.iter().enumerate() {
+            let turn = GROWTH_PACE * (n as u32 + 1);
+            assert!(
+                *wait <= turn && *wait > turn - GROWTH_PACE / 2,
+                "growth {n} past the burst waits {wait:?}, about {turn:?}"
+            );
+        }
+        // A product back on the quick lane grows freely again.
+        for _ in 0..QUICK_CALLS_TO_RETURN {
+            memo.ran_quick();
+        }
+        assert!(!memo.runs_long());
+        assert_eq!(memo.growth_wait(), None);
     }
 
     #[test]

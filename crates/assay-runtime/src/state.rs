@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, ResourceLimiterAsync, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -15,6 +15,7 @@ use super::bulkhead::MemoryBudget;
 use super::capture::OutputCapture;
 use super::keyvalue::ProductState;
 use super::outbound::Outbound;
+use super::pool::LaneMemo;
 use crate::ProductContext;
 use crate::contract::latest::host::LogLevel;
 use assay_wire::secret::{Redactor, Secret};
@@ -85,6 +86,7 @@ impl StoreState {
                 product: Arc::clone(&ctx.product),
                 charged: 0,
                 budget_refused: false,
+                lane: Arc::clone(ctx.calls.lane()),
             },
             product: Arc::clone(&ctx.product),
             plugin,
@@ -96,8 +98,8 @@ impl StoreState {
         }
     }
 
-    /// The limiter, for `Store::limiter`.
-    pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
+    /// The limiter, for `Store::limiter_async`.
+    pub fn limiter(&mut self) -> &mut dyn ResourceLimiterAsync {
         &mut self.limiter
     }
 
@@ -151,6 +153,8 @@ struct Limiter {
     product: Arc<str>,
     charged: u64,
     budget_refused: bool,
+    /// The product's lane, which paces its growths while it runs long (see `pool`).
+    lane: Arc<LaneMemo>,
 }
 
 impl Drop for Limiter {
@@ -159,8 +163,8 @@ impl Drop for Limiter {
     }
 }
 
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
+impl Limiter {
+    fn memory_allowed(
         &mut self,
         current: usize,
         desired: usize,
@@ -180,7 +184,7 @@ impl ResourceLimiter for Limiter {
         Ok(ok)
     }
 
-    fn table_growing(
+    fn table_allowed(
         &mut self,
         current: usize,
         desired: usize,
@@ -189,6 +193,46 @@ impl ResourceLimiter for Limiter {
         let ok = self.inner.table_growing(current, desired, maximum)?;
         self.refused |= !ok;
         Ok(ok)
+    }
+}
+
+/// The future of one growth decision, boxed as the trait's `async_trait` signature has it.
+type Decision<'a> = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<bool>> + Send + 'a>>;
+
+impl ResourceLimiterAsync for Limiter {
+    fn memory_growing<'this, 'decision>(
+        &'this mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Decision<'decision>
+    where
+        'this: 'decision,
+        Self: 'decision,
+    {
+        Box::pin(async move {
+            // A growth of a live memory (not its creation) of a product that runs long waits
+            // for its turn first, so the budget is read as it is when the growth happens.
+            if current > 0
+                && let Some(wait) = self.lane.growth_wait()
+            {
+                tokio::time::sleep(wait).await;
+            }
+            self.memory_allowed(current, desired, maximum)
+        })
+    }
+
+    fn table_growing<'this, 'decision>(
+        &'this mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Decision<'decision>
+    where
+        'this: 'decision,
+        Self: 'decision,
+    {
+        Box::pin(async move { self.table_allowed(current, desired, maximum) })
     }
 
     fn instances(&self) -> usize {
