@@ -12,7 +12,7 @@
 //! quiet machine: a well-behaved product's package list p50 0.2 → 1.1 ms, p99 6.5–21× alone,
 //! beside eight looping calls; 23–35× beside eight memory-hungry ones). So a call starts on
 //! the *quick lane* (threads at nice [`CALL_THREAD_NICE`]) and may compute there for
-//! [`QUICK_LANE_BUDGET`], counted as the time spent inside its polls. Past it, at its next
+//! [`QUICK_LANE_BUDGET`], counted as the CPU time its polls took. Past it, at its next
 //! epoch yield, the call moves to the *long lane*: the same number of threads at the lowest
 //! priority ([`LONG_LANE_NICE`]), which give up the core to a waking quick-lane or host thread.
 //! Moving is handing the call's boxed future to the other runtime (wasmtime's call futures are
@@ -73,10 +73,12 @@ pub const CALL_THREAD_NICE: i32 = 10;
 /// has the figures.
 pub const LONG_LANE_NICE: i32 = 19;
 
-/// How long a call may compute on the quick lane before it moves to the long lane: the time
-/// spent inside the call's polls, that is running plugin code and the host's synchronous work
-/// for it, not time waiting on a request. A package list takes 0.02 ms (Rust) to 1.1 ms
-/// (Python); a plugin looping to its deadline takes everything it is given.
+/// How long a call may compute on the quick lane before it moves to the long lane: the CPU
+/// time of the call's polls (the thread's own clock), that is running plugin code and the
+/// host's synchronous work for it; not time waiting on a request, nor time the thread spent
+/// preempted inside a poll, which on a busy machine would move a short call for the machine's
+/// load rather than its own work. A package list takes 0.02 ms (Rust) to 1.1 ms (Python); a
+/// plugin looping to its deadline takes everything it is given.
 pub const QUICK_LANE_BUDGET: Duration = Duration::from_millis(2);
 
 /// How many calls in a row a product on the long lane must finish within
@@ -276,7 +278,7 @@ impl CallPool {
     }
 }
 
-/// `job`'s output and the time spent inside its polls.
+/// `job`'s output and the CPU time its polls took.
 async fn metered<F: Future>(job: F) -> (F::Output, Duration) {
     let mut job = std::pin::pin!(job);
     let mut busy = Duration::ZERO;
@@ -284,16 +286,26 @@ async fn metered<F: Future>(job: F) -> (F::Output, Duration) {
     (output, busy)
 }
 
-/// Polls `job` once, adding the time the poll took to `busy`.
+/// Polls `job` once, adding the CPU time the poll took to `busy`.
 fn timed_poll<F: Future + ?Sized>(
     job: Pin<&mut F>,
     cx: &mut std::task::Context<'_>,
     busy: &mut Duration,
 ) -> Poll<F::Output> {
-    let started = Instant::now();
+    let started = thread_cpu_time();
     let polled = job.poll(cx);
-    *busy += started.elapsed();
+    *busy += thread_cpu_time().saturating_sub(started);
     polled
+}
+
+/// The CPU time the calling thread has used, user and system (a poll runs on one thread
+/// from start to end, so the difference of two readings around it is the poll's).
+fn thread_cpu_time() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// A thread that drops what it is given, one after another, at the pool's priority: where the
@@ -352,9 +364,12 @@ mod tests {
 
     /// A call as the pool sees it: it computes for `per_poll` in each poll and yields between
     /// polls, as a plugin does at an epoch tick, and reports the threads its polls ran on.
+    /// [`Computing::waiting`] sleeps through its polls instead, as a thread preempted or
+    /// blocked inside a poll does.
     struct Computing {
         polls: u32,
         per_poll: Duration,
+        sleeps: bool,
         threads: Vec<String>,
     }
 
@@ -363,7 +378,15 @@ mod tests {
             Computing {
                 polls,
                 per_poll,
+                sleeps: false,
                 threads: Vec::new(),
+            }
+        }
+
+        fn waiting(polls: u32, per_poll: Duration) -> Self {
+            Computing {
+                sleeps: true,
+                ..Self::new(polls, per_poll)
             }
         }
     }
@@ -375,9 +398,14 @@ mod tests {
             let this = self.get_mut();
             let name = std::thread::current().name().unwrap_or("?").to_owned();
             this.threads.push(name);
-            let until = Instant::now() + this.per_poll;
-            while Instant::now() < until {
-                std::hint::spin_loop();
+            if this.sleeps {
+                std::thread::sleep(this.per_poll);
+            } else {
+                // Computed time, as the budget counts it: a preempted thread spins on.
+                let until = thread_cpu_time() + this.per_poll;
+                while thread_cpu_time() < until {
+                    std::hint::spin_loop();
+                }
             }
             this.polls -= 1;
             if this.polls == 0 {
@@ -414,11 +442,27 @@ mod tests {
     }
 
     #[test]
+    fn only_computing_counts_against_the_budget() {
+        let pool = CallPool::new().expect("pool");
+        let memo = Arc::new(LaneMemo::default());
+        // 4 polls of 3 ms each: 12 ms inside polls, six budgets of wall time, and almost no
+        // CPU time.
+        let threads = run(
+            &pool,
+            Computing::waiting(4, Duration::from_millis(3)),
+            &memo,
+        );
+        assert_eq!(threads.len(), 4);
+        assert!(threads.iter().all(|t| t == QUICK), "{threads:?}");
+        assert!(!memo.runs_long());
+    }
+
+    #[test]
     fn a_call_past_the_budget_moves_and_its_product_follows_until_it_runs_quick_again() {
         let pool = CallPool::new().expect("pool");
         let memo = Arc::new(LaneMemo::default());
-        // 1 ms a poll: past the 2 ms budget after the second or third poll (sooner if the
-        // thread was preempted inside one), which is where it moves.
+        // 1 ms of CPU a poll: past the 2 ms budget after the second poll (the third, if timing
+        // overhead rounds the second down), which is where it moves.
         let threads = run(&pool, Computing::new(10, Duration::from_millis(1)), &memo);
         assert_eq!(threads.len(), 10);
         assert_eq!(
