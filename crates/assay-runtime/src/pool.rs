@@ -6,31 +6,36 @@
 //! of their own ([`CallPool`]): the edge, the store and the relay keep the host's threads, and
 //! the kernel shares the cores between the sets of threads.
 //!
-//! **Two lanes.** One pool for every call still let a looping product slow the others: a call
-//! waited behind the loops' 1 ms epoch slices on the pool's threads, and the kernel let the
-//! loops finish their slice before the edge's thread ran (`scripts/probe-fairness.py` on a
+//! **Three lanes.** One pool for every call still let a looping product slow the others: a
+//! call waited behind the loops' 1 ms epoch slices on the pool's threads, and the kernel let
+//! the loops finish their slice before the edge's thread ran (`scripts/probe-fairness.py` on a
 //! quiet machine: a well-behaved product's package list p50 0.2 → 1.1 ms, p99 6.5–21× alone,
 //! beside eight looping calls; 23–35× beside eight memory-hungry ones). So a call starts on
 //! the *quick lane* (threads at nice [`CALL_THREAD_NICE`]) and may compute there for
-//! [`QUICK_LANE_BUDGET`], counted as the CPU time its polls took. Past it, at its next
-//! epoch yield, the call moves to the *long lane*: the same number of threads at the lowest
-//! priority ([`LONG_LANE_NICE`]), which give up the core to a waking quick-lane or host thread.
-//! Moving is handing the call's boxed future to the other runtime (wasmtime's call futures are
-//! `Send` and may be polled from any thread).
+//! [`QUICK_LANE_BUDGET`], counted as the CPU time its polls took. Past it, at its next epoch
+//! yield, the call moves to the *idle lane*: the same number of threads in the kernel's idle
+//! class (`SCHED_IDLE`), which run only on a core no other thread wants and give it up the
+//! moment one wakes. Moving is handing the call's boxed future to the other runtime
+//! (wasmtime's call futures are `Send` and may be polled from any thread).
 //!
 //! The lane is remembered per product ([`LaneMemo`], in the product's `CallSlots`): once one
 //! of its calls moved, the product's other calls on the quick lane move at their next yield
-//! and its new calls start on the long lane, until [`QUICK_CALLS_TO_RETURN`] calls in a row
-//! finish within the budget. So a product that loops or grows big memories costs the quick
-//! lane one budget, not one per call, and the well-behaved products never wait behind it.
+//! and its new calls start on the *long lane*, threads at nice [`LONG_LANE_NICE`], until
+//! [`QUICK_CALLS_TO_RETURN`] calls in a row finish within the budget. A call there that
+//! computes past the budget itself moves on to the idle lane. So a product that loops or
+//! grows big memories costs the quick lane one budget, not one per call, and the well-behaved
+//! products never wait behind it; and only calls that have shown they compute long are left
+//! to the idle class. (The long lane alone at nice 19 let a looping thread finish a slice of
+//! up to 1.7 ms before the edge's thread ran; the idle class alone starved short calls of a
+//! product that had looped before, whenever the host's threads kept the cores busy.)
 //!
-//! What the long lane costs: when the cores are busy with the host's own work or with quick
-//! calls, a long call gets a small share of them (nice 19 against 10 and 0) and may reach its
-//! deadline (retryable, like any timeout). That is the intended order: the edge first, short
-//! calls next, long calls with what is left. The caller waits for the deadline on its own
-//! thread as well (`plugin`), so a long call that gets no core still answers in time.
+//! What the idle lane costs: when the cores are busy with the host's own work or with quick
+//! calls, a long call gets almost none of them and may reach its deadline (retryable, like any
+//! timeout). That is the intended order: the edge first, short calls next, long calls with
+//! what is left. The caller waits for the deadline on its own thread as well (`plugin`), so a
+//! long call that gets no core still answers in time.
 //!
-//! **Paced growth.** A product on the long lane may still hold up the others through the
+//! **Paced growth.** A product that runs long may still hold up the others through the
 //! process's memory map: every `memory.grow` of a pooled memory is an `mprotect`, which takes
 //! the process's `mmap_lock` for writing, and every call's reset takes it for reading (wasmtime's
 //! `PAGEMAP_SCAN`). Eight calls of a memory-hungry plugin made about 3,100 growths a second,
@@ -63,18 +68,16 @@ use std::time::{Duration, Instant};
 /// are contended). Setting it needs no privilege.
 pub const CALL_THREAD_NICE: i32 = 10;
 
-/// The nice value of the long lane's threads: the lowest, so a waking quick-lane or host thread
-/// takes the core from them. Not the kernel's idle class (`SCHED_IDLE`), though it kept the
-/// well-behaved product faster (`scripts/probe-fairness.py`, ten alternating rounds: p99 beside
-/// a looping product a median 1.15× alone against 2.55× at nice 19, beside a memory-hungry one
-/// 3.25× against 5.1×): an idle-class thread runs only when no other thread wants the core, so
-/// long calls starved outright whenever the host's threads kept both cores busy (the
-/// integration suite's own load took a TypeScript call past its 500 ms deadline). RELIABILITY.md
-/// has the figures.
+/// The nice value of the long lane's threads (the calls of a product that ran long, until they
+/// compute past the budget themselves) and of the idle lane's, should the idle class be
+/// refused: the lowest, so a waking quick-lane or host thread takes the core from them. Not the
+/// idle class itself: it starved the short calls of a product that had looped before whenever
+/// the host's threads kept both cores busy (the integration suite's own load took a TypeScript
+/// call past its 500 ms deadline). RELIABILITY.md has the figures.
 pub const LONG_LANE_NICE: i32 = 19;
 
-/// How long a call may compute on the quick lane before it moves to the long lane: the CPU
-/// time of the call's polls (the thread's own clock), that is running plugin code and the
+/// How long a call may compute on the quick or long lane before it moves to the idle lane:
+/// the CPU time of the call's polls (the thread's own clock), that is running plugin code and the
 /// host's synchronous work for it; not time waiting on a request, nor time the thread spent
 /// preempted inside a poll, which on a busy machine would move a short call for the machine's
 /// load rather than its own work. A package list takes 0.02 ms (Rust) to 1.1 ms (Python); a
@@ -87,12 +90,12 @@ pub const QUICK_LANE_BUDGET: Duration = Duration::from_millis(2);
 /// memory budget is spent, and each return to the quick lane cost it another budget there.
 pub const QUICK_CALLS_TO_RETURN: u32 = 16;
 
-/// How often a product on the long lane may grow a linear memory, once its
+/// How often a product that runs long (see [`LaneMemo`]) may grow a linear memory, once its
 /// [`GROWTH_BURST`] is spent: one growth per `GROWTH_PACE` across all of its calls (250 a
 /// second). See "Paced growth" in the module docs.
 pub const GROWTH_PACE: Duration = Duration::from_millis(4);
 
-/// How many growths a product on the long lane may make at once before they are paced: a
+/// How many growths a product that runs long may make at once before they are paced: a
 /// plugin that grows its heap a few dozen times in a call is not slowed.
 pub const GROWTH_BURST: u32 = 64;
 
@@ -152,12 +155,13 @@ impl LaneMemo {
     }
 }
 
-/// Two multi-threaded runtimes for plugin calls (the quick and the long lane), shut down in the
-/// background when the last plugin holding them is dropped.
+/// Three multi-threaded runtimes for plugin calls (the quick, the long and the idle lane), shut
+/// down in the background when the last plugin holding them is dropped.
 #[derive(Debug)]
 pub struct CallPool {
     quick: Lane,
     long: Lane,
+    idle: Lane,
     reclaimer: Reclaimer,
 }
 
@@ -207,18 +211,13 @@ impl Drop for Lane {
     }
 }
 
-/// Where a call on the quick lane ended: done, or handed over to the long lane.
-enum QuickOutcome<F: Future> {
-    Done(F::Output),
-    Moved(Pin<Box<F>>),
-}
-
 impl CallPool {
     /// One worker thread per core in each lane.
     pub fn new() -> std::io::Result<Arc<Self>> {
         Ok(Arc::new(CallPool {
             quick: Lane::new("assay-plugin", lower_priority)?,
             long: Lane::new("assay-plugin-long", lowest_priority)?,
+            idle: Lane::new("assay-plugin-idle", idle_class)?,
             reclaimer: Reclaimer::start()?,
         }))
     }
@@ -235,55 +234,73 @@ impl CallPool {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        if memo.runs_long() {
-            let (output, busy) = self.long.run(metered(job)).await?;
-            if busy <= QUICK_LANE_BUDGET {
-                memo.ran_quick();
-            } else {
-                memo.ran_long();
-            }
-            return Some(output);
-        }
-        let quick = {
+        let job = Box::pin(job);
+        let started_long = memo.runs_long();
+        let stage = if started_long {
+            self.long
+                .run(on_lane(job, Duration::ZERO, past_budget))
+                .await?
+        } else {
+            // Out of budget, or another call of the product was: move on.
             let memo = Arc::clone(memo);
-            async move {
-                let mut job = Box::pin(job);
-                let mut busy = Duration::ZERO;
-                let done = poll_fn(|cx| {
-                    match timed_poll(job.as_mut(), cx, &mut busy) {
-                        Poll::Ready(output) => Poll::Ready(Some(output)),
-                        // Out of budget, or another call of the product was: move. Whatever
-                        // woke this task from now on wakes nothing; the long lane polls the
-                        // job at once, so no wake-up is lost.
-                        Poll::Pending if busy > QUICK_LANE_BUDGET || memo.runs_long() => {
-                            Poll::Ready(None)
-                        }
-                        Poll::Pending => Poll::Pending,
-                    }
-                })
-                .await;
-                match done {
-                    Some(output) => QuickOutcome::Done(output),
-                    None => {
-                        memo.ran_long();
-                        QuickOutcome::Moved(job)
-                    }
-                }
-            }
+            let leave = move |busy| past_budget(busy) || memo.runs_long();
+            self.quick.run(on_lane(job, Duration::ZERO, leave)).await?
         };
-        match self.quick.run(quick).await? {
-            QuickOutcome::Done(output) => Some(output),
-            QuickOutcome::Moved(job) => self.long.run(job).await,
+        // A call that left the quick lane only because its product runs long computes on at
+        // nice 19 until it is past the budget itself.
+        let stage = match stage {
+            Stage::Moved(job, busy) if !past_budget(busy) => {
+                memo.ran_long();
+                self.long.run(on_lane(job, busy, past_budget)).await?
+            }
+            stage => stage,
+        };
+        let (output, busy) = match stage {
+            Stage::Done(output, busy) => (output, busy),
+            Stage::Moved(job, busy) => match self.idle.run(on_lane(job, busy, |_| false)).await? {
+                Stage::Done(output, busy) => (output, busy),
+                Stage::Moved(..) => unreachable!("the idle lane keeps its calls"),
+            },
+        };
+        if past_budget(busy) {
+            memo.ran_long();
+        } else if started_long {
+            memo.ran_quick();
         }
+        Some(output)
     }
 }
 
-/// `job`'s output and the CPU time its polls took.
-async fn metered<F: Future>(job: F) -> (F::Output, Duration) {
-    let mut job = std::pin::pin!(job);
-    let mut busy = Duration::ZERO;
-    let output = poll_fn(|cx| timed_poll(job.as_mut(), cx, &mut busy)).await;
-    (output, busy)
+/// Whether a call has computed past [`QUICK_LANE_BUDGET`].
+fn past_budget(busy: Duration) -> bool {
+    busy > QUICK_LANE_BUDGET
+}
+
+/// Where a call's time on one lane ended: done, or handed on at a yield; either way with the
+/// CPU time its polls took so far.
+enum Stage<F: Future> {
+    Done(F::Output, Duration),
+    Moved(Pin<Box<F>>, Duration),
+}
+
+/// Polls `job` (which has computed for `busy` so far) until it is done, or until, at a yield,
+/// `leave` says from its CPU time that it belongs on another lane. Whatever woke the task from
+/// then on wakes nothing; the next lane polls the job at once, so no wake-up is lost.
+async fn on_lane<F: Future>(
+    mut job: Pin<Box<F>>,
+    mut busy: Duration,
+    leave: impl Fn(Duration) -> bool,
+) -> Stage<F> {
+    let done = poll_fn(|cx| match timed_poll(job.as_mut(), cx, &mut busy) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending if leave(busy) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await;
+    match done {
+        Some(output) => Stage::Done(output, busy),
+        None => Stage::Moved(job, busy),
+    }
 }
 
 /// Polls `job` once, adding the CPU time the poll took to `busy`.
@@ -354,6 +371,39 @@ fn lower_priority() {
 
 fn lowest_priority() {
     set_nice(LONG_LANE_NICE, "the long lane");
+}
+
+/// The idle lane's threads: the kernel's idle class (`SCHED_IDLE`), at nice 19 should the
+/// class be refused.
+fn idle_class() {
+    set_nice(LONG_LANE_NICE, "the idle lane");
+    if let Err(e) = set_idle_class() {
+        tracing::debug!(error = %e, "the idle lane stays at nice {LONG_LANE_NICE}");
+    }
+}
+
+/// Puts the calling thread in the idle scheduling class (per thread on Linux; entering it
+/// needs no privilege).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn set_idle_class() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `sched_setscheduler` reads `param`, a valid `sched_param` that outlives the
+    // call; pid 0 is the calling thread.
+    let result = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_idle_class() -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "the idle scheduling class is Linux's",
+    ))
 }
 
 #[cfg(test)]
@@ -428,6 +478,7 @@ mod tests {
 
     const QUICK: &str = "assay-plugin";
     const LONG: &str = "assay-plugin-long";
+    const IDLE: &str = "assay-plugin-idle";
 
     #[test]
     fn a_call_within_the_budget_stays_on_the_quick_lane() {
@@ -472,16 +523,19 @@ mod tests {
         );
         assert_eq!(
             threads.last().map(String::as_str),
-            Some(LONG),
+            Some(IDLE),
             "{threads:?}"
         );
-        let moved_at = threads.iter().position(|t| t == LONG).expect("moved");
+        let moved_at = threads.iter().position(|t| t == IDLE).expect("moved");
         assert!((1..=3).contains(&moved_at), "moved after {moved_at} polls");
-        assert!(threads[moved_at..].iter().all(|t| t == LONG), "{threads:?}");
+        assert!(threads[moved_at..].iter().all(|t| t == IDLE), "{threads:?}");
         assert!(memo.runs_long());
 
         // The product's next calls start on the long lane, quick or not, until enough of them
-        // in a row were quick.
+        // in a row were quick; one that computes past the budget moves on to the idle lane.
+        let threads = run(&pool, Computing::new(6, Duration::from_millis(1)), &memo);
+        assert_eq!(threads.first().map(String::as_str), Some(LONG));
+        assert_eq!(threads.last().map(String::as_str), Some(IDLE));
         for _ in 0..QUICK_CALLS_TO_RETURN {
             assert!(memo.runs_long());
             let threads = run(&pool, Computing::new(1, Duration::ZERO), &memo);
@@ -536,6 +590,48 @@ mod tests {
         }
         assert!(!memo.runs_long());
         assert_eq!(memo.growth_wait(), None);
+    }
+
+    /// The scheduling policy of the calling thread (`/proc/thread-self/stat`, field 41).
+    fn policy() -> u32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+        // Fields after the command (in parentheses, which may hold spaces) start at field 3.
+        let after = &stat[stat.rfind(')').expect("comm") + 2..];
+        after
+            .split(' ')
+            .nth(41 - 3)
+            .expect("policy")
+            .parse()
+            .expect("a number")
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_call_past_the_budget_runs_on_in_the_idle_class() {
+        let pool = CallPool::new().expect("pool");
+        let memo = Arc::new(LaneMemo::default());
+        // Computes 3 ms of CPU, yields, then reports its thread's policy.
+        let mut computed = false;
+        let job = poll_fn(move |cx| {
+            if computed {
+                return Poll::Ready(policy());
+            }
+            let until = thread_cpu_time() + Duration::from_millis(3);
+            while thread_cpu_time() < until {
+                std::hint::spin_loop();
+            }
+            computed = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        });
+        let caller = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let idle = caller.block_on(pool.run(job, &memo));
+        assert_eq!(idle, Some(libc::SCHED_IDLE as u32));
+        // The quick lane's calls keep the ordinary class.
+        let quick = caller.block_on(pool.run(async { policy() }, &Arc::default()));
+        assert_eq!(quick, Some(libc::SCHED_OTHER as u32));
     }
 
     #[test]
