@@ -198,8 +198,8 @@ impl Plugin {
         let (caller, job_ctx) = (self.caller.clone(), ctx.clone());
         let job = async move { caller.call(&job_ctx, export).await }.instrument(span.clone());
         // The deadline again, one grace later, on the caller's thread: a call on the long or
-        // idle lane whose threads get no core (the host busy with its own work) still answers its
-        // caller in time; it runs on until it notices, holding its slot and its memory.
+        // idle lane whose threads get no core (the host busy with its own work) still answers
+        // its caller in time; it runs on until it notices, holding its slot and its memory.
         let run = self.caller.pool.run(job, ctx.calls.lane()).instrument(span);
         let answer = tokio::time::timeout(ctx.timeout + 2 * DEADLINE_GRACE, run)
             .await

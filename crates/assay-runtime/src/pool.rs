@@ -257,10 +257,7 @@ impl CallPool {
         };
         let (output, busy) = match stage {
             Stage::Done(output, busy) => (output, busy),
-            Stage::Moved(job, busy) => match self.idle.run(on_lane(job, busy, |_| false)).await? {
-                Stage::Done(output, busy) => (output, busy),
-                Stage::Moved(..) => unreachable!("the idle lane keeps its calls"),
-            },
+            Stage::Moved(job, busy) => self.idle.run(to_the_end(job, busy)).await?,
         };
         if past_budget(busy) {
             memo.ran_long();
@@ -301,6 +298,13 @@ async fn on_lane<F: Future>(
         Some(output) => Stage::Done(output, busy),
         None => Stage::Moved(job, busy),
     }
+}
+
+/// Polls `job` (which has computed for `busy` so far) until it is done: the idle lane, which
+/// keeps its calls. Its output and the CPU time of all its polls.
+async fn to_the_end<F: Future>(mut job: Pin<Box<F>>, mut busy: Duration) -> (F::Output, Duration) {
+    let output = poll_fn(|cx| timed_poll(job.as_mut(), cx, &mut busy)).await;
+    (output, busy)
 }
 
 /// Polls `job` once, adding the CPU time the poll took to `busy`.
@@ -593,6 +597,7 @@ mod tests {
     }
 
     /// The scheduling policy of the calling thread (`/proc/thread-self/stat`, field 41).
+    #[cfg(target_os = "linux")]
     fn policy() -> u32 {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
         // Fields after the command (in parentheses, which may hold spaces) start at field 3.
