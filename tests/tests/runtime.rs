@@ -483,6 +483,21 @@ async fn the_artifact_cache_keeps_the_most_recently_used_within_its_bound() {
 struct Histograms(Mutex<Vec<Key>>);
 
 impl Histograms {
+    /// `product` of every instantiation timed.
+    fn instantiations(&self) -> Vec<String> {
+        let keys = self.0.lock().expect("not poisoned");
+        keys.iter()
+            .filter(|k| k.name() == metric::PLUGIN_INSTANTIATE_SECONDS)
+            .map(|k| {
+                let labels: Vec<_> = k.labels().map(|l| (l.key(), l.value())).collect();
+                match labels.as_slice() {
+                    [("product", product)] => (*product).to_owned(),
+                    other => panic!("labels {other:?} on {k:?}"),
+                }
+            })
+            .collect()
+    }
+
     /// `(product, call, outcome)` of every plugin call timed.
     fn plugin_calls(&self) -> Vec<(String, String, String)> {
         let keys = self.0.lock().expect("not poisoned");
@@ -518,7 +533,7 @@ impl metrics::Recorder for Histograms {
 }
 
 /// The runtime times every export itself, `metadata` while loading included, under the
-/// export's WIT name: callers record nothing.
+/// export's WIT name, and the instantiation within it: callers record nothing.
 #[tokio::test(flavor = "current_thread")]
 async fn every_export_is_timed_under_its_wit_name() {
     let recorder = Histograms::default();
@@ -561,6 +576,10 @@ async fn every_export_is_timed_under_its_wit_name() {
     .map(|(p, c, o)| (p.to_owned(), c.to_owned(), o.to_owned()))
     .into();
     assert_eq!(recorder.plugin_calls(), expected);
+    // Every call above got its instance (the trap comes in the call), and each instantiation
+    // is timed once, under the call's product.
+    let products: Vec<_> = expected.iter().map(|(p, _, _)| p.clone()).collect();
+    assert_eq!(recorder.instantiations(), products);
 }
 
 #[tokio::test]

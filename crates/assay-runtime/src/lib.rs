@@ -11,7 +11,8 @@
 //!   `tracing`, and outbound HTTP filtered by the product's `allowed_hosts`
 //!   ([`outbound`]). A plugin gets no preopened directories, environment, arguments or sockets.
 //!   Every call, `metadata` included, runs in a `plugin_call` span and is timed in
-//!   [`assay_wire::metric::PLUGIN_CALL_SECONDS`].
+//!   [`assay_wire::metric::PLUGIN_CALL_SECONDS`], its instantiation in
+//!   [`assay_wire::metric::PLUGIN_INSTANTIATE_SECONDS`].
 //!
 //! # Layout
 //!

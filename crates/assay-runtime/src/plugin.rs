@@ -181,7 +181,9 @@ impl Plugin {
     /// deadline (the epoch callback, and an outer timeout [`DEADLINE_GRACE`] later for a call
     /// waiting in a host import, where epochs do not reach), the memory limit, the answer's
     /// size check, the `plugin_call` span the plugin's own log lines nest in, and the call's
-    /// duration in [`metric::PLUGIN_CALL_SECONDS`].
+    /// duration in [`metric::PLUGIN_CALL_SECONDS`] (its instantiation's in
+    /// [`metric::PLUGIN_INSTANTIATE_SECONDS`]). Both are recorded here, on the caller's thread,
+    /// not on the pool's.
     async fn call<E: Export + 'static>(
         &self,
         ctx: &ProductContext,
@@ -201,13 +203,21 @@ impl Plugin {
         // idle lane whose threads get no core (the host busy with its own work) still answers
         // its caller in time; it runs on until it notices, holding its slot and its memory.
         let run = self.caller.pool.run(job, ctx.calls.lane()).instrument(span);
-        let answer = tokio::time::timeout(ctx.timeout + 2 * DEADLINE_GRACE, run)
+        let (answer, instantiating) = tokio::time::timeout(ctx.timeout + 2 * DEADLINE_GRACE, run)
             .await
             .ok()
             .flatten()
-            .unwrap_or_else(|| Err(self.caller.error(ctx, CallErrorKind::Timeout(ctx.timeout))));
+            .unwrap_or_else(|| {
+                let timeout = self.caller.error(ctx, CallErrorKind::Timeout(ctx.timeout));
+                (Err(timeout), None)
+            });
         let outcome = if answer.is_ok() { "ok" } else { "error" };
-        metrics::histogram!(metric::PLUGIN_CALL_SECONDS, "product" => ctx.product.to_string(), "call" => E::NAME, "outcome" => outcome)
+        let product = ctx.product.to_string();
+        if let Some(instantiating) = instantiating {
+            metrics::histogram!(metric::PLUGIN_INSTANTIATE_SECONDS, "product" => product.clone())
+                .record(instantiating.as_secs_f64());
+        }
+        metrics::histogram!(metric::PLUGIN_CALL_SECONDS, "product" => product, "call" => E::NAME, "outcome" => outcome)
             .record(started.elapsed().as_secs_f64());
         answer
     }
@@ -215,18 +225,26 @@ impl Plugin {
 
 impl Caller {
     /// The call itself, on the pool: the product's call slot, a fresh instance, the deadline.
+    /// With its answer, the time instantiating took, if the call got that far.
     async fn call<E: Export>(
         &self,
         ctx: &ProductContext,
         export: E,
-    ) -> Result<E::Answer, CallError> {
+    ) -> (Result<E::Answer, CallError>, Option<Duration>) {
         // Past the product's bound the call fails at once: the pool's instance slots stay
         // free for the other products (see `bulkhead`).
         let Some(slot) = ctx.calls.try_take() else {
-            return Err(self.error(ctx, CallErrorKind::Busy(ctx.calls.limit())));
+            let busy = self.error(ctx, CallErrorKind::Busy(ctx.calls.limit()));
+            return (Err(busy), None);
         };
         let ticking = self.ticker.busy();
-        let (mut store, instance) = self.instantiate(ctx).await?;
+        let started = Instant::now();
+        let instantiated = self.instantiate(ctx).await;
+        let instantiating = Some(started.elapsed());
+        let (mut store, instance) = match instantiated {
+            Ok(instantiated) => instantiated,
+            Err(e) => return (Err(e), instantiating),
+        };
         let called = tokio::time::timeout(
             ctx.timeout + DEADLINE_GRACE,
             export.call(&instance, &mut store),
@@ -240,7 +258,7 @@ impl Caller {
         if store.data().memory_charged() > self.keep_resident as u64 {
             self.pool.reclaim((store, slot));
         }
-        answer
+        (answer, instantiating)
     }
 
     /// A fresh store and instance for one call, with its deadline and limits armed.

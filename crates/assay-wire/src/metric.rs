@@ -19,6 +19,12 @@ pub const WEBHOOKS_TOTAL: &str = "assay_webhooks_total";
 /// e.g. `list-packages`), `outcome` (`ok`, `error`).
 pub const PLUGIN_CALL_SECONDS: &str = "assay_plugin_call_seconds";
 
+/// Histogram: the part of one plugin call spent getting its fresh instance (store, pooled
+/// slots, and the component's own module initialisation, which for a dynamically linked
+/// Python component fills thousands of function-table entries). Labels: `product`, as on
+/// [`PLUGIN_CALL_SECONDS`].
+pub const PLUGIN_INSTANTIATE_SECONDS: &str = "assay_plugin_instantiate_seconds";
+
 /// Counter: outbound HTTP requests of a plugin refused by its `allowed_hosts`. Labels:
 /// `product`.
 pub const PLUGIN_HTTP_DENIED_TOTAL: &str = "assay_plugin_http_denied_total";
@@ -169,6 +175,10 @@ pub const ALL: &[Described] = &[
     histogram(
         PLUGIN_CALL_SECONDS,
         "Time one plugin call took, instantiation included.",
+    ),
+    histogram(
+        PLUGIN_INSTANTIATE_SECONDS,
+        "Time one plugin call spent getting its fresh instance.",
     ),
     counter(
         PLUGIN_HTTP_DENIED_TOTAL,

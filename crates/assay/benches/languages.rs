@@ -21,7 +21,9 @@
 //!   below `TIERED_MIN_BYTES`, which is compiled by Cranelift straight away);
 //! - **instance + `list-packages` call**: median and p99 of `ASSAY_BENCH_CALLS` sequential calls
 //!   (default 2,000, after 200 of warm-up), each in a fresh instance from the pooling
-//!   allocator, and the minor page faults per call, for Cranelift's code and for Winch's;
+//!   allocator, and the minor page faults per call, for Cranelift's code and for Winch's; in a
+//!   second table, the median of the part spent instantiating (the runtime's own
+//!   `assay_plugin_instantiate_seconds`, read through a recorder this benchmark installs);
 //! - **RSS**: the resident memory of a process (this benchmark started again) with a runtime
 //!   and the plugin loaded from a warm cache after one call, and of the same process with no
 //!   plugin, so the difference is the plugin's.
@@ -41,7 +43,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assay::app::{App, AppOptions};
@@ -206,23 +208,100 @@ async fn optimised(plugin: &assay_runtime::Plugin, since: Instant) -> Duration {
     since.elapsed()
 }
 
-/// Median and p99 of sequential calls, each in a fresh instance, and the page faults per call.
-async fn calls(plugin: &assay_runtime::Plugin) -> (Duration, Duration, f64) {
+/// What sequential calls, each in a fresh instance, cost.
+struct Calls {
+    median: Duration,
+    p99: Duration,
+    faults_per_call: f64,
+    /// The median of the part spent instantiating.
+    instantiating: Duration,
+}
+
+/// The samples of the runtime's `assay_plugin_instantiate_seconds`, collected by the recorder
+/// `main` installs (every other metric is dropped).
+static INSTANTIATING: Mutex<Vec<f64>> = Mutex::new(Vec::new());
+
+struct InstantiateRecorder;
+
+struct Samples;
+
+impl metrics::HistogramFn for Samples {
+    fn record(&self, value: f64) {
+        INSTANTIATING.lock().expect("not poisoned").push(value);
+    }
+}
+
+impl metrics::Recorder for InstantiateRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::noop()
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        if key.name() == assay_wire::metric::PLUGIN_INSTANTIATE_SECONDS {
+            metrics::Histogram::from_arc(Arc::new(Samples))
+        } else {
+            metrics::Histogram::noop()
+        }
+    }
+}
+
+/// Times sequential calls, each in a fresh instance.
+async fn calls(plugin: &assay_runtime::Plugin) -> Calls {
     let ctx = context();
     for _ in 0..WARMUP {
         plugin.list_packages(&ctx, query()).await.expect("call");
     }
     let mut times: Vec<Duration> = Vec::with_capacity(calls_count());
+    INSTANTIATING.lock().expect("not poisoned").clear();
     let faults = minor_faults();
     for _ in 0..calls_count() {
         let t = Instant::now();
         plugin.list_packages(&ctx, query()).await.expect("call");
         times.push(t.elapsed());
     }
-    let faults = (minor_faults() - faults) as f64 / calls_count() as f64;
+    let faults_per_call = (minor_faults() - faults) as f64 / calls_count() as f64;
+    let mut instantiating = std::mem::take(&mut *INSTANTIATING.lock().expect("not poisoned"));
+    assert_eq!(
+        instantiating.len(),
+        calls_count(),
+        "every call's instantiation is recorded once"
+    );
+    instantiating.sort_by(f64::total_cmp);
     times.sort();
     let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
-    (at(0.5), at(0.99), faults)
+    Calls {
+        median: at(0.5),
+        p99: at(0.99),
+        faults_per_call,
+        instantiating: Duration::from_secs_f64(instantiating[instantiating.len() / 2]),
+    }
 }
 
 fn fmt(d: Duration) -> String {
@@ -413,8 +492,8 @@ struct Row {
     size: u64,
     /// `None` under `ASSAY_BENCH_ONLY=calls`.
     renames: Option<Renames>,
-    cranelift_calls: (Duration, Duration, f64),
-    winch_calls: (Duration, Duration, f64),
+    cranelift_calls: Calls,
+    winch_calls: Calls,
     rss: f64,
     rss_none: f64,
 }
@@ -514,6 +593,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    metrics::set_global_recorder(InstantiateRecorder).expect("the only recorder");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -557,7 +637,7 @@ fn main() {
         "\n| plugin | size | first answer, cold: tiered | Cranelift's code after | cold: Cranelift only | warm: tiered | warm: Cranelift only | call, Cranelift's code: median | p99 | page faults per call | call, Winch's code: median | p99 | page faults per call | RSS with it loaded (without) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in rows {
+    for r in &rows {
         let renames = r.renames.as_ref();
         println!(
             "| {} | {:.1} MB | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.1} | {:.1} MiB ({:.1}) |",
@@ -568,14 +648,29 @@ fn main() {
             fmt_opt(renames.map(|m| m.cold_cranelift)),
             fmt_opt(renames.map(|m| m.warm_tiered)),
             fmt_opt(renames.map(|m| m.warm_cranelift)),
-            fmt(r.cranelift_calls.0),
-            fmt(r.cranelift_calls.1),
-            r.cranelift_calls.2,
-            fmt(r.winch_calls.0),
-            fmt(r.winch_calls.1),
-            r.winch_calls.2,
+            fmt(r.cranelift_calls.median),
+            fmt(r.cranelift_calls.p99),
+            r.cranelift_calls.faults_per_call,
+            fmt(r.winch_calls.median),
+            fmt(r.winch_calls.p99),
+            r.winch_calls.faults_per_call,
             r.rss,
             r.rss_none,
+        );
+    }
+    println!(
+        "\n| plugin | of the call's median, instantiating: Cranelift's code | share | Winch's code | share |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for r in &rows {
+        let share = |c: &Calls| 100.0 * c.instantiating.as_secs_f64() / c.median.as_secs_f64();
+        println!(
+            "| {} | {} | {:.0}% | {} | {:.0}% |",
+            r.lang.name(),
+            fmt(r.cranelift_calls.instantiating),
+            share(&r.cranelift_calls),
+            fmt(r.winch_calls.instantiating),
+            share(&r.winch_calls),
         );
     }
 }
