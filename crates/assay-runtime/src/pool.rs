@@ -14,9 +14,12 @@
 //! the *quick lane* (threads at nice [`CALL_THREAD_NICE`]) and may compute there for
 //! [`QUICK_LANE_BUDGET`], counted as the CPU time its polls took. Past it, at its next epoch
 //! yield, the call moves to the *idle lane*: the same number of threads in the kernel's idle
-//! class (`SCHED_IDLE`), which run only on a core no other thread wants and give it up the
-//! moment one wakes. Moving is handing the call's boxed future to the other runtime
-//! (wasmtime's call futures are `Send` and may be polled from any thread).
+//! class (`SCHED_IDLE`), which run only on a core no other thread wants and give it up when
+//! one wakes: at once as a rule, but on the 2-core test machine now and then only at the
+//! scheduler's next tick (4 ms there), which is most of what is left of the looping product's
+//! cost to the others (RELIABILITY.md, "The probe's window"). Moving is handing the call's
+//! boxed future to the other runtime (wasmtime's call futures are `Send` and may be polled
+//! from any thread).
 //!
 //! The lane is remembered per product ([`LaneMemo`], in the product's `CallSlots`): once one
 //! of its calls moved, the product's other calls on the quick lane move at their next yield
