@@ -13,19 +13,19 @@ tests/fixtures/target/wasm32-wasip2/release). Starts `assay serve` with three pr
         (`plugins.memory_budget_mb`, read by hosts that have it; others ignore nothing: an
         older host refuses the key, so the probe retries without it).
 
-Then it times REQUESTS (default 10000) package lists of `good`, one after another on one kept-
-alive connection: alone, while 8 clients call `spin` without pause, and while 8 clients call
-`hog` without pause (sampling the host's RSS). At 0.2 ms a request, 10,000 requests are a
+Then it times REQUESTS (default 10000) package lists of `good`, one after another on one
+kept-alive connection: alone, while 8 clients call `spin` without pause, and while 8 clients
+call `hog` without pause (sampling the host's RSS). At 0.2 ms a request, 10,000 requests are a
 window of about 2 s, as long as one `spin` call: it holds the hostile calls' ends and new
-starts, not only their middles. With fewer, a p99 is a handful of events: 300
-were a 60 ms window whose p99 was its third-worst request, and 2,000 a 0.4 s window whose p99
-was its 20th-worst, so that twenty stalls of a millisecond or more in that window (the
-kernel running an idle-class plugin thread before a woken one, a kernel thread, the probe's
-own Python) decided the round (RELIABILITY.md has the traces). It prints one line per phase
-(p50, p99, and the ratio to running alone) and the host's peak RSS, and exits 1 if any of the
-well-behaved product's requests failed. Needs only Python 3's standard library. CI runs it briefly (300
-requests a phase, against the debug build) for that exit status; its timings are figures,
-never judged there.
+starts, not only their middles. With fewer, a p99 is a handful of events: 300 were a 60 ms
+window whose p99 was its third-worst request, and 2,000 a 0.4 s window whose p99 was its
+20th-worst, so that twenty stalls of a millisecond or more in that window (the kernel running
+an idle-class plugin thread before a woken one, a kernel thread, the probe's own Python)
+decided the round (RELIABILITY.md has the traces). It prints one line per phase (p50, p99, and
+the ratio to running alone) and the host's peak RSS, and exits 1 if any of the well-behaved
+product's requests failed. Needs only Python 3's standard library. CI runs it briefly (300
+requests a phase, against the debug build) for that exit status; its timings are figures, never
+judged there.
 """
 
 import base64

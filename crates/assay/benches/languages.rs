@@ -145,8 +145,11 @@ fn settings() -> Arc<BTreeMap<String, Secret>> {
     )]))
 }
 
+/// The product the timed calls are made for.
+const PRODUCT: &str = "bench";
+
 fn context() -> ProductContext {
-    let mut ctx = ProductContext::new("bench");
+    let mut ctx = ProductContext::new(PRODUCT);
     ctx.settings = settings();
     ctx
 }
@@ -217,8 +220,9 @@ struct Calls {
     instantiating: Duration,
 }
 
-/// The samples of the runtime's `assay_plugin_instantiate_seconds`, collected by the recorder
-/// `main` installs (every other metric is dropped).
+/// The samples of the runtime's `assay_plugin_instantiate_seconds` for [`PRODUCT`], collected
+/// by the recorder `main` installs (every other series is dropped, so a load's `metadata` call
+/// or another host's product never counts).
 static INSTANTIATING: Mutex<Vec<f64>> = Mutex::new(Vec::new());
 
 struct InstantiateRecorder;
@@ -264,7 +268,10 @@ impl metrics::Recorder for InstantiateRecorder {
         key: &metrics::Key,
         _: &metrics::Metadata<'_>,
     ) -> metrics::Histogram {
-        if key.name() == assay_wire::metric::PLUGIN_INSTANTIATE_SECONDS {
+        let ours = key
+            .labels()
+            .any(|l| l.key() == "product" && l.value() == PRODUCT);
+        if key.name() == assay_wire::metric::PLUGIN_INSTANTIATE_SECONDS && ours {
             metrics::Histogram::from_arc(Arc::new(Samples))
         } else {
             metrics::Histogram::noop()
