@@ -154,22 +154,29 @@ def start(binary, tmp, port, with_budget):
     return None
 
 
+def serve(binary, fixtures, tmp):
+    """Stages the three products in `tmp` and starts the host there: (host, port, whether
+    it took the memory budget). Exits if it never serves the good product."""
+    os.mkdir(os.path.join(tmp, "plugins"))
+    for name in ("good", "spin", "hog"):
+        target = "wellbehaved" if name == "good" else name
+        shutil.copy(os.path.join(fixtures, f"fixture_{target}.wasm"),
+                    os.path.join(tmp, "plugins", f"{name}.wasm"))
+    port = free_port()
+    host = start(binary, tmp, port, True)
+    budget = host is not None
+    if host is None:
+        host = start(binary, tmp, port, False)
+    if host is None:
+        sys.exit("the host did not serve the good product within 120 s")
+    return host, port, budget
+
+
 def main():
     binary, fixtures = sys.argv[1], sys.argv[2]
     requests = int(sys.argv[3]) if len(sys.argv) > 3 else 10000
     with tempfile.TemporaryDirectory() as tmp:
-        os.mkdir(os.path.join(tmp, "plugins"))
-        for name in ("good", "spin", "hog"):
-            target = "wellbehaved" if name == "good" else name
-            shutil.copy(os.path.join(fixtures, f"fixture_{target}.wasm"),
-                        os.path.join(tmp, "plugins", f"{name}.wasm"))
-        port = free_port()
-        host = start(binary, tmp, port, True)
-        budget = host is not None
-        if host is None:
-            host = start(binary, tmp, port, False)
-        if host is None:
-            sys.exit("the host did not serve the good product within 120 s")
+        host, port, budget = serve(binary, fixtures, tmp)
         try:
             alone = timed(port, requests)
             print(f"alone:       p50 {alone[0] * 1000:6.1f} ms  p99 {alone[1] * 1000:6.1f} ms"

@@ -176,9 +176,9 @@ impl ClusterHost {
         self.child.as_ref().map(Child::id)
     }
 
-    /// Everything it logged.
+    /// Everything it logged, in whole lines.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        crate::process::whole_lines(std::fs::read_to_string(&self.log).unwrap_or_default())
     }
 }
 

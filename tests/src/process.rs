@@ -141,9 +141,24 @@ impl HostProcess {
             .expect("started with start_with_admin_listener")
     }
 
-    /// Everything the host logged so far.
+    /// Everything the host logged so far, in whole lines (its log writer writes lines in
+    /// batches, at most `BATCH_WINDOW` after they were logged).
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        whole_lines(std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
+    /// Waits until the host's log holds `needle`, for at most [`WAIT`]; whether it did.
+    pub async fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// An order webhook for `product`'s first package, as StackOne would send it.
@@ -229,4 +244,10 @@ impl Drop for HostProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `text` up to its last line break: a log being written may end in half a line.
+pub(crate) fn whole_lines(mut text: String) -> String {
+    text.truncate(text.rfind('\n').map_or(0, |end| end + 1));
+    text
 }

@@ -174,7 +174,7 @@ async fn a_full_disk_answers_503_loses_nothing_acknowledged_and_recovers_without
     // StackOne is told to come back; the operator's log says why.
     assert!(body.contains("store"), "the 503 names the store: {body}");
     assert!(
-        host.log_text().contains("database or disk is full"),
+        host.wait_for_log("database or disk is full").await,
         "the log names the full disk:\n{}",
         host.log_text()
     );

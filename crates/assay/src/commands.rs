@@ -21,7 +21,7 @@ use assay_wire::secret::Secret;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let _log_writer = telemetry::init_logging(cli.log_format);
+    let _log_writer = telemetry::init_logging(cli.log_format)?;
     match cli.command {
         Command::Serve(args) => serve(&args).await,
         #[cfg(feature = "emulator")]

@@ -5,12 +5,14 @@
 //! recorder, rendered on `/metrics`: the names, kinds and help texts are the table
 //! [`assay_wire::metric::ALL`], documented in `docs/metrics.md`.
 //!
+//! - `batch_writer`: the log's writer thread, which writes lines in batches.
 //! - `process`: the `process_*` gauges, read from `/proc` at each scrape.
 //! - `json_lines`: the JSON log format, one object a line with unique keys.
 //!
 //! Colour (ANSI escapes) only when standard error is a terminal and `NO_COLOR` is unset, so
 //! a log file or a journal holds plain text.
 
+pub mod batch_writer;
 mod json_lines;
 mod process;
 
@@ -38,16 +40,15 @@ pub enum LogFormat {
 ///
 /// Lines are handed to a writer thread of their own and written to standard error there: with
 /// an access line per request, a `write` on the request path cost half the edge's throughput
-/// (9.5k against 17.3k `/healthz` a second, dev build, 64 connections). The writer never drops
-/// a line (`lossy(false)`: a full buffer makes logging wait instead); the returned guard flushes
-/// what is queued when it is dropped, so the caller keeps it until the process ends.
+/// (9.5k against 17.3k `/healthz` a second, dev build, 64 connections). That thread writes
+/// them in batches ([`batch_writer`]), so a busy host does not wake it for every line. It
+/// never drops a line (a full buffer makes logging wait instead); the returned guard writes
+/// what is pending when it is dropped, so the caller keeps it until the process ends.
 #[must_use = "dropping the guard stops the log writer"]
-pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+pub fn init_logging(format: LogFormat) -> anyhow::Result<batch_writer::BatchGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("assay-log")
-        .finish(std::io::stderr());
+    let (writer, guard) = batch_writer::start(std::io::stderr(), "assay-log")
+        .map_err(|e| anyhow::anyhow!("cannot start the log writer thread: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -60,7 +61,7 @@ pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::Worker
             .event_format(json_lines::JsonLines)
             .try_init(),
     };
-    guard
+    Ok(guard)
 }
 
 /// Logging for tests: through the test runner's capture, so only failing tests show logs.
