@@ -17,7 +17,9 @@
 //! class (`SCHED_IDLE`), which run only on a core no other thread wants and give it up when
 //! one wakes: at once as a rule, but on the 2-core test machine now and then only at the
 //! scheduler's next tick (4 ms there), which is most of what is left of the looping product's
-//! cost to the others (RELIABILITY.md, "The probe's window"). Moving is handing the call's
+//! cost to the others (RELIABILITY.md, "The probe's window"); every thread the host wakes for
+//! a request is one more chance of it, which is why the log is written in batches
+//! (RELIABILITY.md, "Fewer wake-ups per request"). Moving is handing the call's
 //! boxed future to the other runtime (wasmtime's call futures are `Send` and may be polled
 //! from any thread).
 //!
@@ -61,7 +63,7 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
@@ -158,8 +160,8 @@ impl LaneMemo {
     }
 }
 
-/// Three multi-threaded runtimes for plugin calls (the quick, the long and the idle lane), shut
-/// down in the background when the last plugin holding them is dropped.
+/// The three lanes plugin calls run on (the quick, the long and the idle lane), shut down in
+/// the background when the last plugin holding them is dropped.
 #[derive(Debug)]
 pub struct CallPool {
     quick: Lane,
@@ -168,35 +170,62 @@ pub struct CallPool {
     reclaimer: Reclaimer,
 }
 
+/// One lane: a thread per core, each running a single-threaded runtime of its own, and a
+/// call goes to the thread with the fewest calls in flight.
+///
+/// Not one multi-threaded runtime: its worker that is woken for a call wakes another in turn
+/// (so there is always one looking for more work), and on a core the idle lane shares, that
+/// second wake-up preempted the call's thread, which then waited up to the next scheduler
+/// event (the epoch tick, 1 ms) while an idle-class thread ran in its place: a `perf` trace of
+/// the slow requests beside the looping product (RELIABILITY.md, "Fewer wake-ups per
+/// request"). Here a call wakes the one thread it is given to. What is lost is work stealing:
+/// a call waits behind the other calls of its thread's runtime, which yield at every epoch
+/// tick and, on the quick lane, leave it past [`QUICK_LANE_BUDGET`].
 #[derive(Debug)]
 struct Lane {
-    runtime: Option<tokio::runtime::Runtime>,
+    threads: Vec<LaneThread>,
+}
+
+#[derive(Debug)]
+struct LaneThread {
     handle: tokio::runtime::Handle,
+    /// Calls given to this thread and not yet done.
+    in_flight: Arc<AtomicUsize>,
+    /// Dropped with the lane: the thread's runtime then shuts down in the background.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Lane {
     fn new(name: &str, on_start: fn()) -> std::io::Result<Self> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name(name)
-            .enable_all()
-            .on_thread_start(on_start)
-            .build()?;
-        let handle = runtime.handle().clone();
-        Ok(Lane {
-            runtime: Some(runtime),
-            handle,
-        })
+        Self::with_threads(name, on_start, threads)
     }
 
-    /// Runs `job` here and waits for it; a panic in `job` is resumed in the caller.
+    fn with_threads(name: &str, on_start: fn(), threads: usize) -> std::io::Result<Self> {
+        let threads = (0..threads.max(1))
+            .map(|_| LaneThread::start(name, on_start))
+            .collect::<std::io::Result<_>>()?;
+        Ok(Lane { threads })
+    }
+
+    /// Runs `job` on the lane's least busy thread and waits for it; a panic in `job` is
+    /// resumed in the caller.
     async fn run<F>(&self, job: F) -> Option<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match self.handle.spawn(job).await {
+        let thread = self
+            .threads
+            .iter()
+            .min_by_key(|t| t.in_flight.load(Ordering::Relaxed))?;
+        // Counted until the call ends on the thread, which may be after its caller gave up.
+        let counted = InFlight::count(Arc::clone(&thread.in_flight));
+        let job = async move {
+            let _counted = counted;
+            job.await
+        };
+        match thread.handle.spawn(job).await {
             Ok(output) => Some(output),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             // The pool is shutting down with the host.
@@ -205,12 +234,56 @@ impl Lane {
     }
 }
 
-impl Drop for Lane {
+impl LaneThread {
+    /// Starts the thread and its runtime; returns once the runtime runs.
+    fn start(name: &str, on_start: fn()) -> std::io::Result<Self> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready, handle) = channel();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                on_start();
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(runtime.handle().clone()));
+                // Runs the calls given to it until the lane is dropped.
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                runtime.shutdown_background();
+            })?;
+        let handle = handle
+            .recv()
+            .map_err(|_| std::io::Error::other("a lane's thread ended before its runtime ran"))??;
+        Ok(LaneThread {
+            handle,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            _stop: stop,
+        })
+    }
+}
+
+/// One call counted on a lane's thread until dropped with the call.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn count(in_flight: Arc<AtomicUsize>) -> Self {
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(in_flight)
+    }
+}
+
+impl Drop for InFlight {
     fn drop(&mut self) {
-        // Dropping a runtime blocks, which an async context forbids; this does not.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -486,6 +559,38 @@ mod tests {
     const QUICK: &str = "assay-plugin";
     const LONG: &str = "assay-plugin-long";
     const IDLE: &str = "assay-plugin-idle";
+
+    #[test]
+    fn calls_in_flight_on_a_lane_go_to_different_threads() {
+        let lane = Lane::with_threads("test-lane", || {}, 2).expect("lane");
+        let (a_started, a_seen) = sync_channel(1);
+        let (b_started, b_seen) = sync_channel(1);
+        let caller = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        // Each call holds its thread until it sees the other start: on one thread, the second
+        // could not start while the first waits, and both would time out.
+        let (a, b) = caller.block_on(async {
+            tokio::join!(
+                lane.run(async move {
+                    let _ = a_started.send(());
+                    b_seen.recv_timeout(Duration::from_secs(10)).is_ok()
+                }),
+                lane.run(async move {
+                    let _ = b_started.send(());
+                    a_seen.recv_timeout(Duration::from_secs(10)).is_ok()
+                }),
+            )
+        });
+        assert_eq!((a, b), (Some(true), Some(true)), "both ran at once");
+        let left: Vec<usize> = lane
+            .threads
+            .iter()
+            .map(|t| t.in_flight.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(left, [0, 0], "no call is counted once done");
+    }
 
     #[test]
     fn a_call_within_the_budget_stays_on_the_quick_lane() {
