@@ -226,15 +226,10 @@ impl Deployment {
     }
 
     /// Waits until `check` holds, polling (the state lives in other tasks and processes).
-    pub async fn eventually<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(v) = check() {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    pub async fn eventually<T>(&self, what: &str, check: impl FnMut() -> Option<T>) -> T {
+        poll(check)
+            .await
+            .unwrap_or_else(|| panic!("timed out waiting for {what}"))
     }
 
     /// Waits until the async `check` yields a value.
@@ -374,6 +369,20 @@ impl Stage {
             listener,
             config_text,
         }
+    }
+}
+
+/// Polls `check` every 20 ms until it yields a value, for at most [`WAIT`].
+pub async fn poll<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -16,7 +16,7 @@ use assay_emulator::{OrderWebhook, RunningEmulator};
 use tempfile::TempDir;
 
 use crate::harness::{
-    Secrets, Stage, WAIT, order_for, secret_vars, send_as_stackone, with_admin_listen,
+    Secrets, Stage, WAIT, order_for, poll, secret_vars, send_as_stackone, with_admin_listen,
 };
 
 /// `assay serve --log-format json` in a child process, with the StackOne emulator and the
@@ -149,16 +149,9 @@ impl HostProcess {
 
     /// Waits until the host's log holds `needle`, for at most [`WAIT`]; whether it did.
     pub async fn wait_for_log(&self, needle: &str) -> bool {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if self.log_text().contains(needle) {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        poll(|| self.log_text().contains(needle).then_some(()))
+            .await
+            .is_some()
     }
 
     /// An order webhook for `product`'s first package, as StackOne would send it.

@@ -18,6 +18,7 @@ mod process;
 
 use std::io::IsTerminal as _;
 
+use anyhow::Context as _;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
@@ -44,11 +45,10 @@ pub enum LogFormat {
 /// them in batches ([`batch_writer`]), so a busy host does not wake it for every line. It
 /// never drops a line (a full buffer makes logging wait instead); the returned guard writes
 /// what is pending when it is dropped, so the caller keeps it until the process ends.
-#[must_use = "dropping the guard stops the log writer"]
 pub fn init_logging(format: LogFormat) -> anyhow::Result<batch_writer::BatchGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = batch_writer::start(std::io::stderr(), "assay-log")
-        .map_err(|e| anyhow::anyhow!("cannot start the log writer thread: {e}"))?;
+        .context("starting the log writer thread")?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
