@@ -15,11 +15,13 @@
 //! [`QUICK_LANE_BUDGET`], counted as the CPU time its polls took. Past it, at its next epoch
 //! yield, the call moves to the *idle lane*: the same number of threads in the kernel's idle
 //! class (`SCHED_IDLE`), which run only on a core no other thread wants and give it up when
-//! one wakes: at once as a rule, but on the 2-core test machine now and then only at the
-//! scheduler's next tick (4 ms there), which is most of what is left of the looping product's
-//! cost to the others (RELIABILITY.md, "The probe's window"); every thread the host wakes for
-//! a request is one more chance of it, which is why the log is written in batches
-//! (RELIABILITY.md, "Fewer wake-ups per request"). Moving is handing the call's
+//! one wakes: at once as a rule, but for a fraction of a percent of wake-ups only at the
+//! scheduler's next tick (4 ms on the 2-core test machine), which was most of what was left of
+//! the looping product's cost to the others (RELIABILITY.md, "The probe's window"). So the
+//! idle lane's threads offer their core back at every epoch yield, which ends such a wait
+//! within 1 ms (`to_the_end`; RELIABILITY.md, "The idle class's tick"); and every thread the
+//! host wakes for a request is one more chance of it, which is why the log is written in
+//! batches (RELIABILITY.md, "Fewer wake-ups per request"). Moving is handing the call's
 //! boxed future to the other runtime (wasmtime's call futures are `Send` and may be polled
 //! from any thread).
 //!
@@ -378,8 +380,22 @@ async fn on_lane<F: Future>(
 
 /// Polls `job` (which has computed for `busy` so far) until it is done: the idle lane, which
 /// keeps its calls. Its output and the CPU time of all its polls.
+///
+/// After every poll that did not finish (an epoch yield, 1 ms apart while a call computes),
+/// the thread offers its core to the kernel (`sched_yield`). An idle-class thread otherwise
+/// keeps a core until the scheduler's next tick (4 ms at 250 Hz) whenever the kernel picks it
+/// over a host thread that was preempted there, which it does for a fraction of a percent of
+/// wake-ups (`scripts/probe-idle-class.py`); the offer ends that wait at the next epoch tick.
+/// RELIABILITY.md, "The idle class's tick", has the figures.
 async fn to_the_end<F: Future>(mut job: Pin<Box<F>>, mut busy: Duration) -> (F::Output, Duration) {
-    let output = poll_fn(|cx| timed_poll(job.as_mut(), cx, &mut busy)).await;
+    let output = poll_fn(|cx| {
+        let polled = timed_poll(job.as_mut(), cx, &mut busy);
+        if polled.is_pending() {
+            std::thread::yield_now();
+        }
+        polled
+    })
+    .await;
     (output, busy)
 }
 
