@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How long a thread woken on a busy machine waits for a core, by the class of what keeps it busy.
 
-    scripts/probe-idle-class.py [ROUND_TRIPS]
+    scripts/probe-idle-class.py [ROUND_TRIPS] [ROUNDS]
 
 Assay runs plugin calls that compute past their budget on threads of a low priority (the idle
 lane, `crates/assay-runtime/src/pool.rs`), so that the host's own threads take the cores first.
@@ -19,9 +19,10 @@ pipes (each computes 50 us per turn, as a request's threads do), ROUND_TRIPS tim
 It prints p50, p99 and p99.9 of the round trip and how many took over 1 ms, for each kind, in
 ROUNDS alternating rounds (default 3). On the 2-core machine this project is measured on
 (Linux 6.18, 250 Hz tick), idle-class spinners made 0.25-0.5% of round trips wait a whole
-scheduler tick (p99.9 4.1 ms); offering the core every millisecond cut that to 1 ms (p99.9
-0.94-1.01 ms); nice-19 spinners made none wait (p99.9 0.15-0.29 ms), but as the idle lane's
-class they cost the host more in the fairness probe (RELIABILITY.md, "The idle class's tick").
+scheduler tick (p99.9 4.1 ms); offering the core every millisecond cut that wait to 1 ms
+(p99.9 0.94-1.01 ms); nice-19 spinners made no more round trips pass 1 ms than no spinners
+did (p99.9 0.15-0.29 ms), but as the idle lane's class they cost the host more in the
+fairness probe (RELIABILITY.md, "The idle class's tick").
 Needs only Python 3's standard library, on Linux.
 """
 
